@@ -1,0 +1,63 @@
+# Two commands do everything on a fresh machine with Python 3.11 and make:
+#   make demo   the main job (CPU demo)
+#   make test   the test suite (what CI runs through .ci/run)
+# Each builds the project's own environment in .venv on first use.
+
+PYTHON ?= python3.11
+VENV := .venv
+VENV_NP2 := .venv-np2
+WHEELS := .wheels
+PY := $(VENV)/bin/python
+PY_NP2 := $(VENV_NP2)/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: venv venv-np2 venv-torch test test-fast test-np2 demo bench compare clean
+
+venv: $(VENV)/.ready
+venv-np2: $(VENV_NP2)/.ready
+
+# chainer 7.8.1 is an sdist whose build needs pkg_resources: build its wheel
+# once with setuptools < 82 in the build environment, then install offline.
+$(WHEELS)/.ready: requirements/build-constraints.txt
+	@mkdir -p $(WHEELS)
+	PIP_CONSTRAINT=$(CURDIR)/requirements/build-constraints.txt \
+	  $(PYTHON) -m pip wheel -q --no-deps -w $(WHEELS) chainer==7.8.1
+	@touch $@
+
+$(VENV)/.ready: requirements/base.txt $(WHEELS)/.ready setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --find-links $(WHEELS) -r requirements/base.txt
+	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
+	@touch $@
+
+$(VENV_NP2)/.ready: requirements/numpy2.txt $(WHEELS)/.ready setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV_NP2)
+	$(PY_NP2) -m pip install -q --find-links $(WHEELS) -r requirements/numpy2.txt
+	$(PY_NP2) -m pip install -q --no-deps --no-build-isolation -e .
+	@touch $@
+
+# torch and torchvision (several GB): only for bench/ and interop checks.
+venv-torch: $(VENV)/.ready
+	$(PY) -m pip install -q -r requirements/torch.txt
+
+test: $(VENV)/.ready $(VENV_NP2)/.ready
+	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY_NP2) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+test-fast: $(VENV)/.ready
+	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+test-np2: $(VENV_NP2)/.ready
+	$(PY_NP2) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+demo: $(VENV)/.ready
+	$(PY) -m fasterrcnn.demo
+
+bench: $(VENV)/.ready
+	$(PY) bench/ops.py
+
+compare: $(VENV)/.ready
+	$(PY) -m fasterrcnn.compare golden ../shared/golden/sfr_seed0.npz ../shared/golden/sfr_seed1.npz
+
+clean:
+	rm -rf $(VENV) $(VENV_NP2) $(WHEELS)
