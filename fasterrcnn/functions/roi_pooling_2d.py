@@ -1,0 +1,467 @@
+"""RoI max pooling (Fast R-CNN, sec. 2.1) as a Chainer FunctionNode.
+
+The semantics are those of ``torchvision.ops.roi_pool``, which the PyTorch
+version uses (``RoIPool((7, 7), 1/16)``):
+
+* each RoI corner is scaled by ``spatial_scale`` in the input's dtype and
+  rounded half away from zero (C ``round``; NumPy's ``rint`` and chainer's own
+  CPU ``roi_pooling_2d`` round half to even, which moves a RoI by a cell
+  whenever a corner lands on ``k + 0.5``);
+* the RoI spans ``end - start + 1`` cells (at least 1), split into
+  ``outh x outw`` bins of ``roi_height / outh`` cells; bin ``ph`` covers
+  rows ``[floor(ph * bin_h), ceil((ph + 1) * bin_h))`` from the RoI's start,
+  clipped to the map, and columns likewise;
+* a bin holds the maximum of its cells, the first one in row-major order
+  among equal maxima; a bin with no cells gives 0; NaN cells are passed over
+  and the maximum starts from the dtype's lowest finite value (so a bin of
+  only NaN or -inf gives that value and receives no gradient);
+* the gradient of a bin goes to the cell that gave its maximum.
+
+The NumPy twin is vectorised with a two-dimensional sparse table (range
+maximum query): the maximum over any ``h x w`` window is the maximum of four
+precomputed ``2^kh x 2^kw`` windows that cover it, so every bin costs four
+gathers of a channel vector whatever its size. The CuPy twin uses
+ElementwiseKernels: one thread per output value forward, and one thread per
+input cell backward (a gather over the RoIs in a fixed order, so the result is
+deterministic and equals the NumPy twin's, which also sums in float64).
+"""
+
+import numpy
+
+import chainer
+from chainer import function_node
+from chainer.utils import type_check
+
+from fasterrcnn.backend import get_array_module
+
+
+def _round_half_away(v, xp):
+    """C ``round``: halves go away from zero (``rint`` sends them to even)."""
+    r = xp.rint(v)
+    frac = v - xp.trunc(v)
+    return xp.where(xp.abs(frac) == 0.5, xp.trunc(v) + xp.sign(v), r)
+
+
+def _bins(rois, outh, outw, spatial_scale, height, width, xp):
+    """Bin edges of every RoI, as ``torchvision.ops.roi_pool`` computes them.
+
+    Args:
+        rois (array): ``(R, 4)`` float ``(y_min, x_min, y_max, x_max)`` in
+            input-image pixels; the arithmetic is done in this dtype.
+
+    Returns:
+        tuple: ``hstart, hend`` ``(R, outh)`` and ``wstart, wend`` ``(R,
+        outw)`` int32 cell indices, clipped to ``[0, height]`` / ``[0,
+        width]``; a bin covers ``[start, end)``.
+    """
+    dtype = rois.dtype
+    scaled = rois * dtype.type(spatial_scale)
+    corner = _round_half_away(scaled, xp).astype(numpy.int32)
+    start_h, start_w, end_h, end_w = (corner[:, k] for k in range(4))
+    roi_h = xp.maximum(end_h - start_h + 1, 1).astype(dtype)
+    roi_w = xp.maximum(end_w - start_w + 1, 1).astype(dtype)
+    bin_h = roi_h / dtype.type(outh)
+    bin_w = roi_w / dtype.type(outw)
+
+    def edges(start, bin_size, n_bins, limit):
+        index = xp.arange(n_bins, dtype=dtype)
+        lo = xp.floor(index[None, :] * bin_size[:, None]).astype(numpy.int32)
+        hi = xp.ceil((index[None, :] + 1) * bin_size[:, None]).astype(
+            numpy.int32)
+        lo = xp.clip(lo + start[:, None], 0, limit)
+        hi = xp.clip(hi + start[:, None], 0, limit)
+        return lo, hi
+
+    hstart, hend = edges(start_h, bin_h, outh, height)
+    wstart, wend = edges(start_w, bin_w, outw, width)
+    return hstart, hend, wstart, wend
+
+
+def _floor_log2(n):
+    """``floor(log2(n))`` of a positive int array, exactly."""
+    out = numpy.zeros(n.shape, dtype=numpy.int32)
+    n = n.copy()
+    while True:
+        big = n > 1
+        if not big.any():
+            return out
+        out += big
+        n >>= 1
+
+
+def _order_key(val):
+    """int64 keys whose maximum is the maximum value, then the first cell.
+
+    The high 32 bits order the values: for float32 the IEEE bits made
+    monotonic (negative numbers have their magnitude bits flipped), for other
+    dtypes the dense rank of the value. The low 32 bits hold ``2^31 - 1 -
+    cell`` so that, among equal values, the smaller (first in row-major order)
+    cell index wins, as torchvision's strict ``>`` scan does. One
+    ``numpy.maximum`` then combines two windows, value and arg-max together.
+
+    Args:
+        val (numpy.ndarray): ``(N, H, W, C)`` float values without NaN.
+
+    Returns:
+        tuple: ``(N, H, W, C)`` int64 keys, and a function that turns the
+        high halves of keys back into values.
+    """
+    n, height, width, c = val.shape
+    if val.dtype == numpy.float32:
+        # -0.0 and 0.0 are equal values: they get one key (that of 0.0).
+        bits = (val + numpy.float32(0)).view(numpy.int32)
+        high = bits ^ ((bits >> 31) & numpy.int32(0x7FFFFFFF))
+
+        def decode(high):
+            high = high.astype(numpy.int32)
+            return (high ^ ((high >> 31) & numpy.int32(0x7FFFFFFF))).view(
+                numpy.float32)
+    else:
+        unique, high = numpy.unique(val, return_inverse=True)
+        high = high.reshape(val.shape)
+
+        def decode(high):
+            return unique[high]
+    cell = numpy.arange(height * width, dtype=numpy.int64).reshape(
+        1, height, width, 1)
+    return (high.astype(numpy.int64) << 32) | (0x7FFFFFFF - cell), decode
+
+
+def _forward_numpy(x, rois, roi_indices, outh, outw, spatial_scale):
+    n, c, height, width = x.shape
+    r = len(rois)
+    lowest = numpy.finfo(x.dtype).min
+    y = numpy.zeros((r, c, outh, outw), dtype=x.dtype)
+    # The arg-max is kept channels last, the layout the backward reads.
+    argmax = numpy.full((r, outh, outw, c), -1, dtype=numpy.int32)
+    if r == 0:
+        return y, argmax
+    hstart, hend, wstart, wend = _bins(
+        rois, outh, outw, spatial_scale, height, width, numpy)
+    # (R, outh, outw) bin geometry.
+    hs = numpy.broadcast_to(hstart[:, :, None], (r, outh, outw))
+    he = numpy.broadcast_to(hend[:, :, None], (r, outh, outw))
+    ws = numpy.broadcast_to(wstart[:, None, :], (r, outh, outw))
+    we = numpy.broadcast_to(wend[:, None, :], (r, outh, outw))
+    full = (he > hs) & (we > ws)
+    hs, he, ws, we = hs[full], he[full], ws[full], we[full]
+    nb = numpy.broadcast_to(roi_indices[:, None, None], full.shape)[full]
+    kh = _floor_log2(he - hs)
+    kw = _floor_log2(we - ws)
+    n_kh = int(kh.max()) + 1 if len(kh) else 1
+    n_kw = int(kw.max()) + 1 if len(kw) else 1
+
+    # Channels last, so that each gather below reads one contiguous vector.
+    val = numpy.ascontiguousarray(x.transpose(0, 2, 3, 1))
+    if numpy.isnan(val).any():
+        val = numpy.where(numpy.isnan(val), x.dtype.type(-numpy.inf), val)
+    # table[i, j, n, h, w]: the key of the 2^i x 2^j window whose top-left
+    # cell is (h, w). Windows that would cross the map's edge keep a smaller
+    # window's key; they are never read.
+    table = numpy.empty((n_kh, n_kw) + val.shape, dtype=numpy.int64)
+    table[0, 0], decode = _order_key(val)
+    for i in range(n_kh):
+        if i:
+            step = 1 << (i - 1)
+            prev = table[i - 1, 0]
+            numpy.maximum(prev[:, :-step], prev[:, step:],
+                          out=table[i, 0, :, :-step])
+            table[i, 0, :, -step:] = prev[:, -step:]
+        for j in range(1, n_kw):
+            step = 1 << (j - 1)
+            prev = table[i, j - 1]
+            numpy.maximum(prev[:, :, :-step], prev[:, :, step:],
+                          out=table[i, j, :, :, :-step])
+            table[i, j, :, :, -step:] = prev[:, :, -step:]
+    table = table.reshape(-1, c)
+
+    level = kh * n_kw + kw
+    bottom = he - (1 << kh)
+    right = we - (1 << kw)
+    key = None
+    for h, w in ((hs, ws), (hs, right), (bottom, ws), (bottom, right)):
+        rows = ((level * n + nb) * height + h) * width + w
+        key = table[rows] if key is None else numpy.maximum(key, table[rows])
+    cell = (0x7FFFFFFF - (key & 0xFFFFFFFF)).astype(numpy.int32)
+    best = decode(key >> 32)
+    # torchvision starts each bin's maximum at the lowest finite value and
+    # replaces it only with a strictly greater cell.
+    found = best > lowest
+    best = numpy.where(found, best, lowest)
+    cell = numpy.where(found, cell, -1)
+    if full.all():
+        y[...] = best.reshape(r, outh, outw, c).transpose(0, 3, 1, 2)
+        argmax[...] = cell.reshape(argmax.shape)
+    else:
+        y_last = numpy.zeros((r, outh, outw, c), dtype=x.dtype)
+        y_last[full] = best
+        y[...] = y_last.transpose(0, 3, 1, 2)
+        argmax[full] = cell
+    return y, argmax
+
+
+def _backward_numpy(gy, argmax, roi_indices, x_shape):
+    """Scatter each bin's gradient to its arg-max cell.
+
+    Args:
+        gy (numpy.ndarray): ``(R, C, outh, outw)`` output gradient.
+        argmax (numpy.ndarray): ``(R, outh, outw, C)`` int32 flat cell index
+            ``h * W + w`` of each bin's maximum, -1 for none.
+        roi_indices (numpy.ndarray): ``(R,)`` int32 image of each RoI.
+        x_shape (tuple): ``(N, C, H, W)``.
+
+    Returns:
+        numpy.ndarray: ``(N, C, H, W)`` gradient, dtype of ``gy``.
+    """
+    n, c, height, width = x_shape
+    if len(argmax) == 0:
+        return numpy.zeros(x_shape, dtype=gy.dtype)
+    gy = gy.transpose(0, 2, 3, 1)
+    hit = argmax >= 0
+    # Flat NHWC position of every bin's arg-max cell.
+    position = (roi_indices[:, None, None, None].astype(numpy.int64) *
+                (height * width) + argmax) * c + \
+        numpy.arange(c)[None, None, None, :]
+    # bincount sums in float64: a cell hit by several bins gets one rounding.
+    if hit.all():
+        total = numpy.bincount(position.ravel(), weights=gy.ravel(),
+                               minlength=n * height * width * c)
+    else:
+        total = numpy.bincount(position[hit], weights=gy[hit],
+                               minlength=n * height * width * c)
+    total = total.reshape(n, height, width, c).transpose(0, 3, 1, 2)
+    return numpy.ascontiguousarray(total, dtype=gy.dtype)
+
+
+_FORWARD_SOURCE = r'''
+    const int pw = i % pooled_w;
+    const int ph = (i / pooled_w) % pooled_h;
+    const int c = (i / pooled_w / pooled_h) % channels;
+    const int r = i / pooled_w / pooled_h / channels;
+    const int n = roi_indices[r];
+    const int start_h = (int)round(rois[r * 4 + 0] * spatial_scale);
+    const int start_w = (int)round(rois[r * 4 + 1] * spatial_scale);
+    const int end_h = (int)round(rois[r * 4 + 2] * spatial_scale);
+    const int end_w = (int)round(rois[r * 4 + 3] * spatial_scale);
+    const T bin_h = (T)max(end_h - start_h + 1, 1) / (T)pooled_h;
+    const T bin_w = (T)max(end_w - start_w + 1, 1) / (T)pooled_w;
+    int hstart = (int)floor((T)ph * bin_h);
+    int wstart = (int)floor((T)pw * bin_w);
+    int hend = (int)ceil((T)(ph + 1) * bin_h);
+    int wend = (int)ceil((T)(pw + 1) * bin_w);
+    hstart = min(max(hstart + start_h, 0), height);
+    hend = min(max(hend + start_h, 0), height);
+    wstart = min(max(wstart + start_w, 0), width);
+    wend = min(max(wend + start_w, 0), width);
+    const bool is_empty = (hend <= hstart) || (wend <= wstart);
+    T best = is_empty ? (T)0 : lowest;
+    int best_index = -1;
+    const T* plane = &x[((long long)n * channels + c) * height * width];
+    for (int h = hstart; h < hend; ++h) {
+        for (int w = wstart; w < wend; ++w) {
+            const int index = h * width + w;
+            if (plane[index] > best) {
+                best = plane[index];
+                best_index = index;
+            }
+        }
+    }
+    y = best;
+    argmax = best_index;
+'''
+
+# One thread per input cell: visit the RoIs of its image in order and add the
+# output gradients of the bins whose arg-max is this cell. Summed in double,
+# like the NumPy twin's bincount, so that the two agree bit for bit.
+_BACKWARD_SOURCE = r'''
+    const int w = i % width;
+    const int h = (i / width) % height;
+    const int c = (i / width / height) % channels;
+    const int n = i / width / height / channels;
+    const int cell = h * width + w;
+    double total = 0;
+    for (int r = 0; r < n_rois; ++r) {
+        if (roi_indices[r] != n) continue;
+        const int start_h = (int)round(rois[r * 4 + 0] * spatial_scale);
+        const int start_w = (int)round(rois[r * 4 + 1] * spatial_scale);
+        const int end_h = (int)round(rois[r * 4 + 2] * spatial_scale);
+        const int end_w = (int)round(rois[r * 4 + 3] * spatial_scale);
+        const T bin_h = (T)max(end_h - start_h + 1, 1) / (T)pooled_h;
+        const T bin_w = (T)max(end_w - start_w + 1, 1) / (T)pooled_w;
+        const long long offset =
+            ((long long)r * channels + c) * pooled_h * pooled_w;
+        for (int ph = 0; ph < pooled_h; ++ph) {
+            const int hstart = min(max(
+                (int)floor((T)ph * bin_h) + start_h, 0), height);
+            const int hend = min(max(
+                (int)ceil((T)(ph + 1) * bin_h) + start_h, 0), height);
+            if (h < hstart || h >= hend) continue;
+            for (int pw = 0; pw < pooled_w; ++pw) {
+                const int wstart = min(max(
+                    (int)floor((T)pw * bin_w) + start_w, 0), width);
+                const int wend = min(max(
+                    (int)ceil((T)(pw + 1) * bin_w) + start_w, 0), width);
+                if (w < wstart || w >= wend) continue;
+                const long long k = offset + ph * pooled_w + pw;
+                if (argmax[k] == cell) total += (double)gy[k];
+            }
+        }
+    }
+    gx = (T)total;
+'''
+
+_kernels = {}
+
+
+def _cupy_kernel(name):
+    """The forward or backward ElementwiseKernel, built once."""
+    if name not in _kernels:
+        import cupy
+        if name == 'forward':
+            _kernels[name] = cupy.ElementwiseKernel(
+                'raw T x, raw T rois, raw int32 roi_indices, int32 channels, '
+                'int32 height, int32 width, int32 pooled_h, int32 pooled_w, '
+                'T spatial_scale, T lowest',
+                'T y, int32 argmax', _FORWARD_SOURCE,
+                'fasterrcnn_roi_pooling_2d_forward')
+        else:
+            _kernels[name] = cupy.ElementwiseKernel(
+                'raw T gy, raw int32 argmax, raw T rois, raw int32 '
+                'roi_indices, int32 n_rois, int32 channels, int32 height, '
+                'int32 width, int32 pooled_h, int32 pooled_w, '
+                'T spatial_scale',
+                'T gx', _BACKWARD_SOURCE,
+                'fasterrcnn_roi_pooling_2d_backward')
+    return _kernels[name]
+
+
+class RoIPooling2D(function_node.FunctionNode):
+    """RoI max pooling; see :func:`roi_pooling_2d`."""
+
+    def __init__(self, outh, outw, spatial_scale):
+        self.outh = outh
+        self.outw = outw
+        self.spatial_scale = spatial_scale
+
+    def check_type_forward(self, in_types):
+        type_check._argname(in_types, ('x', 'rois', 'roi_indices'))
+        x_type, rois_type, roi_indices_type = in_types
+        type_check.expect(
+            x_type.dtype.kind == 'f',
+            x_type.ndim == 4,
+            rois_type.dtype == x_type.dtype,
+            rois_type.ndim == 2,
+            rois_type.shape[1] == 4,
+            roi_indices_type.dtype == numpy.int32,
+            roi_indices_type.ndim == 1,
+            rois_type.shape[0] == roi_indices_type.shape[0],
+        )
+
+    def forward_cpu(self, inputs):
+        x, rois, roi_indices = inputs
+        self._x_shape = x.shape
+        y, self.argmax = _forward_numpy(
+            x, rois, roi_indices, self.outh, self.outw, self.spatial_scale)
+        self.retain_inputs((1, 2))
+        return y,
+
+    def forward_gpu(self, inputs):
+        import cupy
+        x, rois, roi_indices = inputs
+        self._x_shape = x.shape
+        r = len(rois)
+        c = x.shape[1]
+        y = cupy.empty((r, c, self.outh, self.outw), dtype=x.dtype)
+        self.argmax = cupy.empty(y.shape, dtype=numpy.int32)
+        if r:
+            _cupy_kernel('forward')(
+                x, rois, roi_indices, c, x.shape[2], x.shape[3], self.outh,
+                self.outw, x.dtype.type(self.spatial_scale),
+                numpy.finfo(x.dtype).min, y, self.argmax)
+        self.retain_inputs((1, 2))
+        return y,
+
+    def backward(self, indexes, grad_outputs):
+        rois, roi_indices = self.get_retained_inputs()
+        gx = RoIPooling2DGrad(self).apply(
+            (rois, roi_indices, grad_outputs[0]))[0]
+        return gx, None, None
+
+
+class RoIPooling2DGrad(function_node.FunctionNode):
+    """The gradient of :class:`RoIPooling2D`, itself differentiable.
+
+    It is linear in ``gy``: it scatters each bin's gradient to its arg-max
+    cell, so its own gradient gathers ``ggx`` at the arg-max cells.
+    """
+
+    def __init__(self, forward):
+        self.outh = forward.outh
+        self.outw = forward.outw
+        self.spatial_scale = forward.spatial_scale
+        self.x_shape = forward._x_shape
+        self.argmax = forward.argmax
+
+    def forward_cpu(self, inputs):
+        rois, roi_indices, gy = inputs
+        self.retain_inputs((1,))
+        return _backward_numpy(gy, self.argmax, roi_indices, self.x_shape),
+
+    def forward_gpu(self, inputs):
+        import cupy
+        rois, roi_indices, gy = inputs
+        self.retain_inputs((1,))
+        n, c, height, width = self.x_shape
+        gx = cupy.empty(self.x_shape, dtype=gy.dtype)
+        _cupy_kernel('backward')(
+            gy, self.argmax, rois, roi_indices, len(rois), c, height, width,
+            self.outh, self.outw, gy.dtype.type(self.spatial_scale), gx)
+        return gx,
+
+    def backward(self, indexes, grad_outputs):
+        roi_indices, = self.get_retained_inputs()
+        ggx = grad_outputs[0]
+        xp = get_array_module(ggx)
+        n, c, height, width = self.x_shape
+        rows = roi_indices.array[:, None, None, None].astype(numpy.int64)
+        chans = xp.arange(c)[None, :, None, None]
+        argmax = self.argmax
+        if xp is numpy:
+            # The NumPy twin keeps the arg-max channels last.
+            argmax = argmax.transpose(0, 3, 1, 2)
+        hit = argmax >= 0
+        flat = (rows * c + chans) * (height * width) + \
+            xp.where(hit, argmax, 0)
+        taken = chainer.functions.get_item(
+            chainer.functions.reshape(ggx, (-1,)), flat)
+        ggy = taken * hit.astype(ggx.dtype)
+        return None, None, ggy
+
+
+def roi_pooling_2d(x, rois, roi_indices, outsize, spatial_scale):
+    """RoI max pooling with the semantics of ``torchvision.ops.roi_pool``.
+
+    Args:
+        x (chainer.Variable or array): ``(N, C, H, W)`` float feature maps.
+        rois (array): ``(R, 4)`` RoIs, same dtype as ``x``, ``(y_min, x_min,
+            y_max, x_max)`` in input-image pixels.
+        roi_indices (array): ``(R,)`` int32, the image of each RoI in
+            ``[0, N)``.
+        outsize (int or (int, int)): ``(outh, outw)`` bins per RoI.
+        spatial_scale (float): feature-map cells per image pixel (1/16 for
+            VGG16's conv5_3).
+
+    Returns:
+        chainer.Variable: ``(R, C, outh, outw)`` pooled features.
+    """
+    if isinstance(outsize, int):
+        outh = outw = outsize
+    else:
+        outh, outw = outsize
+    if outh <= 0 or outw <= 0:
+        raise ValueError('outsize must be positive, got {}'.format(outsize))
+    if spatial_scale <= 0:
+        raise ValueError('spatial_scale must be positive, got {}'.format(
+            spatial_scale))
+    return RoIPooling2D(outh, outw, spatial_scale).apply(
+        (x, rois, roi_indices))[0]
