@@ -106,7 +106,7 @@ _MASK_SOURCE = r'''
     const int n_blocks = (n + 63) / 64;
     const int row = i / n_blocks;
     const int blk = i % n_blocks;
-    const T* a = bbox + 4 * row;
+    const T* a = &bbox[4 * row];
     const T area_a = (a[2] - a[0]) * (a[3] - a[1]);
     unsigned long long bits = 0;
     const int first = blk * 64;
@@ -114,7 +114,7 @@ _MASK_SOURCE = r'''
         const int j = first + k;
         if (j >= n) break;
         if (j <= row) continue;
-        const T* b = bbox + 4 * j;
+        const T* b = &bbox[4 * j];
         const T area_b = (b[2] - b[0]) * (b[3] - b[1]);
         const T h = max((T)0, min(a[2], b[2]) - max(a[0], b[0]));
         const T w = max((T)0, min(a[3], b[3]) - max(a[1], b[1]));
@@ -124,6 +124,9 @@ _MASK_SOURCE = r'''
     }
     mask = bits;
 '''
+
+#: (input parameters, output parameters, body) of the mask kernel.
+_MASK_KERNEL = ('raw T bbox, int32 n, T thresh', 'uint64 mask', _MASK_SOURCE)
 
 # The greedy pass over the mask, on the GPU: one block of threads walks the
 # boxes in order; each kept box ORs its row into the shared "removed" bits,
@@ -157,9 +160,7 @@ extern "C" __global__ void fasterrcnn_nms_reduce(
 def _cupy_kernels():
     """The two kernels, compiled on first use (cupy caches them)."""
     import cupy
-    mask = cupy.ElementwiseKernel(
-        'raw T bbox, int32 n, T thresh', 'uint64 mask', _MASK_SOURCE,
-        'fasterrcnn_nms_mask')
+    mask = cupy.ElementwiseKernel(*_MASK_KERNEL, name='fasterrcnn_nms_mask')
     reduce = cupy.RawKernel(_REDUCE_SOURCE, 'fasterrcnn_nms_reduce')
     return mask, reduce
 

@@ -26,6 +26,9 @@ input cell backward (a gather over the RoIs in a fixed order, so the result is
 deterministic and equals the NumPy twin's, which also sums in float64).
 """
 
+import concurrent.futures
+import os
+
 import numpy
 
 import chainer
@@ -89,8 +92,43 @@ def _floor_log2(n):
         n >>= 1
 
 
-def _order_key(val):
-    """int64 keys whose maximum is the maximum value, then the first cell.
+class _Workspace(object):
+    """Scratch buffers kept between calls of the NumPy twin.
+
+    The forward's temporaries are tens of MB (the key tables, and four
+    ``(R * outh * outw, C)`` int64 gathers: 60 MB each for R = 300). Fresh
+    arrays that large come from ``mmap`` and are page-faulted in on every
+    call, which measured 1.5 to 2.4 times slower than reusing memory
+    (bench/ops.py). The buffers grow to the largest call seen;
+    :func:`release_workspace` frees them.
+    """
+
+    def __init__(self):
+        self._buffers = {}
+
+    def get(self, name, shape, dtype):
+        dtype = numpy.dtype(dtype)
+        size = int(numpy.prod(shape)) * dtype.itemsize
+        buf = self._buffers.get(name)
+        if buf is None or buf.size < size:
+            buf = numpy.empty(size, dtype=numpy.uint8)
+            self._buffers[name] = buf
+        return buf[:size].view(dtype).reshape(shape)
+
+    def clear(self):
+        self._buffers.clear()
+
+
+_workspace = _Workspace()
+
+
+def release_workspace():
+    """Free the scratch memory held by the NumPy RoI pooling."""
+    _workspace.clear()
+
+
+def _fill_order_key(val, out):
+    """Write int64 keys whose maximum is the maximum value, then first cell.
 
     The high 32 bits order the values: for float32 the IEEE bits made
     monotonic (negative numbers have their magnitude bits flipped), for other
@@ -100,66 +138,95 @@ def _order_key(val):
     ``numpy.maximum`` then combines two windows, value and arg-max together.
 
     Args:
-        val (numpy.ndarray): ``(N, H, W, C)`` float values without NaN.
+        val (numpy.ndarray): ``(N, H, W, C)`` float values without NaN; for
+            float32 it is modified (-0.0 becomes 0.0).
+        out (numpy.ndarray): ``(N, H, W, C)`` int64, receives the keys.
 
     Returns:
-        tuple: ``(N, H, W, C)`` int64 keys, and a function that turns the
-        high halves of keys back into values.
+        callable: ``decode(high, out)`` writes the values of an int32 array
+        of key high halves into ``out``.
     """
     n, height, width, c = val.shape
     if val.dtype == numpy.float32:
         # -0.0 and 0.0 are equal values: they get one key (that of 0.0).
-        bits = (val + numpy.float32(0)).view(numpy.int32)
-        high = bits ^ ((bits >> 31) & numpy.int32(0x7FFFFFFF))
+        numpy.add(val, numpy.float32(0), out=val)
+        high = val.view(numpy.int32)
+        high = high ^ ((high >> 31) & numpy.int32(0x7FFFFFFF))
 
-        def decode(high):
-            high = high.astype(numpy.int32)
-            return (high ^ ((high >> 31) & numpy.int32(0x7FFFFFFF))).view(
-                numpy.float32)
+        def decode(high, out):
+            bits = out.view(numpy.int32)
+            numpy.right_shift(high, 31, out=bits)
+            numpy.bitwise_and(bits, numpy.int32(0x7FFFFFFF), out=bits)
+            numpy.bitwise_xor(bits, high, out=bits)
     else:
         unique, high = numpy.unique(val, return_inverse=True)
-        high = high.reshape(val.shape)
+        high = high.reshape(val.shape).astype(numpy.int32)
 
-        def decode(high):
-            return unique[high]
+        def decode(high, out):
+            out[...] = unique[high]
     cell = numpy.arange(height * width, dtype=numpy.int64).reshape(
         1, height, width, 1)
-    return (high.astype(numpy.int64) << 32) | (0x7FFFFFFF - cell), decode
+    numpy.left_shift(high, 32, out=out, dtype=numpy.int64)
+    numpy.bitwise_or(out, 0x7FFFFFFF - cell, out=out)
+    return decode
+
+
+def _split_key(key):
+    """The high (value) and low (cell) int32 halves of int64 keys."""
+    if numpy.little_endian:
+        halves = key.view(numpy.int32).reshape(key.shape + (2,))
+        return halves[..., 1], halves[..., 0]
+    return ((key >> 32).astype(numpy.int32),
+            (key & 0xFFFFFFFF).astype(numpy.int32))
 
 
 def _forward_numpy(x, rois, roi_indices, outh, outw, spatial_scale):
+    """Returns ``y`` ``(R, C, outh, outw)`` and the arg-max cells ``(R,
+    outh, outw, C)`` int32 (channels last, the layout the backward reads)."""
     n, c, height, width = x.shape
     r = len(rois)
     lowest = numpy.finfo(x.dtype).min
-    y = numpy.zeros((r, c, outh, outw), dtype=x.dtype)
-    # The arg-max is kept channels last, the layout the backward reads.
-    argmax = numpy.full((r, outh, outw, c), -1, dtype=numpy.int32)
     if r == 0:
-        return y, argmax
+        return (numpy.zeros((0, c, outh, outw), dtype=x.dtype),
+                numpy.zeros((0, outh, outw, c), dtype=numpy.int32))
     hstart, hend, wstart, wend = _bins(
         rois, outh, outw, spatial_scale, height, width, numpy)
-    # (R, outh, outw) bin geometry.
+    # (R, outh, outw) bin geometry, then only the bins that hold a cell.
     hs = numpy.broadcast_to(hstart[:, :, None], (r, outh, outw))
     he = numpy.broadcast_to(hend[:, :, None], (r, outh, outw))
     ws = numpy.broadcast_to(wstart[:, None, :], (r, outh, outw))
     we = numpy.broadcast_to(wend[:, None, :], (r, outh, outw))
     full = (he > hs) & (we > ws)
-    hs, he, ws, we = hs[full], he[full], ws[full], we[full]
-    nb = numpy.broadcast_to(roi_indices[:, None, None], full.shape)[full]
+    all_full = bool(full.all())
+    # Empty bins give 0 and no arg-max; full ones are written below.
+    y = numpy.empty((r, c, outh, outw), dtype=x.dtype) if all_full else \
+        numpy.zeros((r, c, outh, outw), dtype=x.dtype)
+    if not all_full:
+        argmax = numpy.full((r, outh, outw, c), -1, dtype=numpy.int32)
+        if not full.any():
+            return y, argmax
+        hs, he, ws, we = hs[full], he[full], ws[full], we[full]
+    nb = numpy.broadcast_to(roi_indices[:, None, None], full.shape)
+    if not all_full:
+        nb = nb[full]
+    hs, he, ws, we, nb = (a.ravel() for a in (hs, he, ws, we, nb))
     kh = _floor_log2(he - hs)
     kw = _floor_log2(we - ws)
-    n_kh = int(kh.max()) + 1 if len(kh) else 1
-    n_kw = int(kw.max()) + 1 if len(kw) else 1
+    n_kh = int(kh.max()) + 1
+    n_kw = int(kw.max()) + 1
 
     # Channels last, so that each gather below reads one contiguous vector.
-    val = numpy.ascontiguousarray(x.transpose(0, 2, 3, 1))
-    if numpy.isnan(val).any():
-        val = numpy.where(numpy.isnan(val), x.dtype.type(-numpy.inf), val)
+    val = _workspace.get('val', (n, height, width, c), x.dtype)
+    val[...] = x.transpose(0, 2, 3, 1)
+    nan = numpy.isnan(val)
+    if nan.any():
+        val[nan] = -numpy.inf
     # table[i, j, n, h, w]: the key of the 2^i x 2^j window whose top-left
     # cell is (h, w). Windows that would cross the map's edge keep a smaller
     # window's key; they are never read.
-    table = numpy.empty((n_kh, n_kw) + val.shape, dtype=numpy.int64)
-    table[0, 0], decode = _order_key(val)
+    table = _workspace.get('table', (n_kh, n_kw, n, height, width, c),
+                           numpy.int64)
+    decode = _fill_order_key(val, table[0, 0])
     for i in range(n_kh):
         if i:
             step = 1 << (i - 1)
@@ -175,29 +242,84 @@ def _forward_numpy(x, rois, roi_indices, outh, outw, spatial_scale):
             table[i, j, :, :, -step:] = prev[:, :, -step:]
     table = table.reshape(-1, c)
 
-    level = kh * n_kw + kw
+    # Four windows of 2^kh x 2^kw cells cover each bin exactly.
+    base = (kh * n_kw + kw) * n + nb
     bottom = he - (1 << kh)
     right = we - (1 << kw)
-    key = None
-    for h, w in ((hs, ws), (hs, right), (bottom, ws), (bottom, right)):
-        rows = ((level * n + nb) * height + h) * width + w
-        key = table[rows] if key is None else numpy.maximum(key, table[rows])
-    cell = (0x7FFFFFFF - (key & 0xFFFFFFFF)).astype(numpy.int32)
-    best = decode(key >> 32)
-    # torchvision starts each bin's maximum at the lowest finite value and
-    # replaces it only with a strictly greater cell.
-    found = best > lowest
-    best = numpy.where(found, best, lowest)
-    cell = numpy.where(found, cell, -1)
-    if full.all():
-        y[...] = best.reshape(r, outh, outw, c).transpose(0, 3, 1, 2)
-        argmax[...] = cell.reshape(argmax.shape)
+    rows = [(base * height + h) * width + w for h, w in
+            ((hs, ws), (hs, right), (bottom, ws), (bottom, right))]
+    k = len(hs)
+    best = _workspace.get('best', (k, c), x.dtype)
+    cell = numpy.empty((k, c), dtype=numpy.int32)
+    bins = outh * outw
+
+    def work(part, r0, r1):
+        k0, k1 = (r0 * bins, r1 * bins) if all_full else (r0, r1)
+        key = _workspace.get('key%d' % part, (k1 - k0, c), numpy.int64)
+        other = _workspace.get('other%d' % part, (k1 - k0, c), numpy.int64)
+        for corner in range(4):
+            # mode='clip' lets take() write straight into `out` (the rows
+            # are valid); the default mode buffers the result first.
+            numpy.take(table, rows[corner][k0:k1], axis=0,
+                       out=key if corner == 0 else other, mode='clip')
+            if corner:
+                numpy.maximum(key, other, out=key)
+        high, low = _split_key(key)
+        decode(high, best[k0:k1])
+        numpy.subtract(numpy.int32(0x7FFFFFFF), low, out=cell[k0:k1])
+        # torchvision starts each bin's maximum at the lowest finite value
+        # and replaces it only with a strictly greater cell.
+        if len(best[k0:k1]) and best[k0:k1].min() <= lowest:
+            none = best[k0:k1] <= lowest
+            best[k0:k1][none] = lowest
+            cell[k0:k1][none] = -1
+        if all_full:
+            y[r0:r1] = best[k0:k1].reshape(r1 - r0, outh, outw, c).transpose(
+                0, 3, 1, 2)
+
+    _run_parallel(work, r if all_full else k, k * c)
+    if all_full:
+        argmax = cell.reshape(r, outh, outw, c)
     else:
         y_last = numpy.zeros((r, outh, outw, c), dtype=x.dtype)
         y_last[full] = best
         y[...] = y_last.transpose(0, 3, 1, 2)
         argmax[full] = cell
     return y, argmax
+
+
+#: Below this many output values one thread does the work: handing it to
+#: threads costs more than it saves.
+_PARALLEL_MIN_SIZE = 1 << 18
+_executor = None
+
+
+def _threads():
+    return min(os.cpu_count() or 1, 4)
+
+
+def _run_parallel(work, length, size):
+    """Run ``work(part, start, stop)`` over ``[0, length)`` in threads.
+
+    The heavy steps (``take``, ``maximum``, the bit operations and the
+    transposing copy) release the GIL, so the parts run at once: on 2 cores
+    this took the forward for R = 300 from 80 ms to about 50 ms
+    (bench/ops.py). The parts write disjoint slices.
+    """
+    global _executor
+    n_parts = _threads() if size >= _PARALLEL_MIN_SIZE else 1
+    n_parts = max(1, min(n_parts, length))
+    bounds = [length * i // n_parts for i in range(n_parts + 1)]
+    if n_parts == 1:
+        work(0, 0, length)
+        return
+    if _executor is None:
+        _executor = concurrent.futures.ThreadPoolExecutor(
+            max_workers=_threads(), thread_name_prefix='fasterrcnn-roi-pool')
+    futures = [_executor.submit(work, i, bounds[i], bounds[i + 1])
+               for i in range(n_parts)]
+    for future in futures:
+        future.result()
 
 
 def _backward_numpy(gy, argmax, roi_indices, x_shape):
@@ -216,21 +338,23 @@ def _backward_numpy(gy, argmax, roi_indices, x_shape):
     n, c, height, width = x_shape
     if len(argmax) == 0:
         return numpy.zeros(x_shape, dtype=gy.dtype)
-    gy = gy.transpose(0, 2, 3, 1)
-    hit = argmax >= 0
-    # Flat NHWC position of every bin's arg-max cell.
-    position = (roi_indices[:, None, None, None].astype(numpy.int64) *
-                (height * width) + argmax) * c + \
-        numpy.arange(c)[None, None, None, :]
+    cell = argmax.transpose(0, 3, 1, 2)
+    # Flat NCHW position of every bin's arg-max cell, in gy's order.
+    plane = (roi_indices.astype(numpy.int64)[:, None] * c +
+             numpy.arange(c)[None, :]) * (height * width)
+    position = _workspace.get('position', gy.shape, numpy.int64)
+    numpy.add(cell, plane[:, :, None, None], out=position)
     # bincount sums in float64: a cell hit by several bins gets one rounding.
+    weight = _workspace.get('weight', gy.shape, numpy.float64)
+    weight[...] = gy
+    hit = cell >= 0
     if hit.all():
-        total = numpy.bincount(position.ravel(), weights=gy.ravel(),
-                               minlength=n * height * width * c)
+        total = numpy.bincount(position.ravel(), weights=weight.ravel(),
+                               minlength=n * c * height * width)
     else:
-        total = numpy.bincount(position[hit], weights=gy[hit],
-                               minlength=n * height * width * c)
-    total = total.reshape(n, height, width, c).transpose(0, 3, 1, 2)
-    return numpy.ascontiguousarray(total, dtype=gy.dtype)
+        total = numpy.bincount(position[hit], weights=weight[hit],
+                               minlength=n * c * height * width)
+    return total.astype(gy.dtype).reshape(x_shape)
 
 
 _FORWARD_SOURCE = r'''
@@ -310,6 +434,18 @@ _BACKWARD_SOURCE = r'''
     gx = (T)total;
 '''
 
+#: (input parameters, output parameters, body) of the two ElementwiseKernels.
+_FORWARD_KERNEL = (
+    'raw T x, raw T rois, raw int32 roi_indices, int32 channels, '
+    'int32 height, int32 width, int32 pooled_h, int32 pooled_w, '
+    'T spatial_scale, T lowest',
+    'T y, int32 argmax', _FORWARD_SOURCE)
+_BACKWARD_KERNEL = (
+    'raw T gy, raw int32 argmax, raw T rois, raw int32 roi_indices, '
+    'int32 n_rois, int32 channels, int32 height, int32 width, '
+    'int32 pooled_h, int32 pooled_w, T spatial_scale',
+    'T gx', _BACKWARD_SOURCE)
+
 _kernels = {}
 
 
@@ -317,21 +453,9 @@ def _cupy_kernel(name):
     """The forward or backward ElementwiseKernel, built once."""
     if name not in _kernels:
         import cupy
-        if name == 'forward':
-            _kernels[name] = cupy.ElementwiseKernel(
-                'raw T x, raw T rois, raw int32 roi_indices, int32 channels, '
-                'int32 height, int32 width, int32 pooled_h, int32 pooled_w, '
-                'T spatial_scale, T lowest',
-                'T y, int32 argmax', _FORWARD_SOURCE,
-                'fasterrcnn_roi_pooling_2d_forward')
-        else:
-            _kernels[name] = cupy.ElementwiseKernel(
-                'raw T gy, raw int32 argmax, raw T rois, raw int32 '
-                'roi_indices, int32 n_rois, int32 channels, int32 height, '
-                'int32 width, int32 pooled_h, int32 pooled_w, '
-                'T spatial_scale',
-                'T gx', _BACKWARD_SOURCE,
-                'fasterrcnn_roi_pooling_2d_backward')
+        spec = _FORWARD_KERNEL if name == 'forward' else _BACKWARD_KERNEL
+        _kernels[name] = cupy.ElementwiseKernel(
+            *spec, name='fasterrcnn_roi_pooling_2d_' + name)
     return _kernels[name]
 
 

@@ -1,0 +1,136 @@
+"""Non-maximum suppression (fasterrcnn/nms.py)."""
+
+import numpy
+import pytest
+
+from fasterrcnn import nms as nms_module
+from fasterrcnn.nms import non_maximum_suppression
+
+
+def naive_nms(bbox, thresh, score=None, limit=None):
+    """Greedy NMS written from the definition, one box at a time."""
+    order = numpy.arange(len(bbox)) if score is None else \
+        numpy.argsort(-score, kind='stable')
+    keep = []
+    for i in order:
+        ok = True
+        for j in keep:
+            a, b = bbox[i], bbox[j]
+            h = max(0, min(a[2], b[2]) - max(a[0], b[0]))
+            w = max(0, min(a[3], b[3]) - max(a[1], b[1]))
+            inter = a.dtype.type(h) * a.dtype.type(w)
+            area_a = (a[2] - a[0]) * (a[3] - a[1])
+            area_b = (b[2] - b[0]) * (b[3] - b[1])
+            # float IoU compared with a double threshold, as torchvision
+            if float(inter / (area_a + area_b - inter)) > thresh:
+                ok = False
+                break
+        if ok:
+            keep.append(i)
+            if limit is not None and len(keep) == limit:
+                break
+    return numpy.array(keep, dtype=numpy.int32)
+
+
+def random_boxes(rng, n, size=200.):
+    centre = rng.uniform(0, size, (n, 2))
+    half = rng.uniform(2, 40, (n, 2))
+    return numpy.concatenate((centre - half, centre + half), axis=1).astype(
+        numpy.float32)
+
+
+def test_hand_made_case():
+    bbox = numpy.array([[0, 0, 10, 10],
+                        [1, 1, 11, 11],    # IoU 81/119 = 0.68 with box 0
+                        [0, 0, 10, 9],     # IoU 0.9 with box 0
+                        [50, 50, 60, 60]], dtype=numpy.float32)
+    score = numpy.array([0.9, 0.8, 0.95, 0.1], dtype=numpy.float32)
+    keep = non_maximum_suppression(bbox, 0.7, score)
+    assert keep.dtype == numpy.int32
+    numpy.testing.assert_array_equal(keep, [2, 1, 3])
+    numpy.testing.assert_array_equal(
+        non_maximum_suppression(bbox, 0.5, score), [2, 3])
+    numpy.testing.assert_array_equal(
+        non_maximum_suppression(bbox, 0.7, score, limit=2), [2, 1])
+    # no score: the given order
+    numpy.testing.assert_array_equal(
+        non_maximum_suppression(bbox, 0.7), [0, 1, 3])
+
+
+def test_iou_equal_to_threshold_is_kept():
+    # IoU exactly 0.5: suppressed only when greater than the threshold.
+    bbox = numpy.array([[0, 0, 10, 10], [0, 0, 10, 5]], dtype=numpy.float32)
+    numpy.testing.assert_array_equal(
+        non_maximum_suppression(bbox, 0.5), [0, 1])
+    numpy.testing.assert_array_equal(
+        non_maximum_suppression(bbox, 0.49), [0])
+
+
+def test_threshold_that_rounds_up_in_float32():
+    # float32(0.3) > 0.3: an IoU equal to float32(0.3) is > 0.3 and must be
+    # suppressed, as torchvision's double comparison does.
+    t = numpy.float32(0.3)
+    assert float(t) > 0.3
+    assert nms_module._threshold_below(0.3, numpy.dtype(numpy.float32)) < t
+    assert nms_module._threshold_below(0.5, numpy.dtype(numpy.float32)) == \
+        numpy.float32(0.5)
+
+
+@pytest.mark.parametrize('seed', range(6))
+@pytest.mark.parametrize('thresh', [0.3, 0.5, 0.7])
+def test_matches_naive_reference(seed, thresh):
+    rng = numpy.random.RandomState(seed)
+    n = [0, 1, 5, 300, 600, 257][seed]
+    bbox = random_boxes(rng, n)
+    score = rng.uniform(size=n).astype(numpy.float32)
+    if seed == 5:
+        score = numpy.round(score, 1)   # many ties
+    numpy.testing.assert_array_equal(
+        non_maximum_suppression(bbox, thresh, score),
+        naive_nms(bbox, thresh, score))
+    numpy.testing.assert_array_equal(
+        non_maximum_suppression(bbox, thresh, score, limit=7),
+        naive_nms(bbox, thresh, score, limit=7))
+
+
+def test_long_suppression_chains_within_a_block():
+    # Boxes that each overlap the next: greedy keeps every other one.
+    start = numpy.arange(600, dtype=numpy.float32) * 2
+    bbox = numpy.stack([numpy.zeros_like(start), start,
+                        numpy.full_like(start, 10), start + 3], axis=1)
+    keep = non_maximum_suppression(bbox, 0.2)
+    numpy.testing.assert_array_equal(keep, naive_nms(bbox, 0.2))
+    numpy.testing.assert_array_equal(keep, numpy.arange(0, 600, 2))
+
+
+def test_degenerate_and_identical_boxes():
+    bbox = numpy.array([[5, 5, 5, 5], [5, 5, 5, 5], [0, 0, 4, 4],
+                        [0, 0, 4, 4]], dtype=numpy.float32)
+    # Empty boxes have IoU NaN (0 / 0) with each other and suppress nothing.
+    numpy.testing.assert_array_equal(
+        non_maximum_suppression(bbox, 0.5), [0, 1, 2])
+
+
+def test_bad_input():
+    with pytest.raises(ValueError, match=r'\(R, 4\)'):
+        non_maximum_suppression(numpy.zeros((3, 5), numpy.float32), 0.5)
+    with pytest.raises(ValueError, match='score'):
+        non_maximum_suppression(numpy.zeros((3, 4), numpy.float32), 0.5,
+                                numpy.zeros(2, numpy.float32))
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize('thresh', [0.3, 0.7])
+def test_cupy_kernel_matches_numpy_twin(thresh):
+    import cupy
+    rng = numpy.random.RandomState(3)
+    bbox = random_boxes(rng, 3000, 400.)
+    score = rng.uniform(size=3000).astype(numpy.float32)
+    expected = non_maximum_suppression(bbox, thresh, score)
+    got = non_maximum_suppression(cupy.asarray(bbox), thresh,
+                                  cupy.asarray(score))
+    assert isinstance(got, cupy.ndarray)
+    numpy.testing.assert_array_equal(cupy.asnumpy(got), expected)
+    got = non_maximum_suppression(cupy.asarray(bbox), thresh,
+                                  cupy.asarray(score), limit=50)
+    numpy.testing.assert_array_equal(cupy.asnumpy(got), expected[:50])
