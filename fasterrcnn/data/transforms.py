@@ -1,0 +1,315 @@
+"""Image and box transforms: resize, horizontal flip, normalisation.
+
+Conventions (the whole package uses them):
+
+* an image is a float32 ``(C, H, W)`` RGB array with values in ``[0, 255]``
+  (until one of the ``*_normalize`` functions turns it into network input);
+* a size is ``(H, W)``;
+* a box array ``bbox`` is ``(R, 4)`` float32, each row
+  ``(y_min, x_min, y_max, x_max)`` in pixels of the image it belongs to.
+
+Every function works on NumPy arrays and, where it only does arithmetic and
+indexing, on CuPy arrays too (the array module is taken from the input).
+"""
+
+import numpy
+
+import chainer
+
+
+def _xp(x):
+    return chainer.backend.get_array_module(x)
+
+
+def _mirror_index(coord, n):
+    """Source coordinates folded back into ``[0, n - 1]``.
+
+    Reflects about the centres of the edge pixels (scipy.ndimage's 'mirror',
+    which is what skimage's ``mode='reflect'`` becomes), so a coordinate of
+    ``-0.25`` reads at ``0.25``. With the half-pixel mapping used by
+    :func:`resize` a coordinate never lies more than half a pixel outside, so
+    one reflection is enough.
+
+    Args:
+        coord (numpy.ndarray): ``(N,)`` float64 source coordinates.
+        n (int): length of the source axis.
+    """
+    if n == 1:
+        return numpy.zeros_like(coord)
+    coord = numpy.abs(coord)
+    return numpy.where(coord > n - 1, 2 * (n - 1) - coord, coord)
+
+
+def _linear_weights(in_len, out_len):
+    """Left indices, right indices and right weights for one axis.
+
+    Half-pixel centres: output pixel ``i`` samples the input at
+    ``(i + 0.5) * in_len / out_len - 0.5``.
+
+    Returns:
+        tuple: ``(lo, hi, w)``, ``(out_len,)`` int64, int64 and float64:
+        ``out[i] = (1 - w[i]) * in[lo[i]] + w[i] * in[hi[i]]``.
+    """
+    coord = (numpy.arange(out_len, dtype=numpy.float64) + 0.5) \
+        * (in_len / out_len) - 0.5
+    coord = _mirror_index(coord, in_len)
+    lo = numpy.floor(coord).astype(numpy.int64)
+    lo = numpy.minimum(lo, in_len - 1)
+    hi = numpy.minimum(lo + 1, in_len - 1)
+    w = coord - lo
+    return lo, hi, w
+
+
+def resize(img, size):
+    """Bilinear resize of a CHW image.
+
+    Pixel centres sit at half-integer positions (output pixel ``i`` reads the
+    input at ``(i + 0.5) * in / out - 0.5``), with no anti-aliasing and mirror
+    reflection at the border: the same as
+    ``skimage.transform.resize(..., order=1, mode='reflect',
+    anti_aliasing=False)``, which the PyTorch version uses. The arithmetic is
+    done in float64 (as scipy.ndimage does) and the result cast to float32.
+
+    Args:
+        img (array): ``(C, H, W)`` float image (any value range).
+        size (tuple of int): ``(H_out, W_out)``, both >= 1.
+
+    Returns:
+        array: ``(C, H_out, W_out)`` float32 image, same array module as
+        ``img``.
+    """
+    xp = _xp(img)
+    out_h, out_w = int(size[0]), int(size[1])
+    if out_h < 1 or out_w < 1:
+        raise ValueError('resize: output size must be >= 1, got {}'.format(
+            (out_h, out_w)))
+    _, in_h, in_w = img.shape
+    img = img.astype(numpy.float64, copy=False)
+    # Separable: interpolate rows, then columns (bilinear = linear x linear).
+    lo, hi, w = (xp.asarray(a) for a in _linear_weights(in_h, out_h))
+    img = img[:, lo, :] * (1 - w)[None, :, None] \
+        + img[:, hi, :] * w[None, :, None]
+    lo, hi, w = (xp.asarray(a) for a in _linear_weights(in_w, out_w))
+    img = img[:, :, lo] * (1 - w)[None, None, :] \
+        + img[:, :, hi] * w[None, None, :]
+    return img.astype(numpy.float32)
+
+
+def resize_bbox(bbox, in_size, out_size):
+    """Boxes of an image of ``in_size`` moved to the image resized to
+    ``out_size``.
+
+    Args:
+        bbox (array): ``(R, 4)`` float32 boxes,
+            ``(y_min, x_min, y_max, x_max)`` in pixels of the input image.
+        in_size (tuple of int): ``(H, W)`` of the input image.
+        out_size (tuple of int): ``(H_out, W_out)`` of the resized image.
+
+    Returns:
+        array: ``(R, 4)`` float32 boxes in pixels of the resized image
+        (a new array).
+    """
+    y_scale = float(out_size[0]) / in_size[0]
+    x_scale = float(out_size[1]) / in_size[1]
+    bbox = bbox.astype(numpy.float32, copy=True)
+    bbox[:, 0::2] *= y_scale
+    bbox[:, 1::2] *= x_scale
+    return bbox
+
+
+def flip(img, x_flip=True):
+    """Horizontal flip of a CHW image.
+
+    Args:
+        img (array): ``(C, H, W)`` image.
+        x_flip (bool): flip when True, return an unflipped copy otherwise.
+
+    Returns:
+        array: ``(C, H, W)`` contiguous copy, same dtype.
+    """
+    if x_flip:
+        # A reversed view; make it contiguous (that copies).
+        return _xp(img).ascontiguousarray(img[:, :, ::-1])
+    return img.copy()
+
+
+def flip_bbox(bbox, size, x_flip=True):
+    """Boxes of an image after :func:`flip`.
+
+    Coordinates are treated as continuous, as the PyTorch version (and
+    chainercv) do: ``x_min' = W - x_max`` and ``x_max' = W - x_min``, so
+    flipping twice gives the boxes back (exactly for pixel and the usual
+    sub-pixel coordinates; other float32 values up to the rounding of
+    ``W - x``).
+
+    Args:
+        bbox (array): ``(R, 4)`` float32 boxes,
+            ``(y_min, x_min, y_max, x_max)`` in pixels.
+        size (tuple of int): ``(H, W)`` of the image.
+        x_flip (bool): flip when True, return an unchanged copy otherwise.
+
+    Returns:
+        array: ``(R, 4)`` float32 boxes (a new array).
+    """
+    _, width = size
+    bbox = bbox.astype(numpy.float32, copy=True)
+    if x_flip:
+        x_min = width - bbox[:, 3]
+        x_max = width - bbox[:, 1]
+        bbox[:, 1] = x_min
+        bbox[:, 3] = x_max
+    return bbox
+
+
+def scale_size(size, min_size=600, max_size=1000):
+    """The scale factor and output size of the Faster R-CNN resize.
+
+    The shorter side is brought to ``min_size`` unless that makes the longer
+    side exceed ``max_size``; then the longer side is brought to ``max_size``:
+    ``scale = min(min_size / min(H, W), max_size / max(H, W))``.
+
+    The output size is what the PyTorch version actually gets from
+    ``skimage.transform.resize(img, (C, H * scale, W * scale))``: skimage
+    passes the zoom ``(H * scale) / H`` to ``scipy.ndimage.zoom``, which
+    *rounds* ``H * zoom`` to the nearest integer. ``int(H * scale)`` would
+    truncate, and for e.g. ``H = 281`` (``H * scale = 599.99999...``) give 599
+    where the PyTorch version gets 600.
+
+    Args:
+        size (tuple of int): ``(H, W)`` of the input image.
+        min_size (int): target length of the shorter side.
+        max_size (int): upper bound on the longer side.
+
+    Returns:
+        tuple: ``(scale, (H_out, W_out))``, a float and two ints >= 1.
+    """
+    height, width = int(size[0]), int(size[1])
+    scale = min(float(min_size) / min(height, width),
+                float(max_size) / max(height, width))
+    out = []
+    for length in (height, width):
+        # Same float operations as skimage -> scipy.ndimage.zoom.
+        zoom = 1.0 / (length / (length * scale))
+        out.append(max(1, int(round(length * zoom))))
+    return scale, tuple(out)
+
+
+# Per RGB channel, for images in [0, 1] (torchvision's ImageNet statistics).
+_TORCHVISION_MEAN = (0.485, 0.456, 0.406)
+_TORCHVISION_STD = (0.229, 0.224, 0.225)
+# Per BGR channel, for images in [0, 255] (the Caffe VGG16 weights).
+_CAFFE_BGR_MEAN = (102.9801, 115.9465, 122.7717)
+
+
+def torchvision_normalize(img):
+    """Network input for torchvision-trained weights.
+
+    ``(img / 255 - mean) / std`` per RGB channel with the ImageNet mean
+    ``(0.485, 0.456, 0.406)`` and std ``(0.229, 0.224, 0.225)``.
+
+    Args:
+        img (array): ``(3, H, W)`` float32 RGB image in ``[0, 255]``.
+
+    Returns:
+        array: ``(3, H, W)`` float32, RGB.
+    """
+    xp = _xp(img)
+    mean = xp.asarray(_TORCHVISION_MEAN, dtype=numpy.float32)[:, None, None]
+    std = xp.asarray(_TORCHVISION_STD, dtype=numpy.float32)[:, None, None]
+    img = img.astype(numpy.float32, copy=False) / numpy.float32(255)
+    return ((img - mean) / std).astype(numpy.float32, copy=False)
+
+
+def caffe_normalize(img):
+    """Network input for Caffe-trained weights.
+
+    Channels reversed to BGR, then the BGR mean
+    ``(102.9801, 115.9465, 122.7717)`` subtracted; the range stays about
+    ``[-128, 128]``.
+
+    Args:
+        img (array): ``(3, H, W)`` float32 RGB image in ``[0, 255]``.
+
+    Returns:
+        array: ``(3, H, W)`` float32, **BGR**.
+    """
+    xp = _xp(img)
+    mean = xp.asarray(_CAFFE_BGR_MEAN, dtype=numpy.float32)[:, None, None]
+    img = img[::-1].astype(numpy.float32)
+    return (img - mean).astype(numpy.float32, copy=False)
+
+
+_NORMALIZERS = {
+    'torchvision': torchvision_normalize,
+    'caffe': caffe_normalize,
+}
+
+
+def get_normalizer(normalize):
+    """A normalisation function from a name, a callable or None.
+
+    Args:
+        normalize: ``'torchvision'``, ``'caffe'``, ``None`` (keep ``[0, 255]``
+            RGB) or a callable taking and returning a ``(3, H, W)`` image.
+    """
+    if normalize is None:
+        return lambda img: img
+    if callable(normalize):
+        return normalize
+    try:
+        return _NORMALIZERS[normalize]
+    except KeyError:
+        raise ValueError(
+            'unknown normalize {!r}: use one of {}, None or a callable'.format(
+                normalize, sorted(_NORMALIZERS))) from None
+
+
+class TrainTransform(object):
+    """The training-time transform: resize, normalise, random flip.
+
+    What the PyTorch version's ``Transform`` does, with the flip drawn from a
+    :class:`numpy.random.RandomState` of its own so that a run can be
+    reproduced and the state saved with ``random_state.get_state()``.
+
+    Args:
+        min_size (int): see :func:`scale_size`.
+        max_size (int): see :func:`scale_size`.
+        normalize: ``'torchvision'``, ``'caffe'``, ``None`` or a callable, see
+            :func:`get_normalizer`.
+        random_state (numpy.random.RandomState): source of the flips; None
+            makes a new, unseeded one.
+
+    It is called with one tuple ``(img, bbox, label)`` (as
+    :class:`chainer.datasets.TransformDataset` does), where
+        img (numpy.ndarray): ``(3, H, W)`` float32 RGB in ``[0, 255]``,
+        bbox (numpy.ndarray): ``(R, 4)`` float32
+            ``(y_min, x_min, y_max, x_max)`` in pixels of ``img``,
+        label (numpy.ndarray): ``(R,)`` int32 in ``[0, n_fg_class)``,
+
+    returns ``(img, bbox, label, scale)``: the resized, normalised and
+    possibly flipped ``(3, H', W')`` float32 image, ``(R, 4)`` float32 boxes in
+    its pixels, the labels unchanged, and ``scale = H' / H`` (a float, as the
+    PyTorch version computes it).
+    """
+
+    def __init__(self, min_size=600, max_size=1000, normalize='torchvision',
+                 random_state=None):
+        self.min_size = min_size
+        self.max_size = max_size
+        self.normalize = get_normalizer(normalize)
+        if random_state is None:
+            random_state = numpy.random.RandomState()
+        self.random_state = random_state
+
+    def __call__(self, in_data):
+        img, bbox, label = in_data
+        _, height, width = img.shape
+        _, out_size = scale_size((height, width), self.min_size,
+                                 self.max_size)
+        img = self.normalize(resize(img, out_size))
+        bbox = resize_bbox(bbox, (height, width), out_size)
+        x_flip = bool(self.random_state.randint(2))
+        img = flip(img, x_flip=x_flip)
+        bbox = flip_bbox(bbox, out_size, x_flip=x_flip)
+        scale = out_size[0] / float(height)
+        return img, bbox, label, scale

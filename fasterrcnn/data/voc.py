@@ -1,0 +1,253 @@
+"""PASCAL VOC detection data: the class names and a data set reader.
+
+The reader understands the VOCdevkit layout of one year's folder::
+
+    data_dir/
+      Annotations/<id>.xml        one annotation per image
+      JPEGImages/<id>.jpg         the image
+      ImageSets/Main/<split>.txt  the ids of a split, one per line
+      labels.txt                  (optional) class names, one per line
+
+Boxes come out as float32 ``(y_min, x_min, y_max, x_max)``: the XML's 1-based
+pixel indices minus 1, so 0-based. As in VOC, ``y_max`` / ``x_max`` are the
+index of the last row / column that the object covers.
+"""
+
+import os
+import xml.etree.ElementTree as ElementTree
+
+import chainer
+import numpy
+from PIL import Image
+
+
+#: The 20 PASCAL VOC classes in their standard order (label 0 .. 19).
+VOC_BBOX_LABEL_NAMES = (
+    'aeroplane',
+    'bicycle',
+    'bird',
+    'boat',
+    'bottle',
+    'bus',
+    'car',
+    'cat',
+    'chair',
+    'cow',
+    'diningtable',
+    'dog',
+    'horse',
+    'motorbike',
+    'person',
+    'pottedplant',
+    'sheep',
+    'sofa',
+    'train',
+    'tvmonitor',
+)
+
+LABELS_FILE = 'labels.txt'
+
+
+def read_label_names(path):
+    """Class names from a text file, one per line (blank lines skipped).
+
+    Returns:
+        tuple of str: the names; label ``i`` is the ``i``-th name.
+    """
+    with open(path, encoding='utf-8') as f:
+        names = [line.strip() for line in f]
+    names = tuple(name for name in names if name)
+    if not names:
+        raise ValueError('{}: no class names in it; write one name per '
+                         'line'.format(path))
+    seen = set()
+    for name in names:
+        if name in seen:
+            raise ValueError('{}: class name {!r} appears twice; each name '
+                             'must be listed once'.format(path, name))
+        seen.add(name)
+    return names
+
+
+def _text(element, tag, path, where):
+    """Stripped text of the child ``tag`` of ``element``; an error if none."""
+    child = element.find(tag)
+    if child is None or child.text is None or not child.text.strip():
+        raise ValueError('{}: {} has no <{}>; every object needs <name> and '
+                         '<bndbox> with <xmin>, <ymin>, <xmax>, <ymax>'
+                         .format(path, where, tag))
+    return child.text.strip()
+
+
+def _flag(element, tag, path, where):
+    """An optional 0/1 flag such as <difficult>; missing or empty means 0."""
+    child = element.find(tag)
+    if child is None or child.text is None or not child.text.strip():
+        return False
+    try:
+        return bool(int(float(child.text.strip())))
+    except ValueError:
+        raise ValueError('{}: {} has <{}>{}</{}>; expected 0 or 1'.format(
+            path, where, tag, child.text.strip(), tag)) from None
+
+
+def parse_voc_xml(path, label_names):
+    """Objects of one VOC annotation file.
+
+    Args:
+        path (str): the XML file.
+        label_names (sequence of str): class names; an object's label is the
+            index of its ``<name>`` here.
+
+    Returns:
+        tuple: ``(bbox, label, difficult)``:
+        ``(R, 4)`` float32 ``(y_min, x_min, y_max, x_max)`` 0-based pixels,
+        ``(R,)`` int32 labels, ``(R,)`` bool difficult flags, for all ``R``
+        objects in file order.
+    """
+    index = {name: i for i, name in enumerate(label_names)}
+    try:
+        root = ElementTree.parse(path).getroot()
+    except ElementTree.ParseError as e:
+        raise ValueError('{}: not well-formed XML ({}); fix or regenerate '
+                         'the annotation'.format(path, e)) from None
+    bbox, label, difficult = [], [], []
+    for i, obj in enumerate(root.findall('object')):
+        name = _text(obj, 'name', path, 'object {}'.format(i))
+        where = 'object {} ({!r})'.format(i, name)
+        if name not in index:
+            raise ValueError(
+                '{}: {} has a class name that is not among the {} label '
+                'names ({}); add it to {} in the data directory or pass '
+                'label_names'.format(path, where, len(label_names),
+                                     ', '.join(label_names), LABELS_FILE))
+        box = obj.find('bndbox')
+        if box is None:
+            raise ValueError('{}: {} has no <bndbox>'.format(path, where))
+        coords = []
+        for tag in ('ymin', 'xmin', 'ymax', 'xmax'):
+            text = _text(box, tag, path, where)
+            try:
+                value = float(text)
+            except ValueError:
+                raise ValueError('{}: {} has <{}>{}</{}>, not a number'.format(
+                    path, where, tag, text, tag)) from None
+            if not numpy.isfinite(value):
+                raise ValueError('{}: {} has <{}>{}</{}>, not finite'.format(
+                    path, where, tag, text, tag))
+            # VOC counts pixels from 1.
+            coords.append(value - 1)
+        if coords[2] < coords[0] or coords[3] < coords[1]:
+            raise ValueError('{}: {} has ymax < ymin or xmax < xmin'.format(
+                path, where))
+        bbox.append(coords)
+        label.append(index[name])
+        difficult.append(_flag(obj, 'difficult', path, where))
+    bbox = numpy.array(bbox, dtype=numpy.float32).reshape(-1, 4)
+    label = numpy.array(label, dtype=numpy.int32)
+    difficult = numpy.array(difficult, dtype=bool)
+    return bbox, label, difficult
+
+
+def read_image(path):
+    """An image file as float32 ``(3, H, W)`` RGB in ``[0, 255]``."""
+    with Image.open(path) as f:
+        img = numpy.asarray(f.convert('RGB'), dtype=numpy.float32)
+    return img.transpose(2, 0, 1).copy()
+
+
+class VOCBboxDataset(chainer.dataset.DatasetMixin):
+    """A VOC-layout detection data set.
+
+    Args:
+        data_dir (str): the folder holding ``Annotations``, ``JPEGImages``
+            and ``ImageSets/Main`` (e.g. ``VOCdevkit/VOC2007``).
+        split (str): which ``ImageSets/Main/<split>.txt`` lists the images.
+        use_difficult (bool): keep objects marked difficult (dropped
+            otherwise, as for training).
+        return_difficult (bool): add the difficult flags to each example.
+        label_names (sequence of str): class names; None means the names in
+            ``data_dir/labels.txt`` when that file exists, else
+            :data:`VOC_BBOX_LABEL_NAMES`.
+
+    Attributes:
+        ids (list of str): the image ids of the split, in file order.
+        label_names (tuple of str): the class names in use.
+
+    Each example is ``(img, bbox, label)``, or ``(img, bbox, label,
+    difficult)`` with ``return_difficult``:
+        img: ``(3, H, W)`` float32 RGB in ``[0, 255]``;
+        bbox: ``(R, 4)`` float32 ``(y_min, x_min, y_max, x_max)``, 0-based
+            pixels (``(0, 4)`` when the image has no objects);
+        label: ``(R,)`` int32 in ``[0, len(label_names))``;
+        difficult: ``(R,)`` bool.
+    """
+
+    def __init__(self, data_dir, split='trainval', use_difficult=False,
+                 return_difficult=False, label_names=None):
+        self.data_dir = data_dir
+        self.split = split
+        self.use_difficult = use_difficult
+        self.return_difficult = return_difficult
+        if label_names is None:
+            labels_path = os.path.join(data_dir, LABELS_FILE)
+            if os.path.isfile(labels_path):
+                label_names = read_label_names(labels_path)
+            else:
+                label_names = VOC_BBOX_LABEL_NAMES
+        self.label_names = tuple(label_names)
+        self.ids = self._read_ids(split)
+
+    def _read_ids(self, split):
+        split_dir = os.path.join(self.data_dir, 'ImageSets', 'Main')
+        path = os.path.join(split_dir, split + '.txt')
+        if not os.path.isfile(path):
+            if os.path.isdir(split_dir):
+                found = sorted(f[:-4] for f in os.listdir(split_dir)
+                               if f.endswith('.txt'))
+                hint = 'splits found there: {}'.format(
+                    ', '.join(found) if found else 'none')
+            else:
+                hint = 'is data_dir the folder that holds ImageSets/?'
+            raise FileNotFoundError(
+                'split file {} not found ({})'.format(path, hint))
+        with open(path, encoding='utf-8') as f:
+            # VOC's per-class split files carry a second column (1 / -1);
+            # the first word is the id either way.
+            ids = [line.split()[0] for line in f if line.strip()]
+        return ids
+
+    def __len__(self):
+        return len(self.ids)
+
+    def _path(self, folder, i, ext):
+        path = os.path.join(self.data_dir, folder, self.ids[i] + ext)
+        if not os.path.isfile(path):
+            raise FileNotFoundError(
+                '{} not found: image id {!r} is listed in the {!r} split but '
+                'has no file in {}/; restore the file or remove the id from '
+                'ImageSets/Main/{}.txt'.format(path, self.ids[i], self.split,
+                                               folder, self.split))
+        return path
+
+    def get_annotation(self, i):
+        """The boxes of example ``i`` without reading its image.
+
+        Returns:
+            tuple: ``(bbox, label, difficult)``, shapes ``(R, 4)`` float32,
+            ``(R,)`` int32 and ``(R,)`` bool, as in an example. Difficult
+            objects are left out unless ``use_difficult``.
+        """
+        bbox, label, difficult = parse_voc_xml(
+            self._path('Annotations', i, '.xml'), self.label_names)
+        if not self.use_difficult:
+            keep = ~difficult
+            bbox, label, difficult = bbox[keep], label[keep], difficult[keep]
+        return bbox, label, difficult
+
+    def get_example(self, i):
+        bbox, label, difficult = self.get_annotation(i)
+        img = read_image(self._path('JPEGImages', i, '.jpg'))
+        if self.return_difficult:
+            return img, bbox, label, difficult
+        return img, bbox, label

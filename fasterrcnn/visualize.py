@@ -1,0 +1,112 @@
+"""Drawing detections on an image, headless.
+
+Uses matplotlib's object interface with the Agg canvas directly, never
+pyplot: it needs no display, and it leaves the process's matplotlib backend
+alone (``matplotlib.use`` would change it for everyone).
+"""
+
+import numpy
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+
+from fasterrcnn.backend import to_cpu
+
+
+# Qualitative colours, one per class (cycled when there are more classes).
+_COLORS = ('#e6194b', '#3cb44b', '#4363d8', '#f58231', '#911eb4',
+           '#42d4f4', '#f032e6', '#bfef45', '#fabed4', '#469990',
+           '#dcbeff', '#9a6324', '#fffac8', '#800000', '#aaffc3',
+           '#808000', '#ffd8b1', '#000075', '#a9a9a9', '#ffe119')
+_DPI = 100
+
+
+def _name(label, label_names):
+    if label_names is not None and 0 <= label < len(label_names):
+        return label_names[label]
+    return str(label)
+
+
+def _check_boxes(bbox, label, what):
+    bbox = numpy.asarray(to_cpu(bbox), dtype=numpy.float64).reshape(-1, 4)
+    label = numpy.asarray(to_cpu(label), dtype=numpy.int64).reshape(-1)
+    if len(bbox) != len(label):
+        raise ValueError('{}: {} boxes but {} labels'.format(
+            what, len(bbox), len(label)))
+    return bbox, label
+
+
+def draw_detections(img, bbox, label, score=None, label_names=None,
+                    gt_bbox=None, gt_label=None, path=None):
+    """Draw predicted (solid) and ground-truth (dashed) boxes on an image.
+
+    The figure has the image's size, one figure pixel per image pixel, so the
+    saved PNG is ``W x H`` and a box lies on the pixels it names.
+
+    Args:
+        img (array): ``(3, H, W)`` float RGB in ``[0, 255]`` (clipped).
+        bbox (array): ``(R, 4)`` predicted boxes,
+            ``(y_min, x_min, y_max, x_max)`` in pixels of ``img``.
+        label (array): ``(R,)`` int predicted labels.
+        score (array): ``(R,)`` float confidences shown after the names, or
+            None.
+        label_names (sequence of str): class names; None shows numbers.
+        gt_bbox (array): ``(G, 4)`` ground-truth boxes, same layout, or None.
+        gt_label (array): ``(G,)`` int ground-truth labels (colours them);
+            None draws them all in one colour.
+        path (str): where to write the PNG; None writes nothing.
+
+    Returns:
+        matplotlib.figure.Figure: the drawing (with an Agg canvas).
+    """
+    img = numpy.asarray(to_cpu(img))
+    if img.ndim != 3 or img.shape[0] != 3:
+        raise ValueError('img must be (3, H, W), got shape {}'.format(
+            img.shape))
+    _, height, width = img.shape
+    bbox, label = _check_boxes(bbox, label, 'predictions')
+    if score is not None:
+        score = numpy.asarray(to_cpu(score), dtype=numpy.float64).reshape(-1)
+        if len(score) != len(bbox):
+            raise ValueError('{} boxes but {} scores'.format(
+                len(bbox), len(score)))
+
+    fig = Figure(figsize=(width / _DPI, height / _DPI), dpi=_DPI)
+    FigureCanvasAgg(fig)
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.set_axis_off()
+    # extent puts pixel (r, c) on [c, c + 1] x [r, r + 1], so continuous box
+    # coordinates can be drawn as they are.
+    ax.imshow(numpy.clip(img, 0, 255).astype(numpy.uint8).transpose(1, 2, 0),
+              extent=(0, width, height, 0), interpolation='nearest')
+    ax.set_xlim(0, width)
+    ax.set_ylim(height, 0)
+    linewidth = 2 * 72.0 / _DPI  # 2 pixels, in points
+
+    if gt_bbox is not None:
+        if gt_label is None:
+            gt_label = numpy.full(len(numpy.asarray(to_cpu(gt_bbox))), -1)
+        gt_bbox, gt_label = _check_boxes(gt_bbox, gt_label, 'ground truth')
+        for (y_min, x_min, y_max, x_max), lab in zip(gt_bbox, gt_label):
+            color = 'white' if lab < 0 else _COLORS[lab % len(_COLORS)]
+            ax.add_patch(Rectangle(
+                (x_min, y_min), x_max - x_min, y_max - y_min, fill=False,
+                edgecolor=color, linewidth=linewidth, linestyle=(0, (4, 3))))
+
+    for k, ((y_min, x_min, y_max, x_max), lab) in enumerate(zip(bbox, label)):
+        color = _COLORS[lab % len(_COLORS)]
+        ax.add_patch(Rectangle(
+            (x_min, y_min), x_max - x_min, y_max - y_min, fill=False,
+            edgecolor=color, linewidth=linewidth))
+        text = _name(lab, label_names)
+        if score is not None:
+            text += ' {:.2f}'.format(score[k])
+        # Inside the box's top-left corner, so that it stays in the image.
+        ax.text(x_min, y_min, text, fontsize=7, color='white',
+                verticalalignment='top',
+                bbox={'facecolor': color, 'edgecolor': 'none', 'pad': 1,
+                      'alpha': 0.8})
+
+    if path is not None:
+        fig.savefig(path, dpi=_DPI, format='png')
+    return fig
