@@ -1,0 +1,5 @@
+"""The three target / proposal creators of Faster R-CNN."""
+
+from fasterrcnn.creators.anchor_target import AnchorTargetCreator  # NOQA
+from fasterrcnn.creators.proposal import ProposalCreator  # NOQA
+from fasterrcnn.creators.proposal_target import ProposalTargetCreator  # NOQA

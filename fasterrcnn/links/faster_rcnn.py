@@ -1,0 +1,181 @@
+"""Faster R-CNN: extractor, RPN and head, with prepare / predict."""
+
+import numpy
+
+import chainer
+import chainer.functions as F
+
+from fasterrcnn.backend import to_cpu
+from fasterrcnn.boxes import clip_bbox, loc2bbox
+from fasterrcnn.creators.proposal_target import (LOC_NORMALIZE_MEAN,
+                                                 LOC_NORMALIZE_STD)
+from fasterrcnn.data.transforms import get_normalizer, resize, scale_size
+from fasterrcnn.nms import non_maximum_suppression
+
+#: ``predict`` thresholds: (NMS IoU, minimum class probability).
+PRESETS = {
+    'visualize': (0.3, 0.7),
+    'evaluate': (0.3, 0.05),
+}
+
+
+class FasterRCNN(chainer.Chain):
+    """Faster R-CNN made of a feature extractor, an RPN and a RoI head.
+
+    Args:
+        extractor (chainer.Link): images ``(N, 3, H, W)`` to features.
+        rpn (chainer.Link): a
+            :class:`fasterrcnn.links.rpn.RegionProposalNetwork`.
+        head (chainer.Link): a :class:`fasterrcnn.links.vgg16.VGG16RoIHead`.
+        min_size, max_size (int): ``prepare`` brings the shorter side to
+            ``min_size`` unless the longer would pass ``max_size``.
+        normalize (str or callable): ``'torchvision'`` (RGB, ImageNet mean
+            and std of torchvision's weights) or ``'caffe'`` (BGR, mean
+            subtracted, for Caffe weights): chosen by the weights in use.
+        loc_normalize_mean, loc_normalize_std (tuples of 4 floats): the
+            head's box outputs are ``(loc - mean) / std``.
+    """
+
+    def __init__(self, extractor, rpn, head, min_size=600, max_size=1000,
+                 normalize='torchvision',
+                 loc_normalize_mean=LOC_NORMALIZE_MEAN,
+                 loc_normalize_std=LOC_NORMALIZE_STD):
+        super(FasterRCNN, self).__init__()
+        with self.init_scope():
+            self.extractor = extractor
+            self.rpn = rpn
+            self.head = head
+        self.min_size = min_size
+        self.max_size = max_size
+        self.normalize = normalize
+        self._normalize = get_normalizer(normalize)
+        self.loc_normalize_mean = loc_normalize_mean
+        self.loc_normalize_std = loc_normalize_std
+        self.use_preset('visualize')
+
+    @property
+    def n_class(self):
+        """Classes including the background."""
+        return self.head.n_class
+
+    def forward(self, x, scale=1.):
+        """Head outputs for the proposals of a batch of network inputs.
+
+        Args:
+            x (chainer.Variable or array): ``(N, 3, H, W)`` prepared images.
+            scale (float): input size over original size.
+
+        Returns:
+            tuple: ``roi_cls_locs`` ``(R, n_class * 4)``, ``roi_scores``
+            ``(R, n_class)`` Variables, ``rois`` ``(R, 4)`` float32 in input
+            pixels and ``roi_indices`` ``(R,)`` int32.
+        """
+        img_size = x.shape[2:]
+        h = self.extractor(x)
+        _, _, rois, roi_indices, _ = self.rpn(h, img_size, scale)
+        roi_cls_locs, roi_scores = self.head(h, rois, roi_indices)
+        return roi_cls_locs, roi_scores, rois, roi_indices
+
+    def use_preset(self, preset):
+        """Set ``nms_thresh`` and ``score_thresh`` for ``predict``.
+
+        Args:
+            preset (str): ``'visualize'`` (NMS 0.3, score 0.7) or
+                ``'evaluate'`` (NMS 0.3, score 0.05).
+        """
+        if preset not in PRESETS:
+            raise ValueError('preset must be one of {}, got {!r}'.format(
+                sorted(PRESETS), preset))
+        self.nms_thresh, self.score_thresh = PRESETS[preset]
+
+    def prepare(self, img):
+        """Resize and normalise one image for the network.
+
+        Args:
+            img (numpy.ndarray): ``(3, H, W)`` float32 RGB in ``[0, 255]``.
+
+        Returns:
+            tuple: ``(3, H', W')`` float32 network input and the scale
+            ``W' / W``.
+        """
+        if img.ndim != 3 or img.shape[0] != 3:
+            raise ValueError('expected a (3, H, W) image, got shape {}'
+                             .format(img.shape))
+        width = img.shape[2]
+        _, size = scale_size(img.shape[1:], self.min_size, self.max_size)
+        img = self._normalize(resize(img, size))
+        # As the PyTorch version: the scale is measured on the width.
+        return img, img.shape[2] / float(width)
+
+    def predict(self, imgs):
+        """Detect objects in images.
+
+        Args:
+            imgs (iterable of numpy.ndarray): ``(3, H, W)`` float32 RGB
+                images in ``[0, 255]``, of any sizes.
+
+        Returns:
+            tuple of lists, one entry per image: ``bboxes`` ``(K, 4)``
+            float32 ``(y_min, x_min, y_max, x_max)`` in the original image's
+            pixels, ``labels`` ``(K,)`` int32 in ``[0, n_fg_class)``,
+            ``scores`` ``(K,)`` float32 probabilities.
+        """
+        bboxes, labels, scores = [], [], []
+        for img in imgs:
+            size = img.shape[1:]
+            x, scale = self.prepare(numpy.asarray(to_cpu(img),
+                                                  numpy.float32))
+            with chainer.using_config('train', False), \
+                    chainer.no_backprop_mode():
+                x = self.xp.asarray(x[None])
+                roi_cls_loc, roi_score, rois, _ = self.forward(x, scale)
+            bbox, label, score = self.decode(
+                roi_cls_loc.array, roi_score.array, rois, size, scale)
+            bboxes.append(bbox)
+            labels.append(label)
+            scores.append(score)
+        return bboxes, labels, scores
+
+    def decode(self, roi_cls_loc, roi_score, rois, size, scale):
+        """Boxes, labels and scores from the head's output for one image.
+
+        Args:
+            roi_cls_loc (array): ``(R, n_class * 4)`` float32 head offsets.
+            roi_score (array): ``(R, n_class)`` float32 logits.
+            rois (array): ``(R, 4)`` float32 RoIs in input pixels.
+            size (tuple of ints): ``(H, W)`` of the original image.
+            scale (float): input size over original size.
+
+        Returns:
+            tuple: ``bbox`` ``(K, 4)`` float32 (original pixels), ``label``
+            ``(K,)`` int32, ``score`` ``(K,)`` float32, NumPy arrays; per
+            class, boxes with probability above ``score_thresh`` after NMS at
+            ``nms_thresh``, classes in order.
+        """
+        xp = chainer.backend.get_array_module(roi_cls_loc)
+        n_class = self.n_class
+        roi = rois / xp.float32(scale)
+        mean = xp.tile(xp.asarray(self.loc_normalize_mean, xp.float32),
+                       n_class)
+        std = xp.tile(xp.asarray(self.loc_normalize_std, xp.float32),
+                      n_class)
+        roi_cls_loc = (roi_cls_loc * std + mean).reshape(-1, 4)
+        roi = xp.repeat(roi, n_class, axis=0)
+        cls_bbox = clip_bbox(loc2bbox(roi, roi_cls_loc), size).reshape(
+            -1, n_class, 4)
+        with chainer.no_backprop_mode():
+            prob = F.softmax(roi_score, axis=1).array
+        finite = xp.isfinite(cls_bbox).all(axis=2)
+        bbox, label, score = [], [], []
+        for cls in range(1, n_class):
+            mask = (prob[:, cls] > self.score_thresh) & finite[:, cls]
+            bbox_cls = cls_bbox[mask, cls]
+            prob_cls = prob[mask, cls]
+            keep = non_maximum_suppression(bbox_cls, self.nms_thresh,
+                                           prob_cls)
+            bbox.append(to_cpu(bbox_cls[keep]))
+            label.append(numpy.full((len(keep),), cls - 1, numpy.int32))
+            score.append(to_cpu(prob_cls[keep]))
+        return (numpy.concatenate(bbox).astype(numpy.float32).reshape(-1, 4),
+                numpy.concatenate(label).astype(numpy.int32),
+                numpy.concatenate(score).astype(numpy.float32))

@@ -1,0 +1,85 @@
+"""Region proposal network (Faster R-CNN, sec. 3.1)."""
+
+import numpy
+
+import chainer
+import chainer.functions as F
+import chainer.links as L
+from chainer import initializers
+
+from fasterrcnn.boxes import enumerate_shifted_anchor, generate_anchor_base
+from fasterrcnn.creators.proposal import ProposalCreator
+
+
+class RegionProposalNetwork(chainer.Chain):
+    """3 x 3 conv, then per-anchor objectness scores and box offsets.
+
+    Args:
+        in_channels (int): channels of the feature map.
+        mid_channels (int): channels of the 3 x 3 conv (512).
+        ratios, anchor_scales: anchor shapes (see
+            :func:`fasterrcnn.boxes.generate_anchor_base`).
+        feat_stride (int): pixels per feature cell (16).
+        proposal_creator_params (dict): arguments of
+            :class:`fasterrcnn.creators.ProposalCreator`.
+    """
+
+    def __init__(self, in_channels=512, mid_channels=512,
+                 ratios=(0.5, 1, 2), anchor_scales=(8, 16, 32),
+                 feat_stride=16, proposal_creator_params=None):
+        super(RegionProposalNetwork, self).__init__()
+        self.anchor_base = generate_anchor_base(
+            base_size=feat_stride, ratios=ratios, anchor_scales=anchor_scales)
+        self.feat_stride = feat_stride
+        self.proposal_layer = ProposalCreator(
+            **(proposal_creator_params or {}))
+        n_anchor = len(self.anchor_base)
+        # N(0, 0.01) weights and zero biases, as the PyTorch version.
+        w = initializers.Normal(0.01)
+        with self.init_scope():
+            self.conv1 = L.Convolution2D(in_channels, mid_channels, 3, 1, 1,
+                                         initialW=w)
+            self.score = L.Convolution2D(mid_channels, n_anchor * 2, 1, 1, 0,
+                                         initialW=w)
+            self.loc = L.Convolution2D(mid_channels, n_anchor * 4, 1, 1, 0,
+                                       initialW=w)
+
+    def forward(self, x, img_size, scale=1.):
+        """RPN outputs and proposals.
+
+        Args:
+            x (chainer.Variable): ``(N, C, H', W')`` feature map.
+            img_size (tuple of ints): ``(H, W)`` of the input image.
+            scale (float): input size over original size (sets the
+                proposals' minimum size).
+
+        Returns:
+            tuple: ``rpn_locs`` ``(N, H'W'A, 4)`` and ``rpn_scores`` ``(N,
+            H'W'A, 2)`` Variables (background, foreground logits);
+            ``rois`` ``(K, 4)`` float32 and ``roi_indices`` ``(K,)`` int32
+            arrays (proposals of all images); ``anchor`` ``(H'W'A, 4)``
+            float32. Anchors are ordered cell by cell, the ``A`` anchors of a
+            cell together.
+        """
+        n, _, hh, ww = x.shape
+        xp = chainer.backend.get_array_module(x)
+        anchor = enumerate_shifted_anchor(self.anchor_base, self.feat_stride,
+                                          hh, ww, xp)
+        n_anchor = len(self.anchor_base)
+        h = F.relu(self.conv1(x))
+        rpn_locs = F.reshape(F.transpose(self.loc(h), (0, 2, 3, 1)),
+                             (n, -1, 4))
+        rpn_scores = F.transpose(self.score(h), (0, 2, 3, 1))
+        with chainer.no_backprop_mode():
+            # The proposals use the softmax foreground probability.
+            fg = F.softmax(F.reshape(rpn_scores, (n, hh, ww, n_anchor, 2)),
+                           axis=4).array[..., 1].reshape(n, -1)
+        rpn_scores = F.reshape(rpn_scores, (n, -1, 2))
+        rois, roi_indices = [], []
+        for i in range(n):
+            roi = self.proposal_layer(rpn_locs.array[i], fg[i], anchor,
+                                      img_size, scale=scale)
+            rois.append(roi)
+            roi_indices.append(xp.full((len(roi),), i, dtype=numpy.int32))
+        return (rpn_locs, rpn_scores, xp.concatenate(rois, axis=0),
+                xp.concatenate(roi_indices, axis=0), anchor)

@@ -1,0 +1,143 @@
+"""VGG16 feature extractor and RoI head (Faster R-CNN with VGG16, sec. 4).
+"""
+
+import numpy
+
+import chainer
+import chainer.functions as F
+import chainer.links as L
+from chainer import initializers
+
+from fasterrcnn.functions.roi_pooling_2d import roi_pooling_2d
+
+#: Channels of VGG16's five blocks (conv1_x .. conv5_x).
+VGG16_CHANNELS = (64, 128, 256, 512, 512)
+#: Convolutions per block.
+VGG16_DEPTHS = (2, 2, 3, 3, 3)
+
+
+def conv_names():
+    """``conv1_1`` ... ``conv5_3``, in order."""
+    return ['conv{}_{}'.format(b + 1, k + 1)
+            for b, depth in enumerate(VGG16_DEPTHS) for k in range(depth)]
+
+
+class VGG16(chainer.Chain):
+    """conv1_1 .. conv5_3 with ReLU, max pooling after blocks 1-4, no pool5.
+
+    The output has stride 16. Each 2 x 2 pooling floors the size (PyTorch's
+    ``MaxPool2d(2, 2)``; chainer's default ``cover_all=True`` would round up
+    and shift every later cell).
+
+    Args:
+        channels (tuple of 5 ints): width of each block; VGG16's
+            ``(64, 128, 256, 512, 512)`` by default, smaller for fast demos.
+        freeze_conv12 (bool): keep conv1_1 .. conv2_2 fixed, as the PyTorch
+            version does: they get no update and, since nothing below them
+            needs a gradient, none is computed.
+        initialW: initializer of the convolution weights (He normal, fan-in,
+            when training from scratch; loaded weights replace it).
+    """
+
+    def __init__(self, channels=VGG16_CHANNELS, freeze_conv12=True,
+                 initialW=None):
+        super(VGG16, self).__init__()
+        if len(channels) != 5:
+            raise ValueError('channels must list 5 block widths, got {}'
+                             .format(channels))
+        if initialW is None:
+            initialW = initializers.HeNormal()
+        self.channels = tuple(int(c) for c in channels)
+        self.freeze_conv12 = freeze_conv12
+        in_channels = 3
+        with self.init_scope():
+            for b, depth in enumerate(VGG16_DEPTHS):
+                for k in range(depth):
+                    setattr(self, 'conv{}_{}'.format(b + 1, k + 1),
+                            L.Convolution2D(in_channels, self.channels[b], 3,
+                                            1, 1, initialW=initialW))
+                    in_channels = self.channels[b]
+        if freeze_conv12:
+            for name in conv_names()[:4]:
+                getattr(self, name).disable_update()
+
+    def _block(self, h, b):
+        for k in range(VGG16_DEPTHS[b]):
+            h = F.relu(getattr(self, 'conv{}_{}'.format(b + 1, k + 1))(h))
+        if b < 4:
+            h = F.max_pooling_2d(h, 2, 2, cover_all=False)
+        return h
+
+    def forward(self, x):
+        """``(N, 3, H, W)`` normalised images to ``(N, C5, H/16, W/16)``."""
+        h = x
+        if self.freeze_conv12:
+            with chainer.no_backprop_mode():
+                h = self._block(self._block(h, 0), 1)
+            h = chainer.Variable(h.array)
+        else:
+            h = self._block(self._block(h, 0), 1)
+        for b in range(2, 5):
+            h = self._block(h, b)
+        return h
+
+
+class VGG16RoIHead(chainer.Chain):
+    """RoI pooling 7 x 7, fc6, fc7, then class scores and per-class boxes.
+
+    Args:
+        n_class (int): classes including the background.
+        in_channels (int): channels of the feature map (512 for VGG16).
+        fc_size (int): width of fc6 and fc7 (4096).
+        roi_size (int): bins per side of the RoI pooling (7).
+        spatial_scale (float): feature cells per image pixel (1/16).
+        dropout (bool): dropout after fc6 and fc7 in training (off, as the
+            PyTorch version's default).
+        initialW: initializer of fc6 and fc7 (He normal when None).
+    """
+
+    def __init__(self, n_class, in_channels=512, fc_size=4096, roi_size=7,
+                 spatial_scale=1. / 16, dropout=False, initialW=None):
+        super(VGG16RoIHead, self).__init__()
+        if initialW is None:
+            initialW = initializers.HeNormal()
+        self.n_class = n_class
+        self.roi_size = roi_size
+        self.spatial_scale = spatial_scale
+        self.dropout = dropout
+        with self.init_scope():
+            self.fc6 = L.Linear(in_channels * roi_size * roi_size, fc_size,
+                                initialW=initialW)
+            self.fc7 = L.Linear(fc_size, fc_size, initialW=initialW)
+            # Faster R-CNN's initialisation of the two outputs (the PyTorch
+            # version's normal_init): std 0.001 for boxes, 0.01 for scores.
+            self.cls_loc = L.Linear(fc_size, n_class * 4,
+                                    initialW=initializers.Normal(0.001))
+            self.score = L.Linear(fc_size, n_class,
+                                  initialW=initializers.Normal(0.01))
+
+    def forward(self, x, rois, roi_indices):
+        """Head outputs for RoIs.
+
+        Args:
+            x (chainer.Variable): ``(N, C, H', W')`` feature map.
+            rois (array): ``(R, 4)`` float32 RoIs, ``(y_min, x_min, y_max,
+                x_max)`` in input-image pixels.
+            roi_indices (array): ``(R,)`` int32 image of each RoI.
+
+        Returns:
+            tuple: ``roi_cls_locs`` ``(R, n_class * 4)`` and ``roi_scores``
+            ``(R, n_class)`` Variables.
+        """
+        xp = chainer.backend.get_array_module(x)
+        rois = xp.asarray(rois, dtype=x.dtype)
+        roi_indices = xp.asarray(roi_indices, dtype=numpy.int32)
+        pool = roi_pooling_2d(x, rois, roi_indices, self.roi_size,
+                              self.spatial_scale)
+        h = F.relu(self.fc6(pool))
+        if self.dropout:
+            h = F.dropout(h)
+        h = F.relu(self.fc7(h))
+        if self.dropout:
+            h = F.dropout(h)
+        return self.cls_loc(h), self.score(h)
