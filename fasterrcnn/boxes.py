@@ -54,7 +54,8 @@ def bbox2loc(src_bbox, dst_bbox):
     ``t_y = (y_dst - y_src) / h_src``, ``t_x`` likewise, ``t_h = log(h_dst /
     h_src)``, ``t_w`` likewise, with ``(y, x)`` box centres. A source box with
     no height or width is measured as ``eps`` (as the PyTorch version does) so
-    the result stays finite. Inverse of :func:`loc2bbox`.
+    the source stays finite; a target with no height or width gives
+    ``-inf``. Inverse of :func:`loc2bbox`.
 
     Args:
         src_bbox (array): ``(R, 4)`` float boxes, ``(y_min, x_min, y_max,
@@ -81,8 +82,11 @@ def bbox2loc(src_bbox, dst_bbox):
 
     dy = (base_ctr_y - ctr_y) / height
     dx = (base_ctr_x - ctr_x) / width
-    dh = xp.log(base_height / height)
-    dw = xp.log(base_width / width)
+    with numpy.errstate(divide='ignore'):
+        # A degenerate target gives log(0) = -inf: callers decide (the
+        # creators zero such rows, which never count as positives).
+        dh = xp.log(base_height / height)
+        dw = xp.log(base_width / width)
     return xp.stack((dy, dx, dh, dw), axis=1)
 
 

@@ -4,7 +4,7 @@
 from fasterrcnn.backend import get_array_module
 from fasterrcnn.boxes import bbox2loc, bbox_iou
 from fasterrcnn.creators.sampling import (as_random_state, choice, count,
-                                          flatnonzero)
+                                          finite_or_zero, flatnonzero)
 
 
 class AnchorTargetCreator(object):
@@ -73,7 +73,8 @@ class AnchorTargetCreator(object):
             label_in[max_iou < self.neg_iou_thresh] = 0
             label_in[best.any(axis=1)] = 1
             label_in[max_iou >= self.pos_iou_thresh] = 1
-            loc[inside] = bbox2loc(anchor_in, bbox[argmax_iou])
+            loc[inside] = finite_or_zero(
+                bbox2loc(anchor_in, bbox[argmax_iou]))
         else:
             # No object: every anchor inside the image is background.
             label_in[:] = 0

@@ -5,7 +5,7 @@ import numpy
 from fasterrcnn.backend import get_array_module
 from fasterrcnn.boxes import bbox2loc, bbox_iou
 from fasterrcnn.creators.sampling import (as_random_state, choice,
-                                          flatnonzero)
+                                          finite_or_zero, flatnonzero)
 
 #: Mean and std by which the RoI head's loc targets are normalised.
 LOC_NORMALIZE_MEAN = (0., 0., 0., 0.)
@@ -93,7 +93,8 @@ class ProposalTargetCreator(object):
         gt_roi_label[n_pos:] = 0
         sample_roi = roi[keep]
         if len(bbox):
-            gt_roi_loc = bbox2loc(sample_roi, bbox[gt_assignment[keep]])
+            gt_roi_loc = finite_or_zero(
+                bbox2loc(sample_roi, bbox[gt_assignment[keep]]))
             gt_roi_loc = ((gt_roi_loc - xp.asarray(loc_normalize_mean,
                                                    xp.float32)) /
                           xp.asarray(loc_normalize_std, xp.float32))

@@ -42,3 +42,14 @@ def flatnonzero(mask):
 def count(mask):
     """Number of True entries, as a host int."""
     return int(to_cpu(mask.sum()))
+
+
+def finite_or_zero(loc):
+    """``loc`` with non-finite entries set to 0.
+
+    A degenerate ground truth box (no height or width) encodes to ``-inf``;
+    such rows are never positives, so their targets are multiplied by a zero
+    weight, and ``0 * inf`` would be NaN. Finite rows are left bit-identical.
+    """
+    xp = get_array_module(loc)
+    return xp.where(xp.isfinite(loc), loc, loc.dtype.type(0))

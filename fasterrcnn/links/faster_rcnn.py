@@ -19,6 +19,24 @@ PRESETS = {
 }
 
 
+#: The extractor's stride: an input needs at least this many pixels a side.
+FEAT_STRIDE = 16
+
+
+def check_input_size(img_size):
+    """Raise a clear error for a network input smaller than one stride.
+
+    Four 2 x 2 poolings floor a side below 16 pixels to an empty map, on
+    which no anchor exists. ``prepare`` never makes such an input; a caller
+    feeding the network directly can.
+    """
+    if min(img_size) < FEAT_STRIDE:
+        raise ValueError(
+            'the network input is {}x{} pixels: each side needs at least {} '
+            '(one feature cell); resize the image first (prepare does)'
+            .format(img_size[0], img_size[1], FEAT_STRIDE))
+
+
 class FasterRCNN(chainer.Chain):
     """Faster R-CNN made of a feature extractor, an RPN and a RoI head.
 
@@ -71,6 +89,7 @@ class FasterRCNN(chainer.Chain):
             pixels and ``roi_indices`` ``(R,)`` int32.
         """
         img_size = x.shape[2:]
+        check_input_size(img_size)
         h = self.extractor(x)
         _, _, rois, roi_indices, _ = self.rpn(h, img_size, scale)
         roi_cls_locs, roi_scores = self.head(h, rois, roi_indices)

@@ -8,6 +8,7 @@ from fasterrcnn.backend import to_cpu
 from fasterrcnn.creators.anchor_target import AnchorTargetCreator
 from fasterrcnn.creators.proposal_target import ProposalTargetCreator
 from fasterrcnn.creators.sampling import as_random_state
+from fasterrcnn.links.faster_rcnn import check_input_size
 from fasterrcnn.links.losses import faster_rcnn_losses
 
 
@@ -66,6 +67,7 @@ class FasterRCNNTrainChain(chainer.Chain):
         bbox = bboxes[0]
         label = labels[0]
         img_size = imgs.shape[2:]
+        check_input_size(img_size)
         model = self.faster_rcnn
         features = model.extractor(imgs)
         rpn_locs, rpn_scores, rois, roi_indices, anchor = model.rpn(

@@ -33,8 +33,8 @@ class VGG16(chainer.Chain):
         channels (tuple of 5 ints): width of each block; VGG16's
             ``(64, 128, 256, 512, 512)`` by default, smaller for fast demos.
         freeze_conv12 (bool): keep conv1_1 .. conv2_2 fixed, as the PyTorch
-            version does: they get no update and, since nothing below them
-            needs a gradient, none is computed.
+            version does: nothing below them needs a gradient, so none is
+            computed, and :meth:`frozen_links` lists them for the optimizer.
         initialW: initializer of the convolution weights (He normal, fan-in,
             when training from scratch; loaded weights replace it).
     """
@@ -57,9 +57,17 @@ class VGG16(chainer.Chain):
                             L.Convolution2D(in_channels, self.channels[b], 3,
                                             1, 1, initialW=initialW))
                     in_channels = self.channels[b]
-        if freeze_conv12:
-            for name in conv_names()[:4]:
-                getattr(self, name).disable_update()
+
+    def frozen_links(self):
+        """The convolutions kept fixed (conv1_1 .. conv2_2, or none).
+
+        Chainer creates update rules in ``optimizer.setup``; call
+        ``disable_update()`` on these links after it (the training script
+        does). Their gradients are never computed either way.
+        """
+        if not self.freeze_conv12:
+            return []
+        return [getattr(self, name) for name in conv_names()[:4]]
 
     def _block(self, h, b):
         for k in range(VGG16_DEPTHS[b]):
@@ -134,6 +142,9 @@ class VGG16RoIHead(chainer.Chain):
         roi_indices = xp.asarray(roi_indices, dtype=numpy.int32)
         pool = roi_pooling_2d(x, rois, roi_indices, self.roi_size,
                               self.spatial_scale)
+        # An explicit shape: with no RoI, reshape(0, -1) would be ambiguous.
+        pool = F.reshape(pool, (pool.shape[0], int(numpy.prod(
+            pool.shape[1:]))))
         h = F.relu(self.fc6(pool))
         if self.dropout:
             h = F.dropout(h)
