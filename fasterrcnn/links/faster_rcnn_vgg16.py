@@ -37,6 +37,17 @@ class FasterRCNNVGG16(FasterRCNN):
                  anchor_scales=(8, 16, 32), freeze_conv12=True,
                  dropout=False, min_size=600, max_size=1000,
                  normalize='torchvision', proposal_creator_params=None):
+        #: The constructor's arguments, saved with the weights (model_io).
+        self_args = dict(
+            n_fg_class=int(n_fg_class),
+            extractor_channels=[int(c) for c in extractor_channels],
+            fc_size=int(fc_size), rpn_channels=rpn_channels,
+            ratios=[float(r) for r in ratios],
+            anchor_scales=[float(s) for s in anchor_scales],
+            freeze_conv12=bool(freeze_conv12), dropout=bool(dropout),
+            min_size=int(min_size), max_size=int(max_size),
+            normalize=normalize,
+            proposal_creator_params=dict(proposal_creator_params or {}))
         if n_fg_class < 1:
             raise ValueError('n_fg_class must be at least 1, got {}'.format(
                 n_fg_class))
@@ -53,3 +64,4 @@ class FasterRCNNVGG16(FasterRCNN):
             extractor, rpn, head, min_size=min_size, max_size=max_size,
             normalize=normalize)
         self.n_fg_class = n_fg_class
+        self.init_args = self_args

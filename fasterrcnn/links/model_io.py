@@ -1,0 +1,68 @@
+"""Save and load a trained model with what is needed to rebuild it.
+
+A model file is a Chainer ``.npz`` of the FasterRCNNVGG16's parameters plus
+one entry, ``fasterrcnn_meta``, holding JSON: the constructor's arguments
+and the class names. ``eval.py`` and ``predict`` users need nothing else.
+"""
+
+import json
+import os
+
+import numpy
+
+import chainer
+
+from fasterrcnn.links.faster_rcnn_vgg16 import FasterRCNNVGG16
+
+META_KEY = 'fasterrcnn_meta'
+
+
+def save_model(model, path, label_names=None):
+    """Write ``model``'s weights and its architecture to ``path`` atomically.
+
+    Args:
+        model (FasterRCNNVGG16): the model (on any device).
+        path (str): the ``.npz`` file to write.
+        label_names (sequence of str or None): the foreground class names.
+    """
+    meta = {'format': 1, 'init_args': model.init_args,
+            'label_names': list(label_names) if label_names else None}
+    arrays = {}
+    chainer.serializers.DictionarySerializer(arrays).save(model)
+    arrays[META_KEY] = numpy.array(json.dumps(meta))
+    directory = os.path.dirname(os.path.abspath(path))
+    tmp = os.path.join(directory, '.{}.tmp'.format(os.path.basename(path)))
+    with open(tmp, 'wb') as f:
+        numpy.savez_compressed(f, **arrays)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def load_model(path):
+    """Rebuild a model saved by :func:`save_model`.
+
+    Args:
+        path (str): the ``.npz`` file.
+
+    Returns:
+        tuple: ``(model, label_names)``; ``label_names`` may be None.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: the file is not a model written by :func:`save_model`
+            (for example a trainer snapshot), with what to do.
+    """
+    if not os.path.isfile(path):
+        raise FileNotFoundError('model file not found: {}'.format(path))
+    with numpy.load(path, allow_pickle=False) as f:
+        if META_KEY not in f.files:
+            raise ValueError(
+                '{} holds no {} entry: it is not a model written by '
+                'train_chainer.py (a trainer snapshot is not a model; use '
+                'the model.npz of the output directory)'.format(
+                    path, META_KEY))
+        meta = json.loads(str(f[META_KEY]))
+        model = FasterRCNNVGG16(**meta['init_args'])
+        chainer.serializers.NpzDeserializer(f).load(model)
+    return model, meta.get('label_names')
