@@ -287,6 +287,14 @@ KEYS = (
     Key('model.pretrained', PATH, None,
         'ImageNet VGG16 weights (npz) to start the extractor and head from; '
         'null: random initialisation', nullable=True),
+    Key('model.anchor_scales', _List(POS_FLOAT), (8.0, 16.0, 32.0),
+        'anchor sizes in units of the stride (16 px): 8, 16, 32 give 128, '
+        '256 and 512 px anchors'),
+    Key('model.ratios', _List(POS_FLOAT), (0.5, 1.0, 2.0),
+        'anchor aspect ratios (height / width)'),
+    Key('model.rpn_channels', POS_INT, None,
+        'channels of the RPN\'s 3x3 conv; null: 512, or the last block\'s '
+        'width when that is smaller', nullable=True),
     Key('model.freeze_conv12', BOOL, True,
         'keep the conv1 and conv2 blocks fixed during training'),
     Key('model.bias_lr_x2', BOOL, True,

@@ -278,6 +278,7 @@ class TrainTransform(object):
             :func:`get_normalizer`.
         random_state (numpy.random.RandomState): source of the flips; None
             makes a new, unseeded one.
+        flip (bool): random horizontal flips (False: never flip).
 
     It is called with one tuple ``(img, bbox, label)`` (as
     :class:`chainer.datasets.TransformDataset` does), where
@@ -293,13 +294,14 @@ class TrainTransform(object):
     """
 
     def __init__(self, min_size=600, max_size=1000, normalize='torchvision',
-                 random_state=None):
+                 random_state=None, flip=True):
         self.min_size = min_size
         self.max_size = max_size
         self.normalize = get_normalizer(normalize)
         if random_state is None:
             random_state = numpy.random.RandomState()
         self.random_state = random_state
+        self.flip = flip
 
     def __call__(self, in_data):
         img, bbox, label = in_data
@@ -308,7 +310,9 @@ class TrainTransform(object):
                                  self.max_size)
         img = self.normalize(resize(img, out_size))
         bbox = resize_bbox(bbox, (height, width), out_size)
-        x_flip = bool(self.random_state.randint(2))
+        # The draw happens with flips off too, so that switching them off
+        # leaves the other random streams where they were.
+        x_flip = bool(self.random_state.randint(2)) and self.flip
         img = flip(img, x_flip=x_flip)
         bbox = flip_bbox(bbox, out_size, x_flip=x_flip)
         scale = out_size[0] / float(height)

@@ -1,0 +1,205 @@
+"""Build the chainer.training.Trainer of a configured training run.
+
+Everything random in a run draws from its own RandomState, seeded from
+``train.seed`` and saved in every snapshot: the data order (the iterator),
+the flips (the transform) and the target sampling (the train chain). With
+the optimizer's state and the extensions', a run stopped and resumed from a
+snapshot ends with the same weights, bit for bit on the CPU, as the same run
+left alone.
+"""
+
+import os
+import sys
+
+import numpy
+
+import chainer
+from chainer import training
+from chainer.datasets import SubDataset, TransformDataset
+from chainer.iterators import SerialIterator
+from chainer.training import extensions, triggers
+
+from fasterrcnn.config import ConfigError
+from fasterrcnn.data.transforms import TrainTransform
+from fasterrcnn.data.voc import VOCBboxDataset
+from fasterrcnn.evaluation.evaluator import DetectionVOCEvaluator
+from fasterrcnn.links.faster_rcnn_vgg16 import FasterRCNNVGG16
+from fasterrcnn.links.train_chain import FasterRCNNTrainChain
+from fasterrcnn.training.extensions import LearningRateShift
+from fasterrcnn.training.iterator import SeededSerialIterator
+from fasterrcnn.training.snapshot import AtomicSnapshot, RandomStateHolder
+
+#: The keys PrintReport shows (those reported at that point).
+LOSS_KEYS = ('main/rpn_loc_loss', 'main/rpn_cls_loss', 'main/roi_loc_loss',
+             'main/roi_cls_loss', 'main/loss')
+
+
+def _require_data(config, split):
+    """The data directory and split file must exist: say which key to set."""
+    data_dir = config.data.dir
+    if data_dir is None:
+        raise ConfigError(
+            'data.dir is not set: give the data set directory (VOC layout: '
+            'Annotations/, JPEGImages/, ImageSets/Main/) in the config or '
+            'with --set data.dir=PATH')
+    if not os.path.isdir(data_dir):
+        raise ConfigError(
+            'data.dir {!r} does not exist: download the data set there (for '
+            'VOC2007: VOCdevkit/VOC2007 with trainval and test), or point '
+            'data.dir at it with --set data.dir=PATH'.format(data_dir))
+    split_file = os.path.join(data_dir, 'ImageSets', 'Main', split + '.txt')
+    if not os.path.isfile(split_file):
+        raise ConfigError('the split file {} is missing: is data.dir the '
+                          'right directory, and the split name right?'.format(
+                              split_file))
+
+
+def build_model(config, n_fg_class):
+    """The FasterRCNNVGG16 a config describes (weights initialised)."""
+    m = config.model
+    model = FasterRCNNVGG16(
+        n_fg_class, extractor_channels=tuple(m.extractor_channels),
+        fc_size=m.fc_size, rpn_channels=m.rpn_channels,
+        ratios=tuple(m.ratios), anchor_scales=tuple(m.anchor_scales),
+        freeze_conv12=m.freeze_conv12, dropout=m.dropout,
+        min_size=m.min_size, max_size=m.max_size, normalize=m.normalize)
+    if m.pretrained is not None:
+        from fasterrcnn.interop.imagenet import load_vgg16_imagenet
+        if not os.path.isfile(m.pretrained):
+            raise ConfigError(
+                'model.pretrained {!r} does not exist: it should be the '
+                'ImageNet VGG16 weights as an npz of torchvision names (see '
+                'the README), or set model.pretrained=null to start from '
+                'random weights'.format(m.pretrained))
+        load_vgg16_imagenet(model, m.pretrained)
+    return model
+
+
+class _SaveModel(training.Extension):
+    """Writes ``<out>/model.npz`` (weights, architecture, class names) at
+    the end of the run."""
+
+    priority = -200
+
+    def __init__(self, model, label_names, iterations):
+        self.model = model
+        self.label_names = label_names
+        self.trigger = triggers.ManualScheduleTrigger(iterations, 'iteration')
+
+    def __call__(self, trainer):
+        from fasterrcnn.links.model_io import save_model
+        save_model(self.model, os.path.join(trainer.out, 'model.npz'),
+                   self.label_names)
+
+
+def _eval_trigger(every):
+    if isinstance(every, int):
+        return every, 'iteration'
+    return triggers.ManualScheduleTrigger(list(every), 'iteration')
+
+
+def build_trainer(config, out, device=-1, progress=None):
+    """A ready-to-run Trainer for ``config``, writing into ``out``.
+
+    Args:
+        config (fasterrcnn.config.Config): the resolved configuration.
+        out (str): the output directory (log, snapshots, plots, model).
+        device (int): GPU id, or -1 for the CPU.
+        progress (bool or None): add the ProgressBar (None: when stdout is a
+            terminal; in a log file its escape codes are noise).
+
+    Returns:
+        tuple: ``(trainer, model, label_names)``.
+    """
+    t, m = config.train, config.model
+    _require_data(config, config.data.train_split)
+    train_data = VOCBboxDataset(
+        config.data.dir, config.data.train_split,
+        use_difficult=config.data.use_difficult,
+        label_names=config.data.label_names)
+    label_names = list(train_data.label_names)
+    n_fg_class = m.n_fg_class if m.n_fg_class is not None else \
+        len(label_names)
+    if n_fg_class != len(label_names):
+        raise ConfigError(
+            'model.n_fg_class is {} but the data set has {} classes ({}): '
+            'set model.n_fg_class=null to follow the data'.format(
+                n_fg_class, len(label_names), ', '.join(label_names)))
+
+    # The weight initialisers draw from numpy's global state.
+    numpy.random.seed(t.seed)
+    model = build_model(config, n_fg_class)
+    model.use_preset('evaluate')
+    chain = FasterRCNNTrainChain(
+        model, rpn_sigma=t.rpn_sigma, roi_sigma=t.roi_sigma,
+        random_state=numpy.random.RandomState(t.seed + 2))
+    transform = TrainTransform(
+        m.min_size, m.max_size, normalize=m.normalize,
+        random_state=numpy.random.RandomState(t.seed + 1),
+        flip=config.data.flip)
+    train_iter = SeededSerialIterator(
+        TransformDataset(train_data, transform), 1, seed=t.seed)
+    if device >= 0:
+        chainer.backends.cuda.get_device_from_id(device).use()
+        chain.to_gpu(device)
+
+    optimizer = chainer.optimizers.MomentumSGD(lr=t.lr, momentum=t.momentum)
+    optimizer.setup(chain)
+    for link in model.extractor.frozen_links():
+        link.disable_update()
+    multipliers = {}
+    for name, param in chain.namedparams():
+        if m.bias_lr_x2 and name.endswith('/b'):
+            # As the PyTorch version: biases at twice the rate, no decay.
+            multipliers[name] = 2.
+        elif t.weight_decay > 0:
+            param.update_rule.add_hook(
+                chainer.optimizer_hooks.WeightDecay(t.weight_decay))
+
+    updater = training.updaters.StandardUpdater(
+        train_iter, optimizer, device=device)
+    trainer = training.Trainer(updater, (t.iterations, 'iteration'), out=out)
+    trainer.extend(LearningRateShift(t.lr_shift_at, t.lr_shift_factor,
+                                     init=t.lr, multipliers=multipliers))
+    trainer.extend(RandomStateHolder(transform.random_state),
+                   name='augment_random_state')
+    trainer.extend(RandomStateHolder(chain.random_state),
+                   name='target_random_state')
+    trainer.extend(AtomicSnapshot(keep=t.keep_snapshots,
+                                  trigger=(t.snapshot_every, 'iteration')))
+    trainer.extend(_SaveModel(model, label_names, t.iterations),
+                   name='save_model')
+
+    report_keys = ['iteration'] + list(LOSS_KEYS) + ['lr']
+    if config.data.test_split:
+        _require_data(config, config.data.test_split)
+        test_data = VOCBboxDataset(
+            config.data.dir, config.data.test_split, use_difficult=True,
+            return_difficult=True, label_names=config.data.label_names)
+        if config.eval.n_images is not None:
+            test_data = SubDataset(test_data, 0,
+                                   min(config.eval.n_images, len(test_data)))
+        test_iter = SerialIterator(test_data, 1, repeat=False, shuffle=False)
+        trainer.extend(
+            DetectionVOCEvaluator(test_iter, model,
+                                  use_07_metric=config.eval.use_07_metric,
+                                  label_names=label_names),
+            trigger=_eval_trigger(config.eval.every))
+        report_keys.append('validation/main/map')
+    log_trigger = (t.log_every, 'iteration')
+    trainer.extend(extensions.observe_lr(), trigger=log_trigger)
+    trainer.extend(extensions.LogReport(trigger=log_trigger))
+    trainer.extend(extensions.PrintReport(report_keys + ['elapsed_time']),
+                   trigger=log_trigger)
+    if progress is None:
+        progress = sys.stdout.isatty()
+    if progress:
+        trainer.extend(extensions.ProgressBar(update_interval=10))
+    if extensions.PlotReport.available():
+        trainer.extend(extensions.PlotReport(
+            list(LOSS_KEYS), 'iteration', trigger=log_trigger,
+            file_name='loss.png'))
+        trainer.extend(extensions.PlotReport(
+            ['validation/main/map'], 'iteration',
+            trigger=_eval_trigger(config.eval.every), file_name='map.png'))
+    return trainer, model, label_names

@@ -1,0 +1,143 @@
+"""train_chainer.py end to end on a tiny config: exact resume, clear errors."""
+
+import os
+
+import numpy
+import pytest
+
+import chainer
+
+import train_chainer
+from fasterrcnn.data.shapes import generate_shapes
+from fasterrcnn.links.model_io import load_model
+from fasterrcnn.training import builder
+
+TINY = [
+    'model.extractor_channels=[4, 4, 8, 8, 8]', 'model.fc_size=16',
+    'model.min_size=64', 'model.max_size=80',
+    'model.anchor_scales=[1, 2, 4]', 'model.freeze_conv12=false',
+    'train.iterations=6', 'train.snapshot_every=2', 'train.log_every=2',
+    'train.lr=0.01', 'train.lr_shift_at=[4]', 'eval.every=[6]',
+]
+
+
+@pytest.fixture(scope='module')
+def data_dir(tmp_path_factory):
+    path = str(tmp_path_factory.mktemp('shapes'))
+    generate_shapes(path, n_train=4, n_test=2, seed=0, size=(64, 80),
+                    n_objects=(1, 2), object_size=(16, 40))
+    return path
+
+
+def write_config(tmp_path, data_dir):
+    path = os.path.join(str(tmp_path), 'tiny.yaml')
+    with open(path, 'w') as f:
+        f.write('data:\n  dir: {}\n'.format(data_dir))
+    return path
+
+
+def args(config, out, *extra):
+    argv = ['--config', config, '--out', out, '--no-progress']
+    for item in TINY:
+        argv += ['--set', item]
+    return argv + list(extra)
+
+
+def params(path):
+    model, names = load_model(path)
+    return {name: p.array.copy() for name, p in model.namedparams()}, names
+
+
+class Crash(Exception):
+    pass
+
+
+def test_interrupted_and_resumed_run_ends_with_the_same_weights(
+        tmp_path, data_dir, monkeypatch):
+    config = write_config(tmp_path, data_dir)
+    whole = os.path.join(str(tmp_path), 'whole')
+    assert train_chainer.main(args(config, whole)) == 0
+    expected, names = params(os.path.join(whole, 'model.npz'))
+    assert names == ['circle', 'square', 'triangle']
+    for name in ('log', 'config.yaml', 'loss.png', 'map.png',
+                 'snapshot_iter_6.npz'):
+        assert os.path.isfile(os.path.join(whole, name)), name
+
+    # The same run, killed during iteration 5 (after the snapshot of 4)...
+    build = builder.build_trainer
+
+    def crashing(*a, **k):
+        trainer, model, label_names = build(*a, **k)
+
+        @chainer.training.make_extension(trigger=(5, 'iteration'))
+        def crash(trainer):
+            raise Crash()
+        trainer.extend(crash)
+        return trainer, model, label_names
+
+    monkeypatch.setattr(train_chainer, 'build_trainer', crashing)
+    broken = os.path.join(str(tmp_path), 'broken')
+    with pytest.raises(Crash):
+        train_chainer.main(args(config, broken))
+    assert not os.path.exists(os.path.join(broken, 'model.npz'))
+    monkeypatch.setattr(train_chainer, 'build_trainer', build)
+    # ... then resumed from its newest snapshot.
+    assert train_chainer.main(args(config, broken, '--resume', 'auto')) == 0
+    got, _ = params(os.path.join(broken, 'model.npz'))
+    assert got.keys() == expected.keys()
+    for name in expected:
+        numpy.testing.assert_array_equal(got[name], expected[name],
+                                         err_msg=name)
+    with open(os.path.join(broken, 'log')) as f:
+        assert '"iteration": 6' in f.read()
+
+
+def test_resume_auto_with_no_snapshot_starts_afresh(tmp_path, data_dir):
+    config = write_config(tmp_path, data_dir)
+    out = os.path.join(str(tmp_path), 'fresh')
+    argv = args(config, out, '--resume', 'auto', '--iterations', '2',
+                '--set', 'eval.every=[2]')
+    assert train_chainer.main(argv) == 0
+    assert os.path.isfile(os.path.join(out, 'model.npz'))
+
+
+def test_missing_data_is_a_clear_error(tmp_path, capsys):
+    config = write_config(tmp_path, os.path.join(str(tmp_path), 'nowhere'))
+    assert train_chainer.main(args(config, str(tmp_path))) == 2
+    err = capsys.readouterr().err
+    assert 'data.dir' in err and 'nowhere' in err and '--set' in err
+
+
+def test_missing_pretrained_weights_is_a_clear_error(tmp_path, data_dir,
+                                                     capsys):
+    config = write_config(tmp_path, data_dir)
+    argv = args(config, str(tmp_path), '--set',
+                'model.pretrained=vgg16_imagenet.npz')
+    assert train_chainer.main(argv) == 2
+    err = capsys.readouterr().err
+    assert 'model.pretrained' in err and 'vgg16_imagenet.npz' in err
+
+
+def test_config_errors_name_the_key(tmp_path, data_dir, capsys):
+    config = write_config(tmp_path, data_dir)
+    assert train_chainer.main(args(config, str(tmp_path), '--set',
+                                   'train.lrate=0.1')) == 2
+    assert 'train.lrate' in capsys.readouterr().err
+    assert train_chainer.main(args(config, str(tmp_path), '--resume',
+                                   os.path.join(str(tmp_path), 'none'))) == 2
+    assert 'snapshot' in capsys.readouterr().err.lower()
+
+
+def test_class_count_mismatch(tmp_path, data_dir, capsys):
+    config = write_config(tmp_path, data_dir)
+    assert train_chainer.main(args(config, str(tmp_path), '--set',
+                                   'model.n_fg_class=5')) == 2
+    err = capsys.readouterr().err
+    assert 'n_fg_class' in err and '3 classes' in err
+
+
+def test_help_config_lists_every_key(capsys):
+    assert train_chainer.main(['--help-config']) == 0
+    out = capsys.readouterr().out
+    for key in ('model.anchor_scales', 'train.lr_shift_at', 'eval.every'):
+        assert key in out
