@@ -1,0 +1,142 @@
+"""Run a detector over a data set and score it with the PASCAL VOC metric.
+
+One pass of ``predict`` over the images gives both VOC numbers: the
+VOC2007 11-point AP and the area under the curve (VOC2010 and later), per
+class and their means. ``eval.py`` and the training demo use this.
+"""
+
+import numpy
+
+import chainer
+
+from fasterrcnn.evaluation.voc import (calc_detection_voc_ap,
+                                       calc_detection_voc_prec_rec)
+from fasterrcnn.progress import ProgressBar
+
+#: The two AP definitions, by the names used in results: ``'voc07'`` (the
+#: 11-point mean of VOC2007) and ``'area'`` (area under the monotone
+#: precision/recall curve, VOC2010 and later).
+METRICS = ('voc07', 'area')
+
+
+def _n_fg_class(model, dataset):
+    names = getattr(dataset, 'label_names', None)
+    if names is not None:
+        return len(names)
+    return getattr(model, 'n_fg_class', None)
+
+
+def _per_class(ap, n_fg_class):
+    """AP padded with NaN to ``n_fg_class`` entries (classes that neither
+    the predictions nor the ground truth mention come out missing)."""
+    if n_fg_class is None:
+        return ap
+    if len(ap) > n_fg_class:
+        raise ValueError(
+            'label {} occurs in the predictions or the ground truth, but '
+            'there are only {} classes: the model and the data set do not '
+            'have the same classes'.format(len(ap) - 1, n_fg_class))
+    out = numpy.full(n_fg_class, numpy.nan, dtype=numpy.float64)
+    out[:len(ap)] = ap
+    return out
+
+
+def _mean(ap):
+    valid = ~numpy.isnan(ap)
+    # numpy.nanmean warns on all-NaN input; say NaN without the warning.
+    return float(ap[valid].mean()) if valid.any() else float('nan')
+
+
+def evaluate(model, dataset, n_images=None, progress=True, iou_thresh=0.5):
+    """VOC AP per class and mAP, under both AP definitions, of a detector.
+
+    The model predicts with its ``'evaluate'`` preset (NMS 0.3, score 0.05),
+    one image at a time, in data set order; its previous thresholds are put
+    back afterwards. For the VOC protocol the data set should keep the
+    difficult objects and return their flags
+    (``VOCBboxDataset(..., use_difficult=True, return_difficult=True)``):
+    a detection matched to a difficult object is then neither a true nor a
+    false positive, and difficult objects are not counted as positives.
+
+    Args:
+        model: has ``predict(imgs)`` taking a list of ``(3, H, W)`` float32
+            RGB images in ``[0, 255]`` and returning ``(bboxes, labels,
+            scores)``, one ``(R, 4)`` float32 ``(y_min, x_min, y_max,
+            x_max)`` pixel array, ``(R,)`` int32 and ``(R,)`` float32 per
+            image; optionally ``use_preset(name)``.
+        dataset: a sequence of examples ``(img, bbox, label)`` or ``(img,
+            bbox, label, difficult)`` (shapes as above, ``difficult``
+            ``(G,)`` bool); its ``label_names``, when it has them, fix the
+            number of classes.
+        n_images (int or None): evaluate on the first ``n_images`` only
+            (all of them when None or more than there are).
+        progress (bool): a progress bar on stderr.
+        iou_thresh (float): least IoU of a match (0.5 in VOC).
+
+    Returns:
+        dict: ``'n_images'`` (int), ``'seconds'`` (float, the prediction
+        loop including image reading), ``'images_per_second'`` (float),
+        ``'ap_voc07'`` and ``'ap_area'`` (``(n_fg_class,)`` float64, NaN
+        for a class without non-difficult ground truth), ``'map_voc07'``
+        and ``'map_area'`` (float, the mean over the non-NaN classes, NaN
+        if none), and the predictions: ``'pred_bboxes'``,
+        ``'pred_labels'``, ``'pred_scores'`` (lists with one array per
+        image, as ``predict`` returns them).
+    """
+    n_total = len(dataset)
+    if n_images is None:
+        n = n_total
+    else:
+        if isinstance(n_images, bool) or int(n_images) != n_images or \
+                n_images < 0:
+            raise ValueError('n_images must be a non-negative int or None, '
+                             'got {!r}'.format(n_images))
+        n = min(int(n_images), n_total)
+
+    pred_bboxes, pred_labels, pred_scores = [], [], []
+    gt_bboxes, gt_labels, gt_difficults = [], [], []
+    saved = None
+    if hasattr(model, 'use_preset'):
+        saved = (model.nms_thresh, model.score_thresh)
+        model.use_preset('evaluate')
+    bar = ProgressBar(n, desc='eval', unit='images', enabled=progress)
+    try:
+        with bar, chainer.using_config('train', False), \
+                chainer.no_backprop_mode():
+            for i in range(n):
+                example = dataset[i]
+                img, bbox, label = example[:3]
+                difficult = example[3] if len(example) > 3 else None
+                bboxes, labels, scores = model.predict([img])
+                pred_bboxes.append(bboxes[0])
+                pred_labels.append(labels[0])
+                pred_scores.append(scores[0])
+                gt_bboxes.append(bbox)
+                gt_labels.append(label)
+                gt_difficults.append(
+                    numpy.zeros(len(label), dtype=bool) if difficult is None
+                    else difficult)
+                bar.update(i + 1)
+    finally:
+        if saved is not None:
+            model.nms_thresh, model.score_thresh = saved
+    seconds = bar.elapsed()
+
+    prec, rec = calc_detection_voc_prec_rec(
+        pred_bboxes, pred_labels, pred_scores, gt_bboxes, gt_labels,
+        gt_difficults, iou_thresh=iou_thresh)
+    n_fg_class = _n_fg_class(model, dataset)
+    result = {
+        'n_images': n,
+        'seconds': seconds,
+        'images_per_second': n / seconds if seconds > 0 else float('nan'),
+    }
+    for metric in METRICS:
+        ap = _per_class(calc_detection_voc_ap(
+            prec, rec, use_07_metric=metric == 'voc07'), n_fg_class)
+        result['ap_' + metric] = ap
+        result['map_' + metric] = _mean(ap)
+    result['pred_bboxes'] = pred_bboxes
+    result['pred_labels'] = pred_labels
+    result['pred_scores'] = pred_scores
+    return result
