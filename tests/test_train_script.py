@@ -141,3 +141,22 @@ def test_help_config_lists_every_key(capsys):
     out = capsys.readouterr().out
     for key in ('model.anchor_scales', 'train.lr_shift_at', 'eval.every'):
         assert key in out
+
+
+@pytest.mark.parametrize('name', sorted(os.listdir(os.path.join(
+    os.path.dirname(__file__), '..', 'configs'))))
+def test_shipped_configs_load(name):
+    from fasterrcnn.config import load_config
+    config = load_config(os.path.join(os.path.dirname(__file__), '..',
+                                      'configs', name))
+    assert config.train.iterations > 0
+
+
+def test_voc07_config_says_plainly_what_is_missing(tmp_path, capsys,
+                                                    monkeypatch):
+    monkeypatch.chdir(tmp_path)     # no VOCdevkit here
+    config = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..',
+                          'configs', 'voc07_vgg16.yaml')
+    assert train_chainer.main(['--config', config, '--no-progress']) == 2
+    err = capsys.readouterr().err
+    assert 'VOCdevkit/VOC2007' in err and 'does not exist' in err
