@@ -122,7 +122,7 @@ class _Rows(object):
     def relative(self, stage, ours, ref, rtol):
         diff = _max_abs(ours, ref)
         scale = float(numpy.abs(ref).max()) if numpy.size(ref) else 0.
-        self.add(stage, diff, scale, '<= {:g} x max|ref|'.format(rtol),
+        self.add(stage, diff, scale, '<= {:g} x max abs(ref)'.format(rtol),
                  diff <= rtol * scale)
 
     def boxes(self, stage, ours, ref, atol=0.01, min_recall=0.99,
@@ -209,7 +209,7 @@ def compare_golden(path, log=None):
             norm = float(numpy.linalg.norm(ref))
             diff = float('inf') if grad is None else float(
                 numpy.linalg.norm(grad.astype(numpy.float64) - ref))
-            rows.add(key, diff, norm, '||diff|| <= 1e-3 x ||ref||',
+            rows.add(key, diff, norm, 'norm(diff) <= 1e-3 x norm(ref)',
                      diff <= 1e-3 * norm)
     for key in golden.files:
         if key.startswith('grad_norm/'):
