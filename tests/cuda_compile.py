@@ -45,8 +45,10 @@ def _parse(params):
     return out
 
 
-def elementwise_source(in_params, out_params, body, type_name):
-    """A .cu translation unit holding ``body`` as CuPy would run it."""
+def elementwise_source(in_params, out_params, body, preamble='',
+                       type_name='float'):
+    """A .cu translation unit holding ``body`` (after ``preamble``) as CuPy
+    would run it."""
     args, refs = [], []
     inputs = _parse(in_params)
     outputs = _parse(out_params)
@@ -59,7 +61,7 @@ def elementwise_source(in_params, out_params, body, type_name):
             refs.append('{0}& {1} = _out_{1}[i];'.format(ctype, name))
         else:
             args.append('const {} {}'.format(ctype, name))
-    return (_PRELUDE + 'typedef {} T;\n'.format(type_name) +
+    return (_PRELUDE + preamble + 'typedef {} T;\n'.format(type_name) +
             'extern "C" __global__ void check_kernel({}, long long n_items)'
             ' {{\n'.format(', '.join(args)) +
             'for (long long i = blockIdx.x * blockDim.x + threadIdx.x;'

@@ -5,6 +5,7 @@ from chainer import reporter
 from chainer.training import extensions
 import numpy
 
+from fasterrcnn.evaluation.run import predict_examples
 from fasterrcnn.evaluation.voc import eval_detection_voc
 
 
@@ -45,25 +46,11 @@ class DetectionVOCEvaluator(extensions.Evaluator):
         target = self._targets['main']
         iterator.reset()
 
-        pred_bboxes, pred_labels, pred_scores = [], [], []
-        gt_bboxes, gt_labels, gt_difficults = [], [], []
-        for batch in iterator:
-            imgs = [example[0] for example in batch]
-            with chainer.no_backprop_mode():
-                bboxes, labels, scores = target.predict(imgs)
-            pred_bboxes.extend(bboxes)
-            pred_labels.extend(labels)
-            pred_scores.extend(scores)
-            for example in batch:
-                gt_bboxes.append(example[1])
-                gt_labels.append(example[2])
-                gt_difficults.append(
-                    example[3] if len(example) > 3
-                    else numpy.zeros(len(example[2]), dtype=bool))
-
+        (pred_bboxes, pred_labels, pred_scores), gts = predict_examples(
+            target, (example for batch in iterator for example in batch))
         result = eval_detection_voc(
-            pred_bboxes, pred_labels, pred_scores, gt_bboxes, gt_labels,
-            gt_difficults, use_07_metric=self.use_07_metric)
+            pred_bboxes, pred_labels, pred_scores, *gts,
+            use_07_metric=self.use_07_metric)
 
         values = {'map': result['map']}
         for lab, ap in enumerate(result['ap']):

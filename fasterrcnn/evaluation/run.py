@@ -47,6 +47,36 @@ def _mean(ap):
     return float(ap[valid].mean()) if valid.any() else float('nan')
 
 
+def predict_examples(model, examples, on_image=None):
+    """Predict every example, one image at a time, and collect the truth.
+
+    Args:
+        model: has ``predict(imgs)`` (see :func:`evaluate`).
+        examples (iterable): ``(img, bbox, label)`` or ``(img, bbox, label,
+            difficult)`` tuples.
+        on_image (callable or None): called with the number of images done.
+
+    Returns:
+        tuple: ``(pred_bboxes, pred_labels, pred_scores)`` and
+        ``(gt_bboxes, gt_labels, gt_difficults)``, lists with one array per
+        image (``difficult`` all False where the example has none).
+    """
+    preds = ([], [], [])
+    gts = ([], [], [])
+    with chainer.using_config('train', False), chainer.no_backprop_mode():
+        for done, example in enumerate(examples, 1):
+            img, bbox, label = example[:3]
+            difficult = example[3] if len(example) > 3 else \
+                numpy.zeros(len(label), dtype=bool)
+            for out, value in zip(preds, model.predict([img])):
+                out.append(value[0])
+            for out, value in zip(gts, (bbox, label, difficult)):
+                out.append(value)
+            if on_image is not None:
+                on_image(done)
+    return preds, gts
+
+
 def evaluate(model, dataset, n_images=None, progress=True, iou_thresh=0.5):
     """VOC AP per class and mAP, under both AP definitions, of a detector.
 
@@ -93,33 +123,21 @@ def evaluate(model, dataset, n_images=None, progress=True, iou_thresh=0.5):
                              'got {!r}'.format(n_images))
         n = min(int(n_images), n_total)
 
-    pred_bboxes, pred_labels, pred_scores = [], [], []
-    gt_bboxes, gt_labels, gt_difficults = [], [], []
     saved = None
     if hasattr(model, 'use_preset'):
         saved = (model.nms_thresh, model.score_thresh)
         model.use_preset('evaluate')
     bar = ProgressBar(n, desc='eval', unit='images', enabled=progress)
     try:
-        with bar, chainer.using_config('train', False), \
-                chainer.no_backprop_mode():
-            for i in range(n):
-                example = dataset[i]
-                img, bbox, label = example[:3]
-                difficult = example[3] if len(example) > 3 else None
-                bboxes, labels, scores = model.predict([img])
-                pred_bboxes.append(bboxes[0])
-                pred_labels.append(labels[0])
-                pred_scores.append(scores[0])
-                gt_bboxes.append(bbox)
-                gt_labels.append(label)
-                gt_difficults.append(
-                    numpy.zeros(len(label), dtype=bool) if difficult is None
-                    else difficult)
-                bar.update(i + 1)
+        with bar:
+            preds, gts = predict_examples(
+                model, (dataset[i] for i in range(n)),
+                lambda done: bar.update(done))
     finally:
         if saved is not None:
             model.nms_thresh, model.score_thresh = saved
+    pred_bboxes, pred_labels, pred_scores = preds
+    gt_bboxes, gt_labels, gt_difficults = gts
     seconds = bar.elapsed()
 
     prec, rec = calc_detection_voc_prec_rec(

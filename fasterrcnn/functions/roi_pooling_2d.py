@@ -357,26 +357,43 @@ def _backward_numpy(gy, argmax, roi_indices, x_shape):
     return total.astype(gy.dtype).reshape(x_shape)
 
 
+# Bin edges of one RoI, shared by both kernels: exactly the NumPy twin's
+# `_bins` (torchvision's roi_pool arithmetic, C `round` half away from zero).
+_PREAMBLE = r'''
+template <typename T>
+__device__ void fasterrcnn_roi_bins(
+        const T* roi, const T spatial_scale, const int pooled_h,
+        const int pooled_w, int* start_h, int* start_w, T* bin_h, T* bin_w) {
+    *start_h = (int)round(roi[0] * spatial_scale);
+    *start_w = (int)round(roi[1] * spatial_scale);
+    const int end_h = (int)round(roi[2] * spatial_scale);
+    const int end_w = (int)round(roi[3] * spatial_scale);
+    *bin_h = (T)max(end_h - *start_h + 1, 1) / (T)pooled_h;
+    *bin_w = (T)max(end_w - *start_w + 1, 1) / (T)pooled_w;
+}
+
+// [lo, hi) of bin `p` of size `bin` from `start`, clipped to [0, limit].
+template <typename T>
+__device__ void fasterrcnn_bin_range(const int p, const T bin,
+                                     const int start, const int limit,
+                                     int* lo, int* hi) {
+    *lo = min(max((int)floor((T)p * bin) + start, 0), limit);
+    *hi = min(max((int)ceil((T)(p + 1) * bin) + start, 0), limit);
+}
+'''
+
 _FORWARD_SOURCE = r'''
     const int pw = i % pooled_w;
     const int ph = (i / pooled_w) % pooled_h;
     const int c = (i / pooled_w / pooled_h) % channels;
     const int r = i / pooled_w / pooled_h / channels;
     const int n = roi_indices[r];
-    const int start_h = (int)round(rois[r * 4 + 0] * spatial_scale);
-    const int start_w = (int)round(rois[r * 4 + 1] * spatial_scale);
-    const int end_h = (int)round(rois[r * 4 + 2] * spatial_scale);
-    const int end_w = (int)round(rois[r * 4 + 3] * spatial_scale);
-    const T bin_h = (T)max(end_h - start_h + 1, 1) / (T)pooled_h;
-    const T bin_w = (T)max(end_w - start_w + 1, 1) / (T)pooled_w;
-    int hstart = (int)floor((T)ph * bin_h);
-    int wstart = (int)floor((T)pw * bin_w);
-    int hend = (int)ceil((T)(ph + 1) * bin_h);
-    int wend = (int)ceil((T)(pw + 1) * bin_w);
-    hstart = min(max(hstart + start_h, 0), height);
-    hend = min(max(hend + start_h, 0), height);
-    wstart = min(max(wstart + start_w, 0), width);
-    wend = min(max(wend + start_w, 0), width);
+    int start_h, start_w, hstart, hend, wstart, wend;
+    T bin_h, bin_w;
+    fasterrcnn_roi_bins(&rois[r * 4], spatial_scale, pooled_h, pooled_w,
+                        &start_h, &start_w, &bin_h, &bin_w);
+    fasterrcnn_bin_range(ph, bin_h, start_h, height, &hstart, &hend);
+    fasterrcnn_bin_range(pw, bin_w, start_w, width, &wstart, &wend);
     const bool is_empty = (hend <= hstart) || (wend <= wstart);
     T best = is_empty ? (T)0 : lowest;
     int best_index = -1;
@@ -406,25 +423,18 @@ _BACKWARD_SOURCE = r'''
     double total = 0;
     for (int r = 0; r < n_rois; ++r) {
         if (roi_indices[r] != n) continue;
-        const int start_h = (int)round(rois[r * 4 + 0] * spatial_scale);
-        const int start_w = (int)round(rois[r * 4 + 1] * spatial_scale);
-        const int end_h = (int)round(rois[r * 4 + 2] * spatial_scale);
-        const int end_w = (int)round(rois[r * 4 + 3] * spatial_scale);
-        const T bin_h = (T)max(end_h - start_h + 1, 1) / (T)pooled_h;
-        const T bin_w = (T)max(end_w - start_w + 1, 1) / (T)pooled_w;
+        int start_h, start_w, hstart, hend, wstart, wend;
+        T bin_h, bin_w;
+        fasterrcnn_roi_bins(&rois[r * 4], spatial_scale, pooled_h, pooled_w,
+                            &start_h, &start_w, &bin_h, &bin_w);
         const long long offset =
             ((long long)r * channels + c) * pooled_h * pooled_w;
         for (int ph = 0; ph < pooled_h; ++ph) {
-            const int hstart = min(max(
-                (int)floor((T)ph * bin_h) + start_h, 0), height);
-            const int hend = min(max(
-                (int)ceil((T)(ph + 1) * bin_h) + start_h, 0), height);
+            fasterrcnn_bin_range(ph, bin_h, start_h, height, &hstart, &hend);
             if (h < hstart || h >= hend) continue;
             for (int pw = 0; pw < pooled_w; ++pw) {
-                const int wstart = min(max(
-                    (int)floor((T)pw * bin_w) + start_w, 0), width);
-                const int wend = min(max(
-                    (int)ceil((T)(pw + 1) * bin_w) + start_w, 0), width);
+                fasterrcnn_bin_range(pw, bin_w, start_w, width, &wstart,
+                                     &wend);
                 if (w < wstart || w >= wend) continue;
                 const long long k = offset + ph * pooled_w + pw;
                 if (argmax[k] == cell) total += (double)gy[k];
@@ -434,17 +444,18 @@ _BACKWARD_SOURCE = r'''
     gx = (T)total;
 '''
 
-#: (input parameters, output parameters, body) of the two ElementwiseKernels.
+#: (input parameters, output parameters, body, preamble) of the two
+#: ElementwiseKernels.
 _FORWARD_KERNEL = (
     'raw T x, raw T rois, raw int32 roi_indices, int32 channels, '
     'int32 height, int32 width, int32 pooled_h, int32 pooled_w, '
     'T spatial_scale, T lowest',
-    'T y, int32 argmax', _FORWARD_SOURCE)
+    'T y, int32 argmax', _FORWARD_SOURCE, _PREAMBLE)
 _BACKWARD_KERNEL = (
     'raw T gy, raw int32 argmax, raw T rois, raw int32 roi_indices, '
     'int32 n_rois, int32 channels, int32 height, int32 width, '
     'int32 pooled_h, int32 pooled_w, T spatial_scale',
-    'T gx', _BACKWARD_SOURCE)
+    'T gx', _BACKWARD_SOURCE, _PREAMBLE)
 
 _kernels = {}
 
@@ -453,9 +464,11 @@ def _cupy_kernel(name):
     """The forward or backward ElementwiseKernel, built once."""
     if name not in _kernels:
         import cupy
-        spec = _FORWARD_KERNEL if name == 'forward' else _BACKWARD_KERNEL
+        in_params, out_params, body, preamble = \
+            _FORWARD_KERNEL if name == 'forward' else _BACKWARD_KERNEL
         _kernels[name] = cupy.ElementwiseKernel(
-            *spec, name='fasterrcnn_roi_pooling_2d_' + name)
+            in_params, out_params, body,
+            name='fasterrcnn_roi_pooling_2d_' + name, preamble=preamble)
     return _kernels[name]
 
 

@@ -73,7 +73,7 @@ def test_ground_truth_scores_one(with_difficult):
         assert result == {'main/map': 1.0,
                           'main/ap/cat': 1.0,
                           'main/ap/dog': 1.0}
-    assert target.calls == 2 * 3  # 5 images in batches of 2, twice
+    assert target.calls == 5 * 2  # one predict per image, 5 images, twice
 
 
 def test_wrong_boxes_score_zero_and_names_default_to_numbers():
