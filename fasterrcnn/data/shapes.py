@@ -21,13 +21,12 @@ at least :data:`MIN_VISIBLE` of its pixels visible.
 
 import argparse
 import os
-import sys
-import time
 
 import numpy
 from PIL import Image
 
 from fasterrcnn.data.transforms import resize
+from fasterrcnn.progress import ProgressBar
 
 
 #: Class names; label ``i`` is ``LABEL_NAMES[i]``.
@@ -241,34 +240,6 @@ def _annotation_xml(image_id, size, bbox, label):
     return '\n'.join(lines) + '\n'
 
 
-class _Progress(object):
-    """A progress line on stderr: redrawn in place on a terminal, a few
-    plain lines otherwise (so that logs stay short)."""
-
-    def __init__(self, total, enabled):
-        self.total = total
-        self.enabled = enabled and total > 0
-        self.tty = self.enabled and sys.stderr.isatty()
-        self.start = time.perf_counter()
-        self.next_line = 0
-
-    def update(self, done):
-        if not self.enabled:
-            return
-        if self.tty:
-            filled = 30 * done // self.total
-            sys.stderr.write('\rshapes [{}{}] {}/{} images'.format(
-                '#' * filled, '.' * (30 - filled), done, self.total))
-            if done == self.total:
-                sys.stderr.write(' in {:.1f} s\n'.format(
-                    time.perf_counter() - self.start))
-        elif done >= self.next_line or done == self.total:
-            sys.stderr.write('shapes: {}/{} images ({:.1f} s)\n'.format(
-                done, self.total, time.perf_counter() - self.start))
-            self.next_line = done + max(1, self.total // 4)
-        sys.stderr.flush()
-
-
 def generate_shapes(out, n_train, n_test, seed, size=DEFAULT_SIZE,
                     n_objects=DEFAULT_N_OBJECTS,
                     object_size=DEFAULT_OBJECT_SIZE, quality=JPEG_QUALITY,
@@ -308,7 +279,8 @@ def generate_shapes(out, n_train, n_test, seed, size=DEFAULT_SIZE,
 
     total = n_train + n_test
     ids = ['{:06d}'.format(i) for i in range(total)]
-    bar = _Progress(total, progress)
+    bar = ProgressBar(total, desc='shapes', unit='images',
+                      line_fraction=0.25, enabled=progress)
     annotations = {}
     for i, image_id in enumerate(ids):
         example = render_example(rng, size, n_objects, object_size)
@@ -322,6 +294,7 @@ def generate_shapes(out, n_train, n_test, seed, size=DEFAULT_SIZE,
                                     example['label']))
         annotations[image_id] = (example['bbox'], example['label'])
         bar.update(i + 1)
+    bar.close()
     for split, split_ids in (('trainval', ids[:n_train]),
                              ('test', ids[n_train:])):
         with open(os.path.join(out, 'ImageSets', 'Main', split + '.txt'),

@@ -1,6 +1,5 @@
 """A Trainer extension that reports the PASCAL VOC metric of a detector."""
 
-import chainer
 from chainer import reporter
 from chainer.training import extensions
 import numpy
