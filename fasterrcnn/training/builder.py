@@ -92,6 +92,22 @@ class _SaveModel(training.Extension):
                    self.label_names)
 
 
+class _PlainStream(object):
+    """A stream without the terminal escape PrintReport writes before each
+    line (it clears what a ProgressBar drew): noise in a log file."""
+
+    _ERASE = '\033[J'
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def write(self, text):
+        self.stream.write(text.replace(self._ERASE, ''))
+
+    def flush(self):
+        self.stream.flush()
+
+
 def _eval_trigger(every):
     if isinstance(every, int):
         return every, 'iteration'
@@ -189,10 +205,12 @@ def build_trainer(config, out, device=-1, progress=None):
     log_trigger = (t.log_every, 'iteration')
     trainer.extend(extensions.observe_lr(), trigger=log_trigger)
     trainer.extend(extensions.LogReport(trigger=log_trigger))
-    trainer.extend(extensions.PrintReport(report_keys + ['elapsed_time']),
-                   trigger=log_trigger)
     if progress is None:
         progress = sys.stdout.isatty()
+    trainer.extend(extensions.PrintReport(
+        report_keys + ['elapsed_time'],
+        out=sys.stdout if progress else _PlainStream(sys.stdout)),
+        trigger=log_trigger)
     if progress:
         trainer.extend(extensions.ProgressBar(update_interval=10))
     if extensions.PlotReport.available():
