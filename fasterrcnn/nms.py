@@ -32,13 +32,23 @@ def _threshold_below(thresh, dtype):
     return dtype.type(t)
 
 
+def descending_order(score):
+    """Indices that sort ``score`` from highest to lowest.
+
+    Stable: among equal scores the earlier entry comes first (NumPy's
+    ``kind='stable'``; CuPy's argsort is always stable). NaN goes last.
+
+    Args:
+        score (array): ``(R,)`` float scores, NumPy or CuPy.
+    """
+    xp = get_array_module(score)
+    if xp is numpy:
+        return numpy.argsort(-score, kind='stable')
+    return xp.argsort(-score)
+
+
 def _order(score, n, xp):
-    if score is None:
-        return xp.arange(n)
-    # Stable descending order: among equal scores the earlier box comes first.
-    # NaN scores go last.
-    return xp.argsort(-score, kind='stable') if xp is numpy else \
-        xp.argsort(-score)
+    return xp.arange(n) if score is None else descending_order(score)
 
 
 def _pairwise_iou(bbox_a, area_a, bbox_b, area_b):

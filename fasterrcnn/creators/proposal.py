@@ -4,7 +4,7 @@ import chainer
 
 from fasterrcnn.backend import get_array_module
 from fasterrcnn.boxes import clip_bbox, loc2bbox
-from fasterrcnn.nms import non_maximum_suppression
+from fasterrcnn.nms import descending_order, non_maximum_suppression
 
 
 class ProposalCreator(object):
@@ -66,8 +66,7 @@ class ProposalCreator(object):
         roi = roi[keep]
         score = score[keep]
         # Descending score; among ties the earlier anchor first.
-        order = xp.argsort(-score, kind='stable') if xp.__name__ == 'numpy' \
-            else xp.argsort(-score)
+        order = descending_order(score)
         if n_pre_nms > 0:
             order = order[:n_pre_nms]
         roi = roi[order]

@@ -9,9 +9,8 @@ v.numpy() for k, v in state_dict.items()})``.
 
 import numpy
 
+from fasterrcnn.interop.state_dict import FEATURE_INDEX
 from fasterrcnn.links.vgg16 import conv_names
-
-_FEATURE_INDEX = (0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28)
 
 
 def load_vgg16_imagenet(model, path):
@@ -26,7 +25,7 @@ def load_vgg16_imagenet(model, path):
         ValueError: a shape does not fit (names the layer).
     """
     pairs = [('features.{}'.format(i), getattr(model.extractor, name))
-             for i, name in zip(_FEATURE_INDEX, conv_names())]
+             for i, name in zip(FEATURE_INDEX, conv_names())]
     pairs += [('classifier.0', model.head.fc6), ('classifier.3',
                                                  model.head.fc7)]
     with numpy.load(path) as f:

@@ -14,8 +14,8 @@ import numpy
 from fasterrcnn.backend import to_cpu
 from fasterrcnn.links.vgg16 import conv_names
 
-#: ``vgg16().features`` index of each convolution.
-_FEATURE_INDEX = (0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28)
+#: ``vgg16().features`` index of each convolution (conv1_1 ... conv5_3).
+FEATURE_INDEX = (0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28)
 
 
 def pytorch_names(model):
@@ -29,7 +29,7 @@ def pytorch_names(model):
         PyTorch version's ``state_dict`` order.
     """
     pairs = []
-    for index, name in zip(_FEATURE_INDEX, conv_names()):
+    for index, name in zip(FEATURE_INDEX, conv_names()):
         pairs.append(('extractor.{}'.format(index),
                       getattr(model.extractor, name)))
     for name in ('conv1', 'score', 'loc'):
