@@ -46,6 +46,7 @@ import fasterrcnn  # noqa: F401  (imports chainer through the compat shims)
 import chainer
 import numpy
 
+from fasterrcnn.atomic import atomic_write
 from fasterrcnn.backend import gpu_available, keep_freed_memory
 from fasterrcnn.config import KEYS_BY_NAME, ConfigError, load_config
 from fasterrcnn.data.voc import LABELS_FILE, VOCBboxDataset
@@ -318,20 +319,10 @@ def result_record(result, model_path, data_dir, split, n_in_split,
 
 
 def write_json_atomic(path, data):
-    """Write JSON to a temporary file beside ``path``, then rename it."""
-    directory = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(directory, '.{}.tmp'.format(os.path.basename(path)))
-    try:
-        with open(tmp, 'w', encoding='utf-8') as f:
-            json.dump(data, f, indent=2, allow_nan=False)
-            f.write('\n')
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    """Write JSON so that ``path`` is never left half-written."""
+    with atomic_write(path, binary=False) as f:
+        json.dump(data, f, indent=2, allow_nan=False)
+        f.write('\n')
 
 
 def save_visualizations(dataset, result, label_names, vis_dir, vis_n):

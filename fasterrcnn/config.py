@@ -41,6 +41,8 @@ import textwrap
 
 import yaml
 
+from fasterrcnn.atomic import atomic_write
+
 
 class ConfigError(ValueError):
     """An invalid configuration: the message names the source, line and key.
@@ -756,7 +758,7 @@ def save_config(config, path):
     """Writes the resolved configuration as YAML; :func:`load_config` reads
     it back to an equal :class:`Config`."""
     text = dump_config(config)
-    with open(path, 'w', encoding='utf-8') as f:
+    with atomic_write(path, binary=False) as f:
         f.write(text)
 
 

@@ -14,11 +14,7 @@ indexing, on CuPy arrays too (the array module is taken from the input).
 
 import numpy
 
-import chainer
-
-
-def _xp(x):
-    return chainer.backend.get_array_module(x)
+from fasterrcnn.backend import get_array_module
 
 
 def _mirror_index(coord, n):
@@ -78,7 +74,7 @@ def resize(img, size):
         array: ``(C, H_out, W_out)`` float32 image, same array module as
         ``img``.
     """
-    xp = _xp(img)
+    xp = get_array_module(img)
     out_h, out_w = int(size[0]), int(size[1])
     if out_h < 1 or out_w < 1:
         raise ValueError('resize: output size must be >= 1, got {}'.format(
@@ -129,7 +125,7 @@ def flip(img, x_flip=True):
     """
     if x_flip:
         # A reversed view; make it contiguous (that copies).
-        return _xp(img).ascontiguousarray(img[:, :, ::-1])
+        return get_array_module(img).ascontiguousarray(img[:, :, ::-1])
     return img.copy()
 
 
@@ -213,7 +209,7 @@ def torchvision_normalize(img):
     Returns:
         array: ``(3, H, W)`` float32, RGB.
     """
-    xp = _xp(img)
+    xp = get_array_module(img)
     mean = xp.asarray(_TORCHVISION_MEAN, dtype=numpy.float32)[:, None, None]
     std = xp.asarray(_TORCHVISION_STD, dtype=numpy.float32)[:, None, None]
     img = img.astype(numpy.float32, copy=False) / numpy.float32(255)
@@ -233,7 +229,7 @@ def caffe_normalize(img):
     Returns:
         array: ``(3, H, W)`` float32, **BGR**.
     """
-    xp = _xp(img)
+    xp = get_array_module(img)
     mean = xp.asarray(_CAFFE_BGR_MEAN, dtype=numpy.float32)[:, None, None]
     img = img[::-1].astype(numpy.float32)
     return (img - mean).astype(numpy.float32, copy=False)

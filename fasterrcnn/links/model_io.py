@@ -12,6 +12,7 @@ import numpy
 
 import chainer
 
+from fasterrcnn.atomic import atomic_write
 from fasterrcnn.links.faster_rcnn_vgg16 import FasterRCNNVGG16
 
 META_KEY = 'fasterrcnn_meta'
@@ -30,13 +31,8 @@ def save_model(model, path, label_names=None):
     arrays = {}
     chainer.serializers.DictionarySerializer(arrays).save(model)
     arrays[META_KEY] = numpy.array(json.dumps(meta))
-    directory = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(directory, '.{}.tmp'.format(os.path.basename(path)))
-    with open(tmp, 'wb') as f:
+    with atomic_write(path) as f:
         numpy.savez_compressed(f, **arrays)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def load_model(path):

@@ -34,8 +34,11 @@ LOSS_KEYS = ('main/rpn_loc_loss', 'main/rpn_cls_loss', 'main/roi_loc_loss',
              'main/roi_cls_loss', 'main/loss')
 
 
-def _require_data(config, split):
-    """The data directory and split file must exist: say which key to set."""
+def _require_data(config):
+    """The data directory must be set and exist: say which key to set.
+
+    A missing split file is reported by VOCBboxDataset, with the splits that
+    do exist."""
     data_dir = config.data.dir
     if data_dir is None:
         raise ConfigError(
@@ -47,11 +50,6 @@ def _require_data(config, split):
             'data.dir {!r} does not exist: download the data set there (for '
             'VOC2007: VOCdevkit/VOC2007 with trainval and test), or point '
             'data.dir at it with --set data.dir=PATH'.format(data_dir))
-    split_file = os.path.join(data_dir, 'ImageSets', 'Main', split + '.txt')
-    if not os.path.isfile(split_file):
-        raise ConfigError('the split file {} is missing: is data.dir the '
-                          'right directory, and the split name right?'.format(
-                              split_file))
 
 
 def build_model(config, n_fg_class):
@@ -128,7 +126,7 @@ def build_trainer(config, out, device=-1, progress=None):
         tuple: ``(trainer, model, label_names)``.
     """
     t, m = config.train, config.model
-    _require_data(config, config.data.train_split)
+    _require_data(config)
     train_data = VOCBboxDataset(
         config.data.dir, config.data.train_split,
         use_difficult=config.data.use_difficult,
@@ -188,7 +186,6 @@ def build_trainer(config, out, device=-1, progress=None):
 
     report_keys = ['iteration'] + list(LOSS_KEYS) + ['lr']
     if config.data.test_split:
-        _require_data(config, config.data.test_split)
         test_data = VOCBboxDataset(
             config.data.dir, config.data.test_split, use_difficult=True,
             return_difficult=True, label_names=config.data.label_names)

@@ -18,7 +18,6 @@ snapshot.
 
 import os
 import re
-import uuid
 import warnings
 import zipfile
 
@@ -26,6 +25,8 @@ import chainer
 from chainer import serializer as serializer_module
 from chainer import training
 import numpy
+
+from fasterrcnn.atomic import atomic_write
 
 SNAPSHOT_PREFIX = 'snapshot_iter_'
 SNAPSHOT_SUFFIX = '.npz'
@@ -67,20 +68,6 @@ def list_snapshots(out_dir):
             found.append((int(match.group(1)), path))
     found.sort()
     return found
-
-
-def _fsync_dir(path):
-    """Makes a rename in ``path`` durable (a no-op where not supported)."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def prune_snapshots(out_dir, keep):
@@ -132,22 +119,8 @@ def write_snapshot(target, out_dir, iteration, keep=3, compression=True):
     os.makedirs(out_dir, exist_ok=True)
     name = snapshot_name(iteration)
     path = os.path.join(out_dir, name)
-    tmp_path = os.path.join(out_dir, '.{}.{}.{}.tmp'.format(
-        name, os.getpid(), uuid.uuid4().hex[:8]))
-    fd = os.open(tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            chainer.serializers.save_npz(f, target, compression=compression)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp_path, path)
-    except BaseException:
-        try:
-            os.remove(tmp_path)
-        except OSError:
-            pass
-        raise
-    _fsync_dir(out_dir)
+    with atomic_write(path) as f:
+        chainer.serializers.save_npz(f, target, compression=compression)
     prune_snapshots(out_dir, keep)
     return path
 

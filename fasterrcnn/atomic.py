@@ -1,0 +1,57 @@
+"""Write a file so that a crash never leaves it half-written."""
+
+import contextlib
+import os
+import uuid
+
+
+def fsync_dir(path):
+    """Make a rename in directory ``path`` durable (no-op where unsupported).
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def atomic_write(path, binary=True):
+    """Open a temporary file beside ``path``; on success it becomes ``path``.
+
+    The temporary file (``.<name>.<pid>.<random>.tmp``, unique, so two
+    writers never share one) is flushed and fsync'ed, then renamed over
+    ``path`` with :func:`os.replace`, and the rename made durable. On any
+    error the temporary file is removed and the error raised: ``path`` is
+    either the old file or the complete new one.
+
+    Args:
+        path (str): the file to write.
+        binary (bool): open in ``'wb'`` (else ``'w'``, UTF-8 text).
+
+    Yields:
+        file: the open temporary file.
+    """
+    directory = os.path.dirname(os.path.abspath(path))
+    tmp_path = os.path.join(directory, '.{}.{}.{}.tmp'.format(
+        os.path.basename(path), os.getpid(), uuid.uuid4().hex[:8]))
+    fd = os.open(tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(fd, 'wb' if binary else 'w',
+                       **({} if binary else {'encoding': 'utf-8'})) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp_path, path)
+    except BaseException:
+        try:
+            os.remove(tmp_path)
+        except OSError:
+            pass
+        raise
+    fsync_dir(directory)
