@@ -18,11 +18,11 @@ import os
 import sys
 
 import fasterrcnn  # noqa: F401  (chainer through the compat import)
-import chainer
 
 from fasterrcnn.backend import gpu_available, keep_freed_memory
 from fasterrcnn.config import (ConfigError, load_config, print_config_help,
                                save_config)
+from fasterrcnn.safe_npz import load_npz
 from fasterrcnn.training.builder import build_trainer
 from fasterrcnn.training.snapshot import SnapshotNotFoundError, find_snapshot
 
@@ -92,6 +92,10 @@ def main(argv=None):
         trainer, model, label_names = build_trainer(
             config, out, device=args.gpu,
             progress=False if args.no_progress else None)
+        if snapshot is not None:
+            # Read as data only: nothing in a snapshot is unpickled or run.
+            load_npz(snapshot, trainer, what='trainer snapshot')
+            print('resuming from {}'.format(snapshot), flush=True)
     except (ConfigError, SnapshotNotFoundError, FileNotFoundError,
             KeyError, ValueError) as error:
         print('train_chainer.py: error: {}'.format(
@@ -99,9 +103,6 @@ def main(argv=None):
         return 2
     os.makedirs(out, exist_ok=True)
     save_config(config, os.path.join(out, 'config.yaml'))
-    if snapshot is not None:
-        print('resuming from {}'.format(snapshot), flush=True)
-        chainer.serializers.load_npz(snapshot, trainer)
     trainer.run()
     return 0
 

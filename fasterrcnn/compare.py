@@ -16,6 +16,7 @@ import time
 
 import fasterrcnn  # noqa: F401  (chainer through the compat import)
 from fasterrcnn.interop.golden import compare_golden
+from fasterrcnn.safe_npz import BadFileError
 
 
 def format_table(rows):
@@ -43,9 +44,18 @@ def main(argv=None):
         if not os.path.isfile(path):
             parser.error('no such golden file: {}'.format(path))
         start = time.time()
-        rows.extend(compare_golden(
-            path, log=lambda m: print('[{}] {}'.format(
-                os.path.basename(path), m), file=sys.stderr, flush=True)))
+        try:
+            rows.extend(compare_golden(
+                path, log=lambda m: print('[{}] {}'.format(
+                    os.path.basename(path), m), file=sys.stderr, flush=True)))
+        except BadFileError as e:
+            print('compare: error: {}'.format(e), file=sys.stderr)
+            return 2
+        except KeyError as e:
+            print('compare: error: {}: no entry {}: not a golden file'.format(
+                path, str(e.args[0]).split()[0] if e.args else e),
+                file=sys.stderr)
+            return 2
         print('[{}] done in {:.0f} s'.format(os.path.basename(path),
                                               time.time() - start),
               file=sys.stderr, flush=True)

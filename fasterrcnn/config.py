@@ -560,12 +560,17 @@ def _yaml_error(source, error):
         getattr(error, 'context_mark', None)
     where = source if mark is None else '{}:{}:{}'.format(
         source, mark.line + 1, mark.column + 1)
+    return ConfigError('{}: malformed YAML: {}'.format(
+        where, _yaml_problem(error)))
+
+
+def _yaml_problem(error):
+    """PyYAML's error on one line, without the marks it prints below."""
     if isinstance(error, yaml.MarkedYAMLError):
         problem = ' '.join(p for p in (error.context, error.problem) if p)
-    else:
-        problem = ''
-    return ConfigError('{}: malformed YAML: {}'.format(
-        where, problem or error))
+        if problem:
+            return problem
+    return ' '.join(str(error).split())
 
 
 def _compose(text, source):
@@ -582,8 +587,9 @@ def _construct(loader, node, source):
     try:
         return loader.construct_object(node, deep=True)
     except yaml.YAMLError as e:
+        # e.g. a !!python/... tag: the safe loader builds plain data only.
         raise ConfigError('{}: cannot read value: {}'.format(
-            _where(source, node), e)) from None
+            _where(source, node), _yaml_problem(e))) from None
 
 
 def _node_kind(node):

@@ -307,3 +307,19 @@ def test_unsafe_tag_and_several_documents(tmp_path):
 def test_directory_instead_of_file(tmp_path):
     with pytest.raises(ConfigError, match='cannot read config file'):
         load_config(str(tmp_path))
+
+
+@pytest.mark.parametrize('where', ['file', 'override'])
+def test_yaml_that_would_run_code_is_refused(tmp_path, where):
+    marker = tmp_path / 'ran'
+    value = '!!python/object/apply:os.system ["touch {}"]'.format(marker)
+    if where == 'file':
+        path = write(tmp_path, 'model:\n  fc_size: {}\n'.format(value))
+        overrides = []
+    else:
+        path, overrides = None, ['model.fc_size=' + value]
+    with pytest.raises(ConfigError) as e:
+        load_config(path, overrides)
+    assert not marker.exists()
+    assert len(str(e.value).splitlines()) == 1, str(e.value)
+    assert 'model.fc_size' in str(e.value) or (path or '') in str(e.value)

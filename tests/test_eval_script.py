@@ -12,6 +12,8 @@ from fasterrcnn.backend import gpu_available
 from fasterrcnn.data.shapes import LABEL_NAMES, generate_shapes
 from fasterrcnn.links.faster_rcnn_vgg16 import FasterRCNNVGG16
 from fasterrcnn.links.model_io import save_model
+from tests.hostile import (assert_payload_is_live, assert_refused,
+                           hostile_npz, npz_arrays)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -240,3 +242,13 @@ def test_on_the_gpu(files, capsys, tmp_path):
     for metric in ('voc07', 'area'):
         assert gpu['map_' + metric] is None or \
             0.0 <= gpu['map_' + metric] <= 1.0
+
+
+def test_a_model_file_that_would_run_code(files, capsys, tmp_path):
+    marker = tmp_path / 'ran'
+    evil = hostile_npz(tmp_path / 'model.npz', marker,
+                       npz_arrays(files['model']), key='fasterrcnn_meta')
+    assert_payload_is_live(evil, marker, key='fasterrcnn_meta')
+    code, out, err = run(['--model', evil, '--data', files['data']], capsys)
+    assert code == 2
+    assert_refused(err, evil, marker, key='fasterrcnn_meta')

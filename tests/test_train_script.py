@@ -11,6 +11,8 @@ import train_chainer
 from fasterrcnn.data.shapes import generate_shapes
 from fasterrcnn.links.model_io import load_model
 from fasterrcnn.training import builder
+from tests.hostile import (assert_payload_is_live, assert_refused,
+                           hostile_npz, npz_arrays)
 
 TINY = [
     'model.extractor_channels=[4, 4, 8, 8, 8]', 'model.fc_size=16',
@@ -160,3 +162,70 @@ def test_voc07_config_says_plainly_what_is_missing(tmp_path, capsys,
     assert train_chainer.main(['--config', config, '--no-progress']) == 2
     err = capsys.readouterr().err
     assert 'VOCdevkit/VOC2007' in err and 'does not exist' in err
+
+
+@pytest.fixture(scope='module')
+def finished_run(tmp_path_factory, data_dir):
+    """A finished 2-iteration run: its snapshot and model.npz."""
+    root = tmp_path_factory.mktemp('finished')
+    config = write_config(root, data_dir)
+    out = os.path.join(str(root), 'out')
+    assert train_chainer.main(args(config, out, '--iterations', '2',
+                                   '--set', 'eval.every=[2]')) == 0
+    return {'snapshot': os.path.join(out, 'snapshot_iter_2.npz'),
+            'model': os.path.join(out, 'model.npz')}
+
+
+def one_error_line(capsys):
+    lines = [line for line in capsys.readouterr().err.splitlines()
+             if line.strip()]
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
+@pytest.mark.parametrize('key', ['updater/iteration', 'updater/model:main/'
+                                 'extractor/conv1_1/W'])
+def test_resume_from_a_snapshot_that_would_run_code(tmp_path, data_dir,
+                                                    finished_run, capsys,
+                                                    key):
+    marker = tmp_path / 'ran'
+    evil = hostile_npz(tmp_path / 'snapshot_iter_10.npz', marker,
+                       npz_arrays(finished_run['snapshot']), key=key)
+    assert_payload_is_live(evil, marker, key=key)
+    config = write_config(tmp_path, data_dir)
+    out = os.path.join(str(tmp_path), 'out')
+    assert train_chainer.main(args(config, out, '--resume', evil)) == 2
+    line = one_error_line(capsys)
+    assert_refused(line, evil, marker, key=key)
+    assert not os.path.exists(os.path.join(out, 'model.npz'))
+
+
+def test_resume_from_a_snapshot_of_another_config(tmp_path, data_dir,
+                                                  finished_run, capsys):
+    config = write_config(tmp_path, data_dir)
+    out = os.path.join(str(tmp_path), 'out')
+    argv = args(config, out, '--resume', finished_run['snapshot'],
+                '--set', 'model.fc_size=32')
+    assert train_chainer.main(argv) == 2
+    line = one_error_line(capsys)
+    assert finished_run['snapshot'] in line and '/faster_rcnn/head/' in line
+    assert 'has shape' in line and 'trainer snapshot' in line
+
+
+def test_resume_from_a_model_file(tmp_path, data_dir, finished_run, capsys):
+    config = write_config(tmp_path, data_dir)
+    argv = args(config, str(tmp_path), '--resume', finished_run['model'])
+    assert train_chainer.main(argv) == 2
+    line = one_error_line(capsys)
+    assert finished_run['model'] in line and 'is missing' in line
+
+
+def test_pretrained_weights_that_would_run_code(tmp_path, data_dir,
+                                                capsys):
+    marker = tmp_path / 'ran'
+    evil = hostile_npz(tmp_path / 'vgg16.npz', marker, key='features.0.weight')
+    config = write_config(tmp_path, data_dir)
+    argv = args(config, str(tmp_path), '--set', 'model.pretrained=' + evil)
+    assert train_chainer.main(argv) == 2
+    assert_refused(one_error_line(capsys), evil, marker,
+                   key='features.0.weight')

@@ -20,6 +20,7 @@ from fasterrcnn.creators.proposal_target import ProposalTargetCreator
 from fasterrcnn.interop.state_dict import load_state_dict, pytorch_names
 from fasterrcnn.links.faster_rcnn_vgg16 import FasterRCNNVGG16
 from fasterrcnn.links.losses import faster_rcnn_losses
+from fasterrcnn.safe_npz import open_npz
 
 #: One row of the comparison. ``diff`` is the measured disagreement and
 #: ``scale`` the reference's size it is compared with (both as printed);
@@ -147,7 +148,7 @@ def compare_golden(path, log=None):
         list of StageResult.
     """
     say = log or (lambda message: None)
-    golden = numpy.load(path)
+    golden = open_npz(path)
     rows = _Rows(str(path).replace('\\', '/').split('/')[-1])
     say('rebuilding the weights of {}'.format(rows.file))
     state = golden_state_dict(golden)

@@ -11,6 +11,7 @@ import numpy
 
 from fasterrcnn.interop.state_dict import FEATURE_INDEX
 from fasterrcnn.links.vgg16 import conv_names
+from fasterrcnn.safe_npz import BadFileError, open_npz, read_entry
 
 
 def load_vgg16_imagenet(model, path):
@@ -21,24 +22,26 @@ def load_vgg16_imagenet(model, path):
         path (str): the ``.npz`` described in the module docstring.
 
     Raises:
-        KeyError: a weight is missing from the file (names the key).
-        ValueError: a shape does not fit (names the layer).
+        FileNotFoundError: no such file.
+        BadFileError: (a ``ValueError``) a weight is missing, does not fit or
+            is not a plain array (names the file and the key); nothing in
+            the file is executed.
     """
     pairs = [('features.{}'.format(i), getattr(model.extractor, name))
              for i, name in zip(FEATURE_INDEX, conv_names())]
     pairs += [('classifier.0', model.head.fc6), ('classifier.3',
                                                  model.head.fc7)]
-    with numpy.load(path) as f:
+    with open_npz(path) as f:
         for prefix, link in pairs:
             for suffix, param in (('weight', link.W), ('bias', link.b)):
                 key = '{}.{}'.format(prefix, suffix)
                 if key not in f.files:
-                    raise KeyError('{} has no {}: is it a torchvision VGG16 '
-                                   'state_dict saved as npz?'.format(path,
-                                                                     key))
-                value = f[key].astype(numpy.float32)
+                    raise BadFileError(
+                        '{} has no {}: is it a torchvision VGG16 state_dict '
+                        'saved as npz?'.format(path, key))
+                value = read_entry(f, key, path).astype(numpy.float32)
                 if value.shape != param.shape:
-                    raise ValueError(
+                    raise BadFileError(
                         '{}: {} has shape {}, the model needs {} (ImageNet '
                         'weights need the full VGG16 widths)'.format(
                             path, key, value.shape, param.shape))

@@ -14,6 +14,8 @@ import chainer
 
 from fasterrcnn.atomic import atomic_write
 from fasterrcnn.links.faster_rcnn_vgg16 import FasterRCNNVGG16
+from fasterrcnn.safe_npz import (BadFileError, SafeNpzDeserializer, open_npz,
+                                 read_entry)
 
 META_KEY = 'fasterrcnn_meta'
 
@@ -46,19 +48,44 @@ def load_model(path):
 
     Raises:
         FileNotFoundError: no such file.
-        ValueError: the file is not a model written by :func:`save_model`
-            (for example a trainer snapshot), with what to do.
+        BadFileError: (a ``ValueError``) the file is not a model written by
+            :func:`save_model` (for example a trainer snapshot), or holds
+            anything but plain arrays; one line naming the file, with what
+            to do. Nothing in the file is executed (see
+            :mod:`fasterrcnn.safe_npz`).
     """
     if not os.path.isfile(path):
         raise FileNotFoundError('model file not found: {}'.format(path))
-    with numpy.load(path, allow_pickle=False) as f:
+    with open_npz(path) as f:
         if META_KEY not in f.files:
-            raise ValueError(
+            raise BadFileError(
                 '{} holds no {} entry: it is not a model written by '
                 'train_chainer.py (a trainer snapshot is not a model; use '
                 'the model.npz of the output directory)'.format(
                     path, META_KEY))
-        meta = json.loads(str(f[META_KEY]))
-        model = FasterRCNNVGG16(**meta['init_args'])
-        chainer.serializers.NpzDeserializer(f).load(model)
+        meta = _read_meta(path, read_entry(f, META_KEY, path))
+        try:
+            model = FasterRCNNVGG16(**meta['init_args'])
+        except (TypeError, ValueError) as e:
+            raise BadFileError('{}: entry {!r} describes no valid model '
+                               '({})'.format(path, META_KEY, e))
+        SafeNpzDeserializer(f, path, 'model file').load(model)
     return model, meta.get('label_names')
+
+
+def _read_meta(path, entry):
+    """The JSON dict of the meta entry, or a one-line BadFileError."""
+    try:
+        meta = json.loads(str(entry))
+    except ValueError as e:
+        meta = e
+    if not isinstance(meta, dict) or \
+            not isinstance(meta.get('init_args'), dict):
+        raise BadFileError('{}: entry {!r} is not the JSON object of a model '
+                           'file'.format(path, META_KEY))
+    names = meta.get('label_names')
+    if names is not None and (not isinstance(names, list) or
+                              not all(isinstance(n, str) for n in names)):
+        raise BadFileError('{}: entry {!r}: label_names must be a list of '
+                           'strings'.format(path, META_KEY))
+    return meta

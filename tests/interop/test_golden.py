@@ -6,9 +6,12 @@ VGG16, about 15 s each on 2 cores): every stage must be within tolerance.
 
 import os
 
+import numpy
 import pytest
 
 from fasterrcnn import compare
+from tests.hostile import (assert_payload_is_live, assert_refused,
+                           hostile_npz)
 
 GOLDEN = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'shared',
                       'golden')
@@ -33,3 +36,24 @@ def test_compare_rejects_a_missing_file(capsys):
     with pytest.raises(SystemExit):
         compare.main(['golden', 'no-such-file.npz'])
     assert 'no such golden file' in capsys.readouterr().err
+
+
+def test_compare_refuses_a_golden_file_that_would_run_code(tmp_path, capsys):
+    marker = tmp_path / 'ran'
+    evil = hostile_npz(tmp_path / 'golden.npz', marker, {
+        'seed': numpy.array(0)}, key='param_names')
+    assert_payload_is_live(evil, marker, key='param_names')
+    assert compare.main(['golden', evil]) == 2
+    assert_refused(capsys.readouterr().err, evil, marker, key='param_names')
+
+
+def test_compare_names_a_missing_entry(tmp_path, capsys):
+    path = str(tmp_path / 'partial.npz')
+    numpy.savez(path, seed=numpy.array(0))
+    assert compare.main(['golden', path]) == 2
+    err = capsys.readouterr().err
+    assert 'Traceback' not in err
+    errors = [line for line in err.splitlines()
+              if line.startswith('compare: error: ')]
+    assert len(errors) == 1, err
+    assert path in errors[0] and 'std_override_names' in errors[0]
