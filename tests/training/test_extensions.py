@@ -1,10 +1,10 @@
-import chainer
 import pytest
 
 from fasterrcnn.training import AtomicSnapshot
 from fasterrcnn.training import find_snapshot
 from fasterrcnn.training import LearningRateShift
 from fasterrcnn.training import shifted_value
+from fasterrcnn.safe_npz import load_npz
 from tests.training.toy import make_trainer
 
 
@@ -47,7 +47,7 @@ def test_lr_after_resume(tmp_path):
     trainer, resumed = make_trainer(
         tmp_path / 'b', 8, seed=0, lr=1.0,
         extensions=[lr_shift(), AtomicSnapshot(trigger=(4, 'iteration'))])
-    chainer.serializers.load_npz(
+    load_npz(
         find_snapshot(str(tmp_path / 'a' / 'snapshot_iter_4.npz')), trainer)
     trainer.run()
     assert [s['lr'] for s in resumed.seen] == pytest.approx(EXPECTED[4:])

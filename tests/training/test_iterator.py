@@ -3,6 +3,7 @@ import numpy
 import pytest
 
 from fasterrcnn.training import SeededSerialIterator
+from fasterrcnn.safe_npz import load_npz
 
 
 def take(iterator, n):
@@ -67,7 +68,7 @@ def test_resume_continues_the_same_batches(tmp_path, done):
     chainer.serializers.save_npz(path, it)
 
     resumed = SeededSerialIterator(data, 3, seed=999)  # state from file
-    chainer.serializers.load_npz(path, resumed)
+    load_npz(path, resumed)
     assert resumed.epoch == it.epoch
     assert resumed.current_position == it.current_position
     assert resumed.previous_epoch_detail == it.previous_epoch_detail

@@ -12,6 +12,7 @@ from fasterrcnn.training.snapshot import list_snapshots
 from fasterrcnn.training.snapshot import RandomStateHolder
 from fasterrcnn.training.snapshot import SnapshotNotFoundError
 from fasterrcnn.training.snapshot import write_snapshot
+from fasterrcnn.safe_npz import load_npz
 from tests.training.toy import make_trainer
 
 
@@ -21,7 +22,7 @@ def link(value):
 
 def load_weight(path):
     target = link(0.0)
-    chainer.serializers.load_npz(path, target)
+    load_npz(path, target)
     return float(target.W.array[0, 0])
 
 
@@ -152,7 +153,7 @@ def test_random_state_round_trip(tmp_path):
                 rs.randint(1000, size=5))
 
     other = RandomStateHolder(seed=99)
-    chainer.serializers.load_npz(path, other)
+    load_npz(path, other)
     got = (other.random_state.standard_normal(5),
            other.random_state.uniform(size=5),
            other.random_state.randint(1000, size=5))
@@ -213,7 +214,7 @@ def _run_and_resume(tmp_path, total, snapshot_at, batch_size, n):
         tmp_path / 'resumed', total, seed=42, batch_size=batch_size, n=n,
         extensions=[AtomicSnapshot(keep=None,
                                    trigger=(snapshot_at, 'iteration'))])
-    chainer.serializers.load_npz(find_snapshot(path), trainer)
+    load_npz(find_snapshot(path), trainer)
     assert trainer.updater.iteration == snapshot_at
     trainer.run()
     return straight, resumed
