@@ -57,7 +57,7 @@ bench: $(VENV)/.ready
 	$(PY) bench/ops.py
 
 compare: $(VENV)/.ready
-	$(PY) -m fasterrcnn.compare golden ../shared/golden/sfr_seed0.npz ../shared/golden/sfr_seed1.npz
+	$(PY) -m fasterrcnn.compare golden tests/data/golden/sfr_seed0.npz tests/data/golden/sfr_seed1.npz
 
 clean:
 	rm -rf $(VENV) $(VENV_NP2) $(WHEELS)

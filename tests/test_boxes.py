@@ -9,8 +9,7 @@ from fasterrcnn.boxes import (MAX_LOG_SCALE, bbox2loc, bbox_iou, clip_bbox,
                               enumerate_shifted_anchor, generate_anchor_base,
                               loc2bbox)
 
-GOLDEN = os.path.join(os.path.dirname(__file__), '..', '..', 'shared',
-                      'golden')
+GOLDEN = os.path.join(os.path.dirname(__file__), 'data', 'golden')
 
 
 def random_bbox(rng, n, size=100.):

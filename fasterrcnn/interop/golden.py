@@ -1,6 +1,6 @@
 """Side-by-side check against the PyTorch version's own recorded outputs.
 
-A golden file (see the shared golden README) holds what
+A golden file (``tests/data/golden/README.md``) holds what
 simple-faster-rcnn-pytorch computed for a model whose weights are rebuilt
 from a seed, and one input. :func:`compare_golden` rebuilds the same weights
 in a :class:`FasterRCNNVGG16`, runs every recorded stage and returns one

@@ -13,8 +13,7 @@ from fasterrcnn import compare
 from tests.hostile import (assert_payload_is_live, assert_refused,
                            hostile_npz)
 
-GOLDEN = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'shared',
-                      'golden')
+GOLDEN = os.path.join(os.path.dirname(__file__), '..', 'data', 'golden')
 
 
 @pytest.mark.slow
