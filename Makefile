@@ -11,7 +11,8 @@ PY := $(VENV)/bin/python
 PY_NP2 := $(VENV_NP2)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: venv venv-np2 venv-torch test test-fast test-np2 demo bench compare clean
+.PHONY: venv venv-np2 venv-torch test test-fast test-np2 demo bench compare \
+	gpu-check gpu-wheels clean
 
 venv: $(VENV)/.ready
 venv-np2: $(VENV_NP2)/.ready
@@ -58,6 +59,23 @@ bench: $(VENV)/.ready
 
 compare: $(VENV)/.ready
 	$(PY) -m fasterrcnn.compare golden tests/data/golden/sfr_seed0.npz tests/data/golden/sfr_seed1.npz
+
+# Every GPU check in one run (bench/gpu_check.py): on the lent CUDA machine
+# `make gpu-check OUT=DIR`; here `make gpu-check DRY_RUN=1` (CPU, tiny sizes).
+OUT ?= gpu_check_out
+gpu-check: $(if $(DRY_RUN),$(VENV)/.ready)
+	bash bench/gpu_check.sh $(if $(DRY_RUN),--dry-run) $(OUT)
+
+# What the CUDA machine (Python 3.12, no network) needs from here, in the
+# ignored .gpu/: the chainer wheel and the pure dependencies it may lack.
+GPU_PY ?= 3.12
+gpu-wheels: $(WHEELS)/.ready
+	mkdir -p .gpu/wheels
+	cp $(WHEELS)/chainer-7.8.1-py3-none-any.whl .gpu/
+	$(PYTHON) -m pip download -q --no-deps -d .gpu/wheels --only-binary=:all: \
+	  --python-version $(GPU_PY) --platform manylinux2014_x86_64 \
+	  --platform manylinux_2_17_x86_64 --platform manylinux_2_28_x86_64 \
+	  -r requirements/gpu-machine.txt
 
 clean:
 	rm -rf $(VENV) $(VENV_NP2) $(WHEELS)

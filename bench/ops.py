@@ -130,50 +130,52 @@ def ratio(a, b):
     return '-' if a is None or b is None else '{:.2f}'.format(a / b)
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--gpu', type=int, default=-1)
-    parser.add_argument('--repeat', type=int, default=7)
-    parser.add_argument('--default-malloc', action='store_true',
-                        help="leave glibc's malloc as it is (the training "
-                        'script calls keep_freed_memory(), so does this '
-                        'benchmark by default)')
-    args = parser.parse_args()
-    tuned = False if args.default_malloc else keep_freed_memory()
+def measure(gpu=-1, repeat=7, builtin=True):
+    """Every figure of the table, measured now.
+
+    Args:
+        gpu (int): GPU id for the CuPy and torchvision GPU columns, or -1.
+        repeat (int): timed runs per figure (median), after one warm-up.
+        builtin (bool): also time Chainer's built-in RoI pooling (a Python
+            loop: about 40 s on 2 cores).
+
+    Returns:
+        list of dict: one row per operation (seconds; missing columns
+        absent) with its ``agree`` text.
+    """
     torch, ops = load_torch()
     cupy = None
-    if args.gpu >= 0:
+    if gpu >= 0:
         import cupy
-        cupy.cuda.Device(args.gpu).use()
+        cupy.cuda.Device(gpu).use()
     rng = numpy.random.RandomState(0)
     x = rng.randn(1, 512, 38, 50).astype(numpy.float32)
     rows = []
-
     for r in (128, 300):
         rois = make_rois(rng, r)
         roi_indices = numpy.zeros(r, numpy.int32)
         ours = ours_roi_pool(numpy, x, rois, roi_indices)
         row = {'op': 'RoI pool fwd+bwd R={}'.format(r),
-               'numpy': median_time(ours, args.repeat)}
+               'numpy': median_time(ours, repeat)}
         agree = []
-        if r == 128:
+        if r == 128 and builtin:
             row['chainer'] = median_time(
                 chainer_roi_pool(x, rois, roi_indices), 1)
         if torch is not None:
             tv = torch_roi_pool(torch, ops, 'cpu', x, rois, roi_indices)
-            row['tv_cpu'] = median_time(tv, args.repeat)
+            row['tv_cpu'] = median_time(tv, repeat)
             agree.append('cpu max|d| {:.1e}'.format(
                 numpy.abs(ours() - tv()).max()))
         if cupy is not None:
             ours_gpu = ours_roi_pool(cupy, x, rois, roi_indices)
             sync = cupy.cuda.Device().synchronize
-            row['cupy'] = median_time(ours_gpu, args.repeat, sync)
+            row['cupy'] = median_time(ours_gpu, repeat, sync)
             agree.append('cupy=numpy {}'.format(
                 bool((cupy.asnumpy(ours_gpu()) == ours()).all())))
             if torch is not None and torch.cuda.is_available():
                 tv_gpu = torch_roi_pool(torch, ops, 'cuda', x, rois,
                                         roi_indices)
-                row['tv_gpu'] = median_time(tv_gpu, args.repeat,
+                row['tv_gpu'] = median_time(tv_gpu, repeat,
                                             torch.cuda.synchronize)
         row['agree'] = ', '.join(agree)
         rows.append(row)
@@ -181,44 +183,66 @@ def main():
     bbox, score = make_boxes(rng, 12000)
     row = {'op': 'NMS 12000 boxes @0.7',
            'numpy': median_time(
-               lambda: non_maximum_suppression(bbox, 0.7, score), args.repeat)}
+               lambda: non_maximum_suppression(bbox, 0.7, score), repeat)}
     ours_keep = non_maximum_suppression(bbox, 0.7, score)
     agree = ['kept {}'.format(len(ours_keep))]
     if torch is not None:
         # torchvision wants (x_min, y_min, x_max, y_max); IoU is symmetric in
         # the axes, so the PyTorch version passes (y, x) boxes unchanged.
         bt, st = torch.tensor(bbox), torch.tensor(score)
-        row['tv_cpu'] = median_time(lambda: ops.nms(bt, st, 0.7), args.repeat)
+        row['tv_cpu'] = median_time(lambda: ops.nms(bt, st, 0.7), repeat)
         agree.append('same as tv {}'.format(
             numpy.array_equal(ops.nms(bt, st, 0.7).numpy(), ours_keep)))
     if cupy is not None:
         bc, sc = cupy.asarray(bbox), cupy.asarray(score)
         sync = cupy.cuda.Device().synchronize
         row['cupy'] = median_time(
-            lambda: non_maximum_suppression(bc, 0.7, sc), args.repeat, sync)
+            lambda: non_maximum_suppression(bc, 0.7, sc), repeat, sync)
         agree.append('cupy=numpy {}'.format(numpy.array_equal(
             cupy.asnumpy(non_maximum_suppression(bc, 0.7, sc)), ours_keep)))
         if torch is not None and torch.cuda.is_available():
             bg, sg = bt.cuda(), st.cuda()
             row['tv_gpu'] = median_time(lambda: ops.nms(bg, sg, 0.7),
-                                        args.repeat, torch.cuda.synchronize)
+                                        repeat, torch.cuda.synchronize)
     row['agree'] = ', '.join(agree)
     rows.append(row)
 
-    print('torch threads: {}, keep_freed_memory: {}, roi_pool threads: {}'
-          .format(torch.get_num_threads() if torch is not None else '-',
-                  tuned, roi_module._threads()))
+    return rows
+
+
+def format_table(rows):
+    """The rows as a Markdown table."""
     header = ('| op | ours NumPy | torchvision CPU | NumPy / tv | '
               'chainer built-in | ours CuPy | torchvision GPU | CuPy / tv | '
               'agreement |')
-    print(header)
-    print('|' + '---|' * (header.count('|') - 1))
+    lines = [header, '|' + '---|' * (header.count('|') - 1)]
     for row in rows:
-        print('| {} | {} | {} | {} | {} | {} | {} | {} | {} |'.format(
+        lines.append('| {} | {} | {} | {} | {} | {} | {} | {} | {} |'.format(
             row['op'], fmt(row['numpy']), fmt(row.get('tv_cpu')),
             ratio(row['numpy'], row.get('tv_cpu')), fmt(row.get('chainer')),
             fmt(row.get('cupy')), fmt(row.get('tv_gpu')),
             ratio(row.get('cupy'), row.get('tv_gpu')), row['agree']))
+    return '\n'.join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--gpu', type=int, default=-1)
+    parser.add_argument('--repeat', type=int, default=7)
+    parser.add_argument('--no-builtin', action='store_true',
+                        help="skip Chainer's built-in RoI pooling")
+    parser.add_argument('--default-malloc', action='store_true',
+                        help="leave glibc's malloc as it is (the training "
+                        'script calls keep_freed_memory(), so does this '
+                        'benchmark by default)')
+    args = parser.parse_args(argv)
+    tuned = False if args.default_malloc else keep_freed_memory()
+    rows = measure(args.gpu, args.repeat, builtin=not args.no_builtin)
+    torch, _ = load_torch()
+    print('torch threads: {}, keep_freed_memory: {}, roi_pool threads: {}'
+          .format(torch.get_num_threads() if torch is not None else '-',
+                  tuned, roi_module._threads()))
+    print(format_table(rows))
 
 
 if __name__ == '__main__':

@@ -1,6 +1,6 @@
 """Side-by-side comparison with the PyTorch version.
 
-    python -m fasterrcnn.compare golden FILE.npz [FILE.npz ...]
+    python -m fasterrcnn.compare golden [--gpu N] FILE.npz [FILE.npz ...]
 
 For each golden file (outputs recorded by simple-faster-rcnn-pytorch) it
 rebuilds the same weights, runs every recorded stage and prints one row per
@@ -15,6 +15,7 @@ import sys
 import time
 
 import fasterrcnn  # noqa: F401  (chainer through the compat import)
+from fasterrcnn.backend import gpu_available
 from fasterrcnn.interop.golden import compare_golden
 from fasterrcnn.safe_npz import BadFileError
 
@@ -37,7 +38,13 @@ def main(argv=None):
     sub = parser.add_subparsers(dest='command', required=True)
     golden = sub.add_parser('golden', help='golden .npz files')
     golden.add_argument('files', nargs='+', metavar='FILE.npz')
+    golden.add_argument('--gpu', type=int, default=-1,
+                        help='GPU id (default: -1, the CPU); the same stages '
+                        'and tolerances')
     args = parser.parse_args(argv)
+    if args.gpu >= 0 and not gpu_available():
+        parser.error('--gpu {} was given but no CUDA device is usable here '
+                     '(is cupy installed?)'.format(args.gpu))
 
     rows = []
     for path in args.files:
@@ -47,7 +54,8 @@ def main(argv=None):
         try:
             rows.extend(compare_golden(
                 path, log=lambda m: print('[{}] {}'.format(
-                    os.path.basename(path), m), file=sys.stderr, flush=True)))
+                    os.path.basename(path), m), file=sys.stderr, flush=True),
+                device=args.gpu))
         except BadFileError as e:
             print('compare: error: {}'.format(e), file=sys.stderr)
             return 2

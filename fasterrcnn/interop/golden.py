@@ -14,6 +14,7 @@ import numpy
 
 import chainer
 
+from fasterrcnn.backend import to_cpu
 from fasterrcnn.boxes import bbox_iou
 from fasterrcnn.creators.anchor_target import AnchorTargetCreator
 from fasterrcnn.creators.proposal_target import ProposalTargetCreator
@@ -64,8 +65,8 @@ def golden_state_dict(golden):
 
 
 def _max_abs(a, b):
-    a = numpy.asarray(a, numpy.float64)
-    b = numpy.asarray(b, numpy.float64)
+    a = numpy.asarray(to_cpu(a), numpy.float64)
+    b = numpy.asarray(to_cpu(b), numpy.float64)
     if a.shape != b.shape:
         return float('inf')
     return float(numpy.abs(a - b).max()) if a.size else 0.
@@ -128,6 +129,7 @@ class _Rows(object):
 
     def boxes(self, stage, ours, ref, atol=0.01, min_recall=0.99,
               count_rtol=0.01):
+        ours = to_cpu(ours)
         recall = min(_box_recall(ref, ours, atol), _box_recall(ours, ref, atol))
         count_ok = abs(len(ours) - len(ref)) <= count_rtol * len(ref)
         self.add(stage, 1. - recall, len(ref),
@@ -137,12 +139,16 @@ class _Rows(object):
                  recall >= min_recall and count_ok)
 
 
-def compare_golden(path, log=None):
+def compare_golden(path, log=None, device=-1):
     """Run every recorded stage of one golden file.
 
     Args:
         path (str): the ``.npz`` file.
         log (callable or None): called with a progress message per step.
+        device (int): GPU id, or -1 for the CPU. On a GPU the model, the
+            inputs and the creators run there (CuPy kernels included) and
+            the results come back for the comparison, with the same
+            tolerances as on the CPU.
 
     Returns:
         list of StageResult.
@@ -156,12 +162,18 @@ def compare_golden(path, log=None):
     model = FasterRCNNVGG16(n_fg_class)
     load_state_dict(model, state)
     del state
+    if device >= 0:
+        model.to_gpu(device)
+    xp = model.xp
 
-    img = golden['img_in'][None].astype(numpy.float32)
+    def dev(name, dtype=numpy.float32):
+        return xp.asarray(golden[name].astype(dtype))
+
+    img = dev('img_in')[None]
     img_size = img.shape[2:]
     scale = float(golden['scale'])
-    bbox = golden['bbox'].astype(numpy.float32)
-    label = golden['label'].astype(numpy.int32)
+    bbox = dev('bbox')
+    label = dev('label', numpy.int32)
 
     # --- training mode: features, RPN, proposals, losses, gradients -------
     say('training-mode forward')
@@ -178,18 +190,17 @@ def compare_golden(path, log=None):
                  '<= 1e-4 px', diff <= 1e-4)
         rows.boxes('train_rois', train_rois, golden['train_rois'])
 
-        sample_roi = golden['sample_roi'].astype(numpy.float32)
+        sample_roi = dev('sample_roi')
         roi_cls_loc, roi_score = model.head(
-            features, sample_roi, numpy.zeros(len(sample_roi), numpy.int32))
+            features, sample_roi, xp.zeros(len(sample_roi), numpy.int32))
         rows.relative('head_roi_cls_loc', roi_cls_loc.array,
                       golden['head_roi_cls_loc'], 1e-4)
         rows.relative('head_roi_score', roi_score.array,
                       golden['head_roi_score'], 1e-4)
         losses = faster_rcnn_losses(
-            rpn_locs[0], rpn_scores[0], golden['gt_rpn_loc'],
-            golden['gt_rpn_label'].astype(numpy.int32), roi_cls_loc,
-            roi_score, golden['gt_roi_loc'],
-            golden['gt_roi_label'].astype(numpy.int32))
+            rpn_locs[0], rpn_scores[0], dev('gt_rpn_loc'),
+            dev('gt_rpn_label', numpy.int32), roi_cls_loc, roi_score,
+            dev('gt_roi_loc'), dev('gt_roi_label', numpy.int32))
     names = [str(n) for n in golden['loss_names']]
     ours = [float(losses[n if n != 'total_loss' else 'loss'].array)
             for n in names]
@@ -206,7 +217,7 @@ def compare_golden(path, log=None):
         if key.startswith('grad/'):
             name = key[len('grad/'):]
             ref = golden[key].astype(numpy.float64)
-            grad = params[name].grad
+            grad = to_cpu(params[name].grad)
             norm = float(numpy.linalg.norm(ref))
             diff = float('inf') if grad is None else float(
                 numpy.linalg.norm(grad.astype(numpy.float64) - ref))
@@ -216,7 +227,7 @@ def compare_golden(path, log=None):
         if key.startswith('grad_norm/'):
             name = key[len('grad_norm/'):]
             ref = float(golden[key])
-            grad = params[name].grad
+            grad = to_cpu(params[name].grad)
             value = float('inf') if grad is None else float(
                 numpy.linalg.norm(grad.astype(numpy.float64)))
             diff = abs(value - ref)
@@ -233,8 +244,8 @@ def compare_golden(path, log=None):
 
     # --- creators with subsampling switched off ---------------------------
     say('target creators without subsampling')
-    full_loc, full_label = AnchorTargetCreator(n_sample=10 ** 9)(
-        bbox, golden['anchor'], img_size)
+    full_loc, full_label = (to_cpu(a) for a in AnchorTargetCreator(
+        n_sample=10 ** 9)(bbox, dev('anchor'), img_size))
     same = float((full_label == golden['full_gt_rpn_label']).mean())
     rows.add('full_gt_rpn_label', 1. - same, len(full_label),
              '>= 99.9% identical', same >= 0.999)
@@ -243,8 +254,8 @@ def compare_golden(path, log=None):
              float(numpy.abs(golden['full_gt_rpn_loc']).max()), '<= 1e-4',
              diff <= 1e-4)
     roi, loc, lab = ProposalTargetCreator(n_sample=10 ** 9, pos_ratio=1.0)(
-        golden['train_rois'], bbox, label)
-    roi, loc, lab = _sorted_rows(roi, loc, lab)
+        dev('train_rois'), bbox, label)
+    roi, loc, lab = _sorted_rows(to_cpu(roi), to_cpu(loc), to_cpu(lab))
     ref_roi, ref_loc, ref_lab = (golden['full_sample_roi'],
                                  golden['full_gt_roi_loc'],
                                  golden['full_gt_roi_label'])
@@ -267,11 +278,11 @@ def compare_golden(path, log=None):
     # version's order, on its proposals: the same draws give the same rows.
     random_state = numpy.random.RandomState(int(golden['seed']))
     s_roi, s_loc, s_label = ProposalTargetCreator()(
-        golden['train_rois'], bbox, label, random_state)
-    r_loc, r_label = AnchorTargetCreator()(bbox, golden['anchor'], img_size,
+        dev('train_rois'), bbox, label, random_state)
+    r_loc, r_label = AnchorTargetCreator()(bbox, dev('anchor'), img_size,
                                            random_state)
-    same = (numpy.array_equal(s_label, golden['gt_roi_label']) and
-            numpy.array_equal(r_label, golden['gt_rpn_label']) and
+    same = (numpy.array_equal(to_cpu(s_label), golden['gt_roi_label']) and
+            numpy.array_equal(to_cpu(r_label), golden['gt_rpn_label']) and
             _max_abs(s_roi, golden['sample_roi']) <= 1e-4)
     rows.add('sampled targets, same seed', 0. if same else 1., 1.,
              'identical draws', same)
@@ -290,8 +301,8 @@ def compare_golden(path, log=None):
         model.use_preset('evaluate')
         if score_thresh is not None:
             model.score_thresh = score_thresh
-        ours = model.decode(roi_cls_loc.array, roi_score.array, test_rois,
-                            size, pred_scale)
+        ours = [to_cpu(a) for a in model.decode(
+            roi_cls_loc.array, roi_score.array, test_rois, size, pred_scale)]
         ref = (golden[prefix + '_bbox'], golden[prefix + '_label'],
                golden[prefix + '_score'])
         recall = min(_detection_recall(ref, ours),
