@@ -26,13 +26,24 @@ else
     "$py" -m pip install -q --no-index --no-deps --target "$site" "$wheel"
   fi
   export PYTHONPATH="$site:$PWD${PYTHONPATH:+:$PYTHONPATH}"
-  # Pure dependencies the machine may lack: installed from .gpu/wheels only.
-  for pair in yaml:PyYAML matplotlib:matplotlib PIL:pillow pytest:pytest six:six filelock:filelock typing_extensions:typing_extensions; do
-    module=${pair%%:*}; package=${pair#*:}
-    if ! "$py" -c "import $module" 2>/dev/null; then
-      echo "gpu_check: installing $package from .gpu/wheels" >&2
-      "$py" -m pip install -q --no-index --find-links .gpu/wheels --target "$site" "$package"
+  # Pure dependencies the machine may lack: installed from .gpu/wheels only,
+  # each without its dependencies (--target does not see the machine's own
+  # packages, numpy among them), so every one is listed.
+  missing=""
+  for pair in yaml:PyYAML matplotlib:matplotlib contourpy:contourpy \
+      cycler:cycler fontTools:fonttools kiwisolver:kiwisolver \
+      packaging:packaging PIL:pillow pyparsing:pyparsing \
+      dateutil:python-dateutil six:six filelock:filelock \
+      typing_extensions:typing_extensions pytest:pytest iniconfig:iniconfig \
+      pluggy:pluggy pygments:Pygments; do
+    if ! "$py" -c "import ${pair%%:*}" 2>/dev/null; then
+      missing="$missing ${pair#*:}"
     fi
   done
+  if [ -n "$missing" ]; then
+    echo "gpu_check: installing from .gpu/wheels:$missing" >&2
+    "$py" -m pip install -q --no-index --no-deps --find-links .gpu/wheels \
+      --target "$site" --upgrade $missing
+  fi
 fi
 exec "$py" bench/gpu_check.py $dry --out "$out"

@@ -86,22 +86,63 @@ def _box_recall(ref, ours, atol):
     return float(found.mean())
 
 
-def _detection_recall(ref, ours, iou_min=0.99, score_tol=1e-3):
-    """Fraction of ``ref`` detections with a match in ``ours``.
+def _exact_matches(a, b, iou, iou_min, score_tol):
+    """``(len(a), len(b))`` bool: same label, IoU >= ``iou_min`` and scores
+    within ``score_tol``."""
+    return (iou >= iou_min) & (a[1][:, None] == b[1][None, :]) & \
+        (numpy.abs(a[2][:, None] - b[2][None, :]) <= score_tol)
 
-    A match has the same label, IoU at least ``iou_min`` and a score within
-    ``score_tol``. ``ref`` and ``ours`` are ``(bbox, label, score)``.
+
+def _detection_agreement(ref, ours, nms_thresh, iou_min=0.99,
+                         score_tol=1e-3, tie_tol=1e-5):
+    """How far two detection sets agree, both ways.
+
+    A detection is matched by one of the other set with the same label, IoU
+    at least ``iou_min`` and a score within ``score_tol``. Where two
+    candidates of one class have scores within ``tie_tol`` of each other
+    and overlap more than ``nms_thresh``, NMS keeps whichever float
+    rounding ranks first, and both implementations may pick differently
+    (measured on sfr_seed1.npz: two RoIs with class-9 probabilities
+    0.4039009 and 0.4039011). Such a pair, one unmatched detection on each
+    side, counts as a tie, and so does a detection that the other side
+    suppressed with the box it kept from a tie: they are reported, not
+    failed.
+
+    Args:
+        ref, ours (tuple): ``(bbox, label, score)``: ``(K, 4)`` float boxes
+            ``(y_min, x_min, y_max, x_max)``, ``(K,)`` int labels, ``(K,)``
+            float scores.
+        nms_thresh (float): the IoU above which NMS suppressed.
+
+    Returns:
+        tuple: ``(recall, ties)``: the smaller of the two matched fractions
+        (ties included) and the number of detections counted as ties.
     """
-    ref_bbox, ref_label, ref_score = ref
-    bbox, label, score = ours
-    if len(ref_bbox) == 0:
-        return 1.
-    if len(bbox) == 0:
-        return 0.
-    iou = bbox_iou(ref_bbox.astype(numpy.float64), bbox.astype(numpy.float64))
-    match = (iou >= iou_min) & (ref_label[:, None] == label[None, :]) & \
-        (numpy.abs(ref_score[:, None] - score[None, :]) <= score_tol)
-    return float(match.any(axis=1).mean())
+    if len(ref[0]) == 0 or len(ours[0]) == 0:
+        return (1. if len(ref[0]) == len(ours[0]) else 0.), 0
+    iou = bbox_iou(ref[0].astype(numpy.float64), ours[0].astype(numpy.float64))
+    exact = _exact_matches(ref, ours, iou, iou_min, score_tol)
+    ref_free = ~exact.any(axis=1)
+    ours_free = ~exact.any(axis=0)
+    same_label = ref[1][:, None] == ours[1][None, :]
+    tie = same_label & (iou > nms_thresh) & \
+        (numpy.abs(ref[2][:, None] - ours[2][None, :]) <= tie_tol) & \
+        ref_free[:, None] & ours_free[None, :]
+    ref_tie, ours_tie = tie.any(axis=1), tie.any(axis=0)
+    # Suppressed on one side by a higher-scored box the other side lacks
+    # because of a tie.
+    suppress = same_label & (iou > nms_thresh)
+    ref_cascade = ref_free & ~ref_tie & (
+        suppress & ours_tie[None, :] &
+        (ours[2][None, :] > ref[2][:, None])).any(axis=1)
+    ours_cascade = ours_free & ~ours_tie & (
+        suppress & ref_tie[:, None] &
+        (ref[2][:, None] > ours[2][None, :])).any(axis=0)
+    ref_ok = ~ref_free | ref_tie | ref_cascade
+    ours_ok = ~ours_free | ours_tie | ours_cascade
+    ties = int(ref_tie.sum() + ref_cascade.sum() + ours_tie.sum() +
+               ours_cascade.sum())
+    return min(float(ref_ok.mean()), float(ours_ok.mean())), ties
 
 
 def _sorted_rows(roi, loc, label):
@@ -305,9 +346,9 @@ def compare_golden(path, log=None, device=-1):
             roi_cls_loc.array, roi_score.array, test_rois, size, pred_scale)]
         ref = (golden[prefix + '_bbox'], golden[prefix + '_label'],
                golden[prefix + '_score'])
-        recall = min(_detection_recall(ref, ours),
-                     _detection_recall(ours, ref))
+        recall, ties = _detection_agreement(ref, ours, model.nms_thresh)
         rows.add(prefix + '_* detections', 1. - recall, len(ref[0]),
-                 '>= 99% matched both ways ({} vs {})'.format(
-                     len(ours[0]), len(ref[0])), recall >= 0.99)
+                 '>= 99% matched both ways ({} vs {}; {} by score '
+                 'ties)'.format(len(ours[0]), len(ref[0]), ties),
+                 recall >= 0.99)
     return rows.rows
