@@ -70,6 +70,7 @@ gpu-check: $(if $(DRY_RUN),$(VENV)/.ready)
 # ignored .gpu/: the chainer wheel and the pure dependencies it may lack.
 GPU_PY ?= 3.12
 gpu-wheels: $(WHEELS)/.ready
+	rm -rf .gpu/site
 	mkdir -p .gpu/wheels
 	cp $(WHEELS)/chainer-7.8.1-py3-none-any.whl .gpu/
 	$(PYTHON) -m pip download -q --no-deps -d .gpu/wheels --only-binary=:all: \
