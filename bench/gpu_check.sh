@@ -35,7 +35,9 @@ else
       packaging:packaging PIL:pillow pyparsing:pyparsing \
       dateutil:python-dateutil six:six filelock:filelock \
       typing_extensions:typing_extensions pytest:pytest iniconfig:iniconfig \
-      pluggy:pluggy pygments:Pygments; do
+      pluggy:pluggy pygments:Pygments pydantic:pydantic \
+      pydantic_core:pydantic_core annotated_types:annotated-types \
+      typing_inspection:typing-inspection tqdm:tqdm; do
     if ! "$py" -c "import ${pair%%:*}" 2>/dev/null; then
       missing="$missing ${pair#*:}"
     fi
