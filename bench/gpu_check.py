@@ -236,7 +236,7 @@ def step_train_step(args):
 
 
 def step_trainer(args):
-    import train_chainer
+    from fasterrcnn.cli import train as train_cli
     from fasterrcnn.data.shapes import generate_shapes
     root = os.path.join(args.out, 'shapes')
     data = os.path.join(root, 'data')
@@ -257,7 +257,7 @@ def step_trainer(args):
     start = time.perf_counter()
     with open(os.path.join(root, 'stdout.txt'), 'w') as f, \
             contextlib.redirect_stdout(f):
-        code = train_chainer.main(argv)
+        code = train_cli.main(argv)
     seconds = time.perf_counter() - start
     if code != 0:
         raise StepFailed('train_chainer.py exited with {}'.format(code))

@@ -4,6 +4,26 @@ All boxes are float32 ``(y_min, x_min, y_max, x_max)`` in pixels, with no
 ``+1`` (the PyTorch version measures a box as ``y_max - y_min``). Every
 function works on NumPy and CuPy arrays alike (``xp`` is taken from the
 input) and keeps its result on the input's device.
+
+IoU conventions
+---------------
+IoU is computed in four places, on purpose not by one function, because
+each must agree with a different reference to the last float:
+
+- :func:`bbox_iou` (anchor and proposal targets, evaluation of proposals):
+  continuous coordinates, no ``+1``, in the inputs' dtype, and 0 (not NaN)
+  for two empty boxes, as the PyTorch version's ``bbox_iou`` that the
+  target creators use.
+- ``fasterrcnn.nms`` NumPy twin and its CuPy mask kernel: the expression
+  and operation order of ``torchvision.ops.nms`` (``inter / (area_i +
+  area_j - inter)`` in the boxes' dtype, NaN for two empty boxes, which
+  suppresses nothing) and its comparison (suppress when IoU > threshold,
+  the threshold rounded down to the dtype): the kept set is then identical
+  even where an IoU lies within rounding of the threshold. The kernel
+  repeats the twin's arithmetic in CUDA; a test compares the two.
+- ``fasterrcnn.evaluation.voc``: the PASCAL VOC devkit's definition, which
+  counts pixels inclusively (``+1`` on widths and heights) in float64, so
+  that mAP is comparable with published VOC numbers.
 """
 
 import math
@@ -18,6 +38,14 @@ from fasterrcnn.backend import get_array_module
 #: unclamped ``exp``; the cap only keeps ``exp`` from overflowing to ``inf``
 #: (and ``inf - inf`` from making NaN further down).
 MAX_LOG_SCALE = 50.0
+
+#: Mean and std that the RoI head's box offsets are normalised by: the head
+#: regresses ``(loc - mean) / std``, so that its four outputs have about unit
+#: variance (Fast R-CNN's bounding-box regression targets, as the PyTorch
+#: version and chainercv set them). Shared by the model, which decodes with
+#: them, and the proposal target creator, which encodes with them.
+LOC_NORMALIZE_MEAN = (0., 0., 0., 0.)
+LOC_NORMALIZE_STD = (0.1, 0.1, 0.2, 0.2)
 
 
 def bbox_iou(bbox_a, bbox_b):

@@ -4,10 +4,10 @@
 
 1. writes the synthetic shapes data set (800 trainval, 200 test images) to
    ``<out>/data`` with ``python -m fasterrcnn.data.shapes``;
-2. trains with ``train_chainer.py --config configs/shapes.yaml`` into
+2. trains with ``fasterrcnn-train --config configs/shapes.yaml`` into
    ``<out>/train`` (log, loss.png, map.png, snapshots, model.npz); a demo
    that was stopped continues from its newest snapshot;
-3. evaluates ``model.npz`` on the test split with ``eval.py``, writing
+3. evaluates ``model.npz`` on the test split with ``fasterrcnn-eval``, writing
    ``<out>/eval.json`` and ``<out>/detections/*.png``.
 
 Each step runs the project's own command line, as a user would. The last
@@ -73,10 +73,10 @@ def main(argv=None):
     start = time.time()
     times = {'data': make_data(data_dir)}
     times['train'] = run('train', [
-        'train_chainer.py', '--config', CONFIG, '--out', train_dir,
+        '-m', 'fasterrcnn.cli.train', '--config', CONFIG, '--out', train_dir,
         '--resume', 'auto', '--set', 'data.dir={}'.format(data_dir)])
     times['eval'] = run('eval', [
-        'eval.py', '--model', os.path.join(train_dir, 'model.npz'),
+        '-m', 'fasterrcnn.cli.evaluate', '--model', os.path.join(train_dir, 'model.npz'),
         '--config', CONFIG, '--data', data_dir, '--split', 'test',
         '--out', eval_json, '--vis-dir', os.path.join(out, 'detections'),
         '--vis-n', '8'])

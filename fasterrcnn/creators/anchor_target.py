@@ -6,6 +6,10 @@ from fasterrcnn.boxes import bbox2loc, bbox_iou
 from fasterrcnn.creators.sampling import (as_random_state, choice, count,
                                           finite_or_zero, flatnonzero)
 
+#: Anchor labels (sec. 3.1.2): a positive (object) anchor, a negative
+#: (background) one, and one the RPN's losses ignore.
+POSITIVE, NEGATIVE, IGNORE = 1, 0, -1
+
 
 class AnchorTargetCreator(object):
     """Assign ground truth to anchors and sample the RPN's mini-batch.
@@ -58,7 +62,7 @@ class AnchorTargetCreator(object):
             (anchor[:, 0] >= 0) & (anchor[:, 1] >= 0) &
             (anchor[:, 2] <= img_h) & (anchor[:, 3] <= img_w))
         anchor_in = anchor[inside]
-        label_in = xp.full((len(inside),), -1, dtype=xp.int32)
+        label_in = xp.full((len(inside),), IGNORE, dtype=xp.int32)
         loc = xp.zeros((n_anchor, 4), dtype=xp.float32)
         if len(bbox) and len(inside):
             iou = bbox_iou(anchor_in, bbox)
@@ -70,24 +74,24 @@ class AnchorTargetCreator(object):
             # non-overlapping anchor positive; here it makes none.
             gt_max_iou = iou.max(axis=0)
             best = (iou == gt_max_iou[None]) & (gt_max_iou[None] > 0)
-            label_in[max_iou < self.neg_iou_thresh] = 0
-            label_in[best.any(axis=1)] = 1
-            label_in[max_iou >= self.pos_iou_thresh] = 1
+            label_in[max_iou < self.neg_iou_thresh] = NEGATIVE
+            label_in[best.any(axis=1)] = POSITIVE
+            label_in[max_iou >= self.pos_iou_thresh] = POSITIVE
             loc[inside] = finite_or_zero(
                 bbox2loc(anchor_in, bbox[argmax_iou]))
         else:
             # No object: every anchor inside the image is background.
-            label_in[:] = 0
+            label_in[:] = NEGATIVE
 
         n_pos = int(self.pos_ratio * self.n_sample)
-        pos = flatnonzero(label_in == 1)
+        pos = flatnonzero(label_in == POSITIVE)
         if len(pos) > n_pos:
-            label_in[choice(random_state, pos, len(pos) - n_pos)] = -1
-        n_neg = self.n_sample - count(label_in == 1)
-        neg = flatnonzero(label_in == 0)
+            label_in[choice(random_state, pos, len(pos) - n_pos)] = IGNORE
+        n_neg = self.n_sample - count(label_in == POSITIVE)
+        neg = flatnonzero(label_in == NEGATIVE)
         if len(neg) > n_neg:
-            label_in[choice(random_state, neg, len(neg) - n_neg)] = -1
+            label_in[choice(random_state, neg, len(neg) - n_neg)] = IGNORE
 
-        label = xp.full((n_anchor,), -1, dtype=xp.int32)
+        label = xp.full((n_anchor,), IGNORE, dtype=xp.int32)
         label[inside] = label_in
         return loc, label

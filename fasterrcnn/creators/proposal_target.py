@@ -3,13 +3,10 @@
 import numpy
 
 from fasterrcnn.backend import get_array_module
-from fasterrcnn.boxes import bbox2loc, bbox_iou
+from fasterrcnn.boxes import (LOC_NORMALIZE_MEAN, LOC_NORMALIZE_STD, bbox2loc,
+                              bbox_iou)
 from fasterrcnn.creators.sampling import (as_random_state, choice,
                                           finite_or_zero, flatnonzero)
-
-#: Mean and std by which the RoI head's loc targets are normalised.
-LOC_NORMALIZE_MEAN = (0., 0., 0., 0.)
-LOC_NORMALIZE_STD = (0.1, 0.1, 0.2, 0.2)
 
 
 class ProposalTargetCreator(object):

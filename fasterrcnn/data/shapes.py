@@ -21,12 +21,13 @@ at least :data:`MIN_VISIBLE` of its pixels visible.
 
 import argparse
 import os
+import sys
 
 import numpy
 from PIL import Image
 
 from fasterrcnn.data.transforms import resize
-from fasterrcnn.progress import ProgressBar
+from fasterrcnn.progress import Progress
 
 
 #: Class names; label ``i`` is ``LABEL_NAMES[i]``.
@@ -279,8 +280,7 @@ def generate_shapes(out, n_train, n_test, seed, size=DEFAULT_SIZE,
 
     total = n_train + n_test
     ids = ['{:06d}'.format(i) for i in range(total)]
-    bar = ProgressBar(total, desc='shapes', unit='images',
-                      line_fraction=0.25, enabled=progress)
+    bar = Progress(total, desc='shapes', unit='images', enabled=progress)
     annotations = {}
     for i, image_id in enumerate(ids):
         example = render_example(rng, size, n_objects, object_size)
@@ -325,7 +325,8 @@ def main(argv=None):
     generate_shapes(args.out, args.n_train, args.n_test, args.seed,
                     size=tuple(args.size), quality=args.quality,
                     progress=not args.quiet)
+    return 0
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

@@ -11,7 +11,7 @@ import chainer
 
 from fasterrcnn.evaluation.voc import (calc_detection_voc_ap,
                                        calc_detection_voc_prec_rec)
-from fasterrcnn.progress import ProgressBar
+from fasterrcnn.progress import Progress
 
 #: The two AP definitions, by the names used in results: ``'voc07'`` (the
 #: 11-point mean of VOC2007) and ``'area'`` (area under the monotone
@@ -127,7 +127,7 @@ def evaluate(model, dataset, n_images=None, progress=True, iou_thresh=0.5):
     if hasattr(model, 'use_preset'):
         saved = (model.nms_thresh, model.score_thresh)
         model.use_preset('evaluate')
-    bar = ProgressBar(n, desc='eval', unit='images', enabled=progress)
+    bar = Progress(n, desc='eval', unit='images', enabled=progress)
     try:
         with bar:
             preds, gts = predict_examples(

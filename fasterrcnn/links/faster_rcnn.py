@@ -6,9 +6,8 @@ import chainer
 import chainer.functions as F
 
 from fasterrcnn.backend import to_cpu
-from fasterrcnn.boxes import clip_bbox, loc2bbox
-from fasterrcnn.creators.proposal_target import (LOC_NORMALIZE_MEAN,
-                                                 LOC_NORMALIZE_STD)
+from fasterrcnn.boxes import (LOC_NORMALIZE_MEAN, LOC_NORMALIZE_STD,
+                              clip_bbox, loc2bbox)
 from fasterrcnn.data.transforms import get_normalizer, resize, scale_size
 from fasterrcnn.nms import non_maximum_suppression
 

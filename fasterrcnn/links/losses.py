@@ -5,6 +5,8 @@ import numpy
 import chainer
 import chainer.functions as F
 
+from fasterrcnn.creators.anchor_target import IGNORE
+
 
 def smooth_l1(x, t, in_weight, sigma):
     """Sum of the smooth L1 of ``in_weight * (x - t)`` (Fast R-CNN, eq. 3).
@@ -33,8 +35,9 @@ def loc_loss(pred_loc, gt_loc, gt_label, sigma):
     Args:
         pred_loc (chainer.Variable): ``(K, 4)`` predicted offsets.
         gt_loc (array): ``(K, 4)`` float32 targets.
-        gt_label (array): ``(K,)`` int32 labels: > 0 counts in the sum,
-            >= 0 in the divisor, -1 is ignored.
+        gt_label (array): ``(K,)`` int32 labels: > 0 (a positive anchor or
+            a foreground class) counts in the sum, every row but
+            :data:`~fasterrcnn.creators.anchor_target.IGNORE` in the divisor.
         sigma (float): see :func:`smooth_l1`.
     """
     xp = chainer.backend.get_array_module(gt_loc)
@@ -42,9 +45,10 @@ def loc_loss(pred_loc, gt_loc, gt_label, sigma):
     in_weight[gt_label > 0] = 1
     loss = smooth_l1(pred_loc, gt_loc, in_weight, sigma)
     # The PyTorch version divides by the count as is; a mini-batch with no
-    # non-ignored row (no anchor inside a tiny image) would give 0 / 0.
-    count = max(int((gt_label >= 0).sum()), 1)
-    return loss / numpy.float32(count)
+    # non-ignored row (no anchor inside a tiny image) would give 0 / 0. The
+    # count stays on the device: reading it would wait for the GPU.
+    count = xp.maximum((gt_label != IGNORE).sum(), 1).astype(numpy.float32)
+    return loss / count
 
 
 def faster_rcnn_losses(rpn_loc, rpn_score, gt_rpn_loc, gt_rpn_label,
@@ -70,7 +74,7 @@ def faster_rcnn_losses(rpn_loc, rpn_score, gt_rpn_loc, gt_rpn_label,
     xp = chainer.backend.get_array_module(gt_rpn_loc)
     rpn_loc_loss = loc_loss(rpn_loc, gt_rpn_loc, gt_rpn_label, rpn_sigma)
     rpn_cls_loss = F.softmax_cross_entropy(rpn_score, gt_rpn_label,
-                                           ignore_label=-1)
+                                           ignore_label=IGNORE)
     n_sample, n_loc = roi_cls_loc.shape
     n_class = n_loc // 4
     # The offsets predicted for each RoI's own ground-truth class.

@@ -56,28 +56,3 @@ def test_compare_names_a_missing_entry(tmp_path, capsys):
               if line.startswith('compare: error: ')]
     assert len(errors) == 1, err
     assert path in errors[0] and 'std_override_names' in errors[0]
-
-
-def _dets(rows):
-    rows = numpy.array(rows, numpy.float64).reshape(-1, 6)
-    return (rows[:, :4].astype(numpy.float32), rows[:, 4].astype(numpy.int32),
-            rows[:, 5].astype(numpy.float32))
-
-
-def test_detection_agreement_counts_only_score_ties_as_excused():
-    from fasterrcnn.interop.golden import _detection_agreement
-    a = [0, 0, 10, 10, 1, 0.9]          # found on both sides
-    b = [0, 20, 10, 30, 1, 0.4039011]   # tie partner of c (IoU 0.54)
-    c = [0, 23, 10, 33, 1, 0.4039009]
-    d = [0, 32, 10, 40, 1, 0.1]         # overlaps c only: c suppressed it
-    ref, ours = _dets([a, b, d]), _dets([a, c])
-    assert _detection_agreement(ref, ours, nms_thresh=0.05) == (1.0, 3)
-    # The same pair with scores 1e-3 apart is a real disagreement.
-    c_far = c[:5] + [0.4029]
-    recall, ties = _detection_agreement(ref, _dets([a, c_far]), 0.05)
-    assert (recall, ties) == (1 / 3., 0)
-    # Not overlapping enough to have suppressed each other: no tie.
-    recall, ties = _detection_agreement(ref, ours, nms_thresh=0.6)
-    assert ties == 0 and recall == 1 / 3.
-    assert _detection_agreement(_dets([]), _dets([]), 0.3) == (1.0, 0)
-    assert _detection_agreement(ref, _dets([]), 0.3) == (0.0, 0)

@@ -1,19 +1,24 @@
-"""train_chainer.py end to end on a tiny config: exact resume, clear errors."""
+"""fasterrcnn-train (train_chainer.py) end to end on a tiny config: exact
+resume, clear errors."""
 
 import os
+import subprocess
+import sys
 
 import numpy
 import pytest
 
 import chainer
 
-import train_chainer
+from fasterrcnn.cli import train as train_cli
 from fasterrcnn.data.shapes import generate_shapes
 from fasterrcnn.links.model_io import load_model
 from fasterrcnn.training import builder
 from tests.hostile import (assert_payload_is_live, assert_refused,
                            hostile_npz, npz_arrays)
 
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
 TINY = [
     'model.extractor_channels=[4, 4, 8, 8, 8]', 'model.fc_size=16',
     'model.min_size=64', 'model.max_size=80',
@@ -58,7 +63,7 @@ def test_interrupted_and_resumed_run_ends_with_the_same_weights(
         tmp_path, data_dir, monkeypatch):
     config = write_config(tmp_path, data_dir)
     whole = os.path.join(str(tmp_path), 'whole')
-    assert train_chainer.main(args(config, whole)) == 0
+    assert train_cli.main(args(config, whole)) == 0
     expected, names = params(os.path.join(whole, 'model.npz'))
     assert names == ['circle', 'square', 'triangle']
     for name in ('log', 'config.yaml', 'loss.png', 'map.png',
@@ -77,14 +82,14 @@ def test_interrupted_and_resumed_run_ends_with_the_same_weights(
         trainer.extend(crash)
         return trainer, model, label_names
 
-    monkeypatch.setattr(train_chainer, 'build_trainer', crashing)
+    monkeypatch.setattr(train_cli, 'build_trainer', crashing)
     broken = os.path.join(str(tmp_path), 'broken')
     with pytest.raises(Crash):
-        train_chainer.main(args(config, broken))
+        train_cli.main(args(config, broken))
     assert not os.path.exists(os.path.join(broken, 'model.npz'))
-    monkeypatch.setattr(train_chainer, 'build_trainer', build)
+    monkeypatch.setattr(train_cli, 'build_trainer', build)
     # ... then resumed from its newest snapshot.
-    assert train_chainer.main(args(config, broken, '--resume', 'auto')) == 0
+    assert train_cli.main(args(config, broken, '--resume', 'auto')) == 0
     got, _ = params(os.path.join(broken, 'model.npz'))
     assert got.keys() == expected.keys()
     for name in expected:
@@ -99,13 +104,13 @@ def test_resume_auto_with_no_snapshot_starts_afresh(tmp_path, data_dir):
     out = os.path.join(str(tmp_path), 'fresh')
     argv = args(config, out, '--resume', 'auto', '--iterations', '2',
                 '--set', 'eval.every=[2]')
-    assert train_chainer.main(argv) == 0
+    assert train_cli.main(argv) == 0
     assert os.path.isfile(os.path.join(out, 'model.npz'))
 
 
 def test_missing_data_is_a_clear_error(tmp_path, capsys):
     config = write_config(tmp_path, os.path.join(str(tmp_path), 'nowhere'))
-    assert train_chainer.main(args(config, str(tmp_path))) == 2
+    assert train_cli.main(args(config, str(tmp_path))) == 2
     err = capsys.readouterr().err
     assert 'data.dir' in err and 'nowhere' in err and '--set' in err
 
@@ -115,41 +120,41 @@ def test_missing_pretrained_weights_is_a_clear_error(tmp_path, data_dir,
     config = write_config(tmp_path, data_dir)
     argv = args(config, str(tmp_path), '--set',
                 'model.pretrained=vgg16_imagenet.npz')
-    assert train_chainer.main(argv) == 2
+    assert train_cli.main(argv) == 2
     err = capsys.readouterr().err
     assert 'model.pretrained' in err and 'vgg16_imagenet.npz' in err
 
 
 def test_config_errors_name_the_key(tmp_path, data_dir, capsys):
     config = write_config(tmp_path, data_dir)
-    assert train_chainer.main(args(config, str(tmp_path), '--set',
+    assert train_cli.main(args(config, str(tmp_path), '--set',
                                    'train.lrate=0.1')) == 2
     assert 'train.lrate' in capsys.readouterr().err
-    assert train_chainer.main(args(config, str(tmp_path), '--resume',
+    assert train_cli.main(args(config, str(tmp_path), '--resume',
                                    os.path.join(str(tmp_path), 'none'))) == 2
     assert 'snapshot' in capsys.readouterr().err.lower()
 
 
 def test_class_count_mismatch(tmp_path, data_dir, capsys):
     config = write_config(tmp_path, data_dir)
-    assert train_chainer.main(args(config, str(tmp_path), '--set',
+    assert train_cli.main(args(config, str(tmp_path), '--set',
                                    'model.n_fg_class=5')) == 2
     err = capsys.readouterr().err
     assert 'n_fg_class' in err and '3 classes' in err
 
 
 def test_help_config_lists_every_key(capsys):
-    assert train_chainer.main(['--help-config']) == 0
+    assert train_cli.main(['--help-config']) == 0
     out = capsys.readouterr().out
     for key in ('model.anchor_scales', 'train.lr_shift_at', 'eval.every'):
         assert key in out
 
 
 @pytest.mark.parametrize('name', sorted(os.listdir(os.path.join(
-    os.path.dirname(__file__), '..', 'configs'))))
+    os.path.dirname(__file__), '..', '..', 'configs'))))
 def test_shipped_configs_load(name):
     from fasterrcnn.config import load_config
-    config = load_config(os.path.join(os.path.dirname(__file__), '..',
+    config = load_config(os.path.join(os.path.dirname(__file__), '..', '..',
                                       'configs', name))
     assert config.train.iterations > 0
 
@@ -158,8 +163,8 @@ def test_voc07_config_says_plainly_what_is_missing(tmp_path, capsys,
                                                     monkeypatch):
     monkeypatch.chdir(tmp_path)     # no VOCdevkit here
     config = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..',
-                          'configs', 'voc07_vgg16.yaml')
-    assert train_chainer.main(['--config', config, '--no-progress']) == 2
+                          '..', 'configs', 'voc07_vgg16.yaml')
+    assert train_cli.main(['--config', config, '--no-progress']) == 2
     err = capsys.readouterr().err
     assert 'VOCdevkit/VOC2007' in err and 'does not exist' in err
 
@@ -170,7 +175,7 @@ def finished_run(tmp_path_factory, data_dir):
     root = tmp_path_factory.mktemp('finished')
     config = write_config(root, data_dir)
     out = os.path.join(str(root), 'out')
-    assert train_chainer.main(args(config, out, '--iterations', '2',
+    assert train_cli.main(args(config, out, '--iterations', '2',
                                    '--set', 'eval.every=[2]')) == 0
     return {'snapshot': os.path.join(out, 'snapshot_iter_2.npz'),
             'model': os.path.join(out, 'model.npz')}
@@ -194,7 +199,7 @@ def test_resume_from_a_snapshot_that_would_run_code(tmp_path, data_dir,
     assert_payload_is_live(evil, marker, key=key)
     config = write_config(tmp_path, data_dir)
     out = os.path.join(str(tmp_path), 'out')
-    assert train_chainer.main(args(config, out, '--resume', evil)) == 2
+    assert train_cli.main(args(config, out, '--resume', evil)) == 2
     line = one_error_line(capsys)
     assert_refused(line, evil, marker, key=key)
     assert not os.path.exists(os.path.join(out, 'model.npz'))
@@ -206,7 +211,7 @@ def test_resume_from_a_snapshot_of_another_config(tmp_path, data_dir,
     out = os.path.join(str(tmp_path), 'out')
     argv = args(config, out, '--resume', finished_run['snapshot'],
                 '--set', 'model.fc_size=32')
-    assert train_chainer.main(argv) == 2
+    assert train_cli.main(argv) == 2
     line = one_error_line(capsys)
     assert finished_run['snapshot'] in line and '/faster_rcnn/head/' in line
     assert 'has shape' in line and 'trainer snapshot' in line
@@ -215,7 +220,7 @@ def test_resume_from_a_snapshot_of_another_config(tmp_path, data_dir,
 def test_resume_from_a_model_file(tmp_path, data_dir, finished_run, capsys):
     config = write_config(tmp_path, data_dir)
     argv = args(config, str(tmp_path), '--resume', finished_run['model'])
-    assert train_chainer.main(argv) == 2
+    assert train_cli.main(argv) == 2
     line = one_error_line(capsys)
     assert finished_run['model'] in line and 'is missing' in line
 
@@ -226,6 +231,21 @@ def test_pretrained_weights_that_would_run_code(tmp_path, data_dir,
     evil = hostile_npz(tmp_path / 'vgg16.npz', marker, key='features.0.weight')
     config = write_config(tmp_path, data_dir)
     argv = args(config, str(tmp_path), '--set', 'model.pretrained=' + evil)
-    assert train_chainer.main(argv) == 2
+    assert train_cli.main(argv) == 2
     assert_refused(one_error_line(capsys), evil, marker,
                    key='features.0.weight')
+
+
+@pytest.mark.parametrize('command', [
+    [sys.executable, os.path.join(ROOT, 'train_chainer.py')],
+    [os.path.join(os.path.dirname(sys.executable), 'fasterrcnn-train')]])
+def test_the_script_and_the_installed_command(command):
+    # train_chainer.py is a thin wrapper of the installed command.
+    done = subprocess.run(command + ['--help'], capture_output=True,
+                          text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert '--resume' in done.stdout and '--help-config' in done.stdout
+    done = subprocess.run(command + ['--no-progress'], capture_output=True,
+                          text=True, cwd=ROOT)
+    assert done.returncode == 2
+    assert done.stderr.strip().endswith('--config is required (see configs/)')

@@ -1,32 +1,25 @@
-"""eval.py end to end on a tiny model and a tiny shapes data set."""
+"""fasterrcnn-eval (eval.py) end to end on a tiny model and a tiny shapes
+data set."""
 
-import importlib.util
 import json
 import os
+import subprocess
+import sys
 
 import chainer
 import numpy
 import pytest
 
 from fasterrcnn.backend import gpu_available
+from fasterrcnn.cli import evaluate as eval_script
 from fasterrcnn.data.shapes import LABEL_NAMES, generate_shapes
 from fasterrcnn.links.faster_rcnn_vgg16 import FasterRCNNVGG16
 from fasterrcnn.links.model_io import save_model
 from tests.hostile import (assert_payload_is_live, assert_refused,
                            hostile_npz, npz_arrays)
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def _load_script():
-    spec = importlib.util.spec_from_file_location(
-        'eval_script', os.path.join(ROOT, 'eval.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-eval_script = _load_script()
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
 
 
 def tiny_model(n_fg_class=3):
@@ -60,7 +53,7 @@ def test_writes_json_and_drawings(files, capsys, tmp_path):
                          capsys)
     assert code == 0, err
     # Progress lines (stderr is not a terminal here), then the table.
-    assert 'eval: 3/3 images (100%)' in err
+    assert 'eval: 3/3 images (100%) in ' in err
     for name in LABEL_NAMES:
         assert name in out
     assert 'AP VOC07 11-point' in out and 'AP area (VOC2010+)' in out
@@ -129,7 +122,7 @@ def assert_user_error(code, out, err, *fragments):
     assert 'Traceback' not in err
     lines = err.strip().splitlines()
     assert len(lines) == 1, err
-    assert lines[0].startswith('eval.py: error: ')
+    assert lines[0].startswith('fasterrcnn-eval: error: ')
     for fragment in fragments:
         assert fragment in lines[0]
     assert out == ''
@@ -252,3 +245,19 @@ def test_a_model_file_that_would_run_code(files, capsys, tmp_path):
     code, out, err = run(['--model', evil, '--data', files['data']], capsys)
     assert code == 2
     assert_refused(err, evil, marker, key='fasterrcnn_meta')
+
+
+@pytest.mark.parametrize('command', [
+    [sys.executable, os.path.join(ROOT, 'eval.py')],
+    [os.path.join(os.path.dirname(sys.executable), 'fasterrcnn-eval')]])
+def test_the_script_and_the_installed_command(files, command):
+    # eval.py is a thin wrapper of the installed command.
+    done = subprocess.run(command + ['--help'], capture_output=True,
+                          text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert '--model' in done.stdout and '--vis-dir' in done.stdout
+    done = subprocess.run(command + ['--model', files['model'], '--data',
+                                     files['data'], '--no-progress'],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert 'mAP' in done.stdout

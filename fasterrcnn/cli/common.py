@@ -1,0 +1,93 @@
+"""What every command line shares: flags, GPU selection, the error path.
+
+A mistake in the input (a missing or refused file, an invalid config, a GPU
+that is not there) is a :class:`UserError` or one of the project's own
+error types; :func:`run_command` prints it as one line, ``PROG: error:
+MESSAGE``, with no traceback, and returns exit status 2.
+"""
+
+import sys
+
+from fasterrcnn.backend import gpu_available
+from fasterrcnn.config import ConfigError
+from fasterrcnn.safe_npz import BadFileError
+
+#: Exit status of a mistake in the input (argparse's own for usage errors).
+EXIT_USER_ERROR = 2
+
+
+class UserError(Exception):
+    """A mistake in the input: reported in one line, exit status 2."""
+
+
+#: Errors that name the file or key at fault and need no traceback.
+USER_ERRORS = (UserError, ConfigError, BadFileError, FileNotFoundError)
+
+
+def add_config_flags(parser):
+    """``--config CFG`` and repeatable ``--set KEY=VALUE``."""
+    parser.add_argument('--config', metavar='CFG',
+                        help='YAML configuration file (see --help-config '
+                             'of fasterrcnn-train for every key)')
+    parser.add_argument('--set', action='append', default=[],
+                        metavar='KEY=VALUE',
+                        help='override a config key (YAML value), e.g. '
+                             '--set train.lr=0.01; may be repeated')
+
+
+def add_device_flags(parser):
+    """``--gpu N`` and ``--no-progress``."""
+    parser.add_argument('--gpu', type=int, default=-1, metavar='N',
+                        help='CUDA device to run on (default: -1, the CPU)')
+    parser.add_argument('--no-progress', action='store_true',
+                        help='no progress bar (the log lines remain)')
+
+
+def select_gpu(gpu):
+    """Makes GPU ``gpu`` current, or a UserError saying why it cannot be.
+
+    Args:
+        gpu (int): the device id; a negative id means the CPU (no-op).
+    """
+    if gpu < 0:
+        return
+    if not gpu_available():
+        raise UserError('--gpu {}: no usable CUDA device (CuPy is missing '
+                        'or sees no GPU; pip install ".[gpu]" on a CUDA '
+                        'machine); leave out --gpu to run on the CPU'
+                        .format(gpu))
+    import chainer
+    import cupy
+    count = cupy.cuda.runtime.getDeviceCount()
+    if gpu >= count:
+        raise UserError('--gpu {}: there {} only {} CUDA device{} (0 to {})'
+                        .format(gpu, 'is' if count == 1 else 'are', count,
+                                '' if count == 1 else 's', count - 1))
+    chainer.backends.cuda.get_device_from_id(gpu).use()
+
+
+def error_message(error):
+    """The one-line text of an error (its first argument, as raised)."""
+    text = str(error.args[0]) if error.args else str(error)
+    return ' '.join(text.split())
+
+
+def run_command(prog, parser, run, argv=None):
+    """Parses ``argv`` and calls ``run(args)``; returns the exit status.
+
+    Args:
+        prog (str): the command's name, for messages.
+        parser (argparse.ArgumentParser): the command's parser.
+        run (callable): takes the parsed arguments, returns the status.
+        argv (list of str or None): the arguments (``sys.argv[1:]``).
+    """
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # --help (0) or a usage error (2)
+        return e.code if isinstance(e.code, int) else EXIT_USER_ERROR
+    try:
+        return run(args)
+    except USER_ERRORS as e:
+        print('{}: error: {}'.format(prog, error_message(e)),
+              file=sys.stderr)
+        return EXIT_USER_ERROR

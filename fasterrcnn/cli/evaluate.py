@@ -1,0 +1,302 @@
+"""``fasterrcnn-eval`` (``eval.py``): PASCAL VOC mAP of a trained model.
+
+    fasterrcnn-eval --model MODEL.npz --data DIR [--split test]
+                   [--config CFG] [--set KEY=VALUE ...] [--gpu N]
+                   [--out result.json] [--vis-dir DIR [--vis-n K]]
+                   [--n-images N] [--no-progress]
+
+``MODEL.npz`` is a model file written by ``train_chainer.py`` (weights plus
+architecture and class names, see :mod:`fasterrcnn.links.model_io`), not a
+trainer snapshot. ``DIR`` is a data set in the VOC layout
+(:class:`fasterrcnn.data.voc.VOCBboxDataset`).
+
+The evaluation follows the VOC protocol: objects marked difficult are kept,
+a detection matched to one counts neither as a true nor as a false positive,
+and they are not counted among the positives. The model predicts with its
+``'evaluate'`` preset (NMS 0.3, score 0.05). One pass gives AP per class and
+mAP under both definitions: VOC2007's 11-point mean and the area under the
+curve (VOC2010 and later); ``eval.use_07_metric`` of the configuration (true
+by default) says which one is *the* mAP of the run.
+
+Values missing on the command line come from ``--config`` (and its
+``--set`` overrides): ``data.dir``, ``data.test_split``,
+``data.label_names``, ``eval.n_images``, ``eval.use_07_metric``; the command
+line wins. The architecture always comes from the model file; ``model.*``
+keys of a config that disagree with it are reported and ignored.
+
+Output: a progress bar on stderr, then the table on stdout. ``--out`` also
+writes the numbers as JSON (atomically; ``null`` for an undefined AP).
+``--vis-dir`` draws the first ``--vis-n`` (default 10) images as
+``DIR/<image id>.png``: predictions with score >= 0.3 (solid, with their
+scores; lower than the ``'visualize'`` preset's 0.7 so that a weakly
+trained model still shows what it finds) and the ground truth (dashed).
+
+Exit status: 0 on success, 2 for a mistake in the input (missing or wrong
+model file, missing data directory or split, classes of the model and the
+data set that do not match, an invalid config), with a one-line message.
+"""
+
+import argparse
+import os
+import sys
+
+import fasterrcnn  # noqa: F401  (chainer through the compat import)
+from fasterrcnn.backend import keep_freed_memory
+from fasterrcnn.cli.common import (UserError, add_config_flags,
+                                   add_device_flags, run_command, select_gpu)
+from fasterrcnn.config import KEYS_BY_NAME, load_config
+from fasterrcnn.data.voc import LABELS_FILE, VOCBboxDataset
+from fasterrcnn.evaluation.report import (METRIC_TITLES, VIS_SCORE_THRESH,
+                                          format_ap, format_table,
+                                          result_record, save_visualizations,
+                                          write_json_atomic)
+from fasterrcnn.evaluation.run import evaluate
+from fasterrcnn.links.model_io import load_model
+
+PROG = 'fasterrcnn-eval'
+VIS_N_DEFAULT = 10
+# model.* config keys compared with the model file's architecture.
+_MODEL_KEYS = ('n_fg_class', 'extractor_channels', 'fc_size', 'min_size',
+               'max_size', 'normalize')
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            'expected a positive integer, got {!r}'.format(text)) from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(
+            'expected a positive integer, got {}'.format(value))
+    return value
+
+
+def build_parser(prog=PROG):
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description='PASCAL VOC mAP (VOC07 11-point and area) of a trained '
+                    'Faster R-CNN model on a VOC-layout data set.')
+    parser.add_argument('--model', required=True, metavar='MODEL.npz',
+                        help='model file written by train_chainer.py (not a '
+                             'trainer snapshot)')
+    parser.add_argument('--data', metavar='DIR',
+                        help='data directory in the VOC layout (default: '
+                             'data.dir of the config)')
+    parser.add_argument('--split',
+                        help='image set, ImageSets/Main/<split>.txt '
+                             '(default: data.test_split of the config, '
+                             '\'test\')')
+    add_config_flags(parser)
+    add_device_flags(parser)
+    parser.add_argument('--out', metavar='result.json',
+                        help='also write the results as JSON here')
+    parser.add_argument('--vis-dir', metavar='DIR',
+                        help='draw predictions (score >= {}) and ground '
+                             'truth of the first images as DIR/<id>.png'
+                             .format(VIS_SCORE_THRESH))
+    parser.add_argument('--vis-n', type=_positive_int, metavar='K',
+                        help='how many images --vis-dir draws (default: '
+                             '{})'.format(VIS_N_DEFAULT))
+    parser.add_argument('--n-images', type=_positive_int, metavar='N',
+                        help='evaluate on the first N images only '
+                             '(default: eval.n_images of the config, all)')
+    return parser
+
+
+def _open_dataset(data_dir, split, label_names=None):
+    if not os.path.isdir(data_dir):
+        raise UserError('data directory not found: {}'.format(data_dir))
+    try:
+        return VOCBboxDataset(data_dir, split, use_difficult=True,
+                              return_difficult=True, label_names=label_names)
+    except (FileNotFoundError, ValueError) as e:
+        raise UserError(str(e)) from None
+
+
+def _names_source(config_names, data_dir):
+    if config_names is not None:
+        return 'data.label_names of the config'
+    path = os.path.join(data_dir, LABELS_FILE)
+    if os.path.isfile(path):
+        return path
+    return 'the 20 PASCAL VOC classes (the data directory has no {})'.format(
+        LABELS_FILE)
+
+
+def match_classes(n_model, model_names, data_names, data_source):
+    """The class names to read the data set with, or a UserError.
+
+    The model's label ``i`` must mean the data set's class ``i``. The
+    counts must agree. When the model file carries its class names they
+    must be the data set's names; if only their order differs, the data set
+    is read in the model's order (annotations name their classes, so
+    nothing is lost).
+
+    Args:
+        n_model (int): the model's number of foreground classes.
+        model_names (sequence of str or None): names saved with the model.
+        data_names (sequence of str): the data set's names.
+        data_source (str): where ``data_names`` came from (for messages).
+
+    Returns:
+        tuple of str: the names, in the model's label order.
+    """
+    data_names = tuple(data_names)
+    if n_model != len(data_names):
+        raise UserError(
+            'the model has {} classes but the data set has {} (from {}): '
+            'evaluate on the data the model was trained on, or give the '
+            'model\'s {} class names as data.label_names in a --config'
+            .format(n_model, len(data_names), data_source, n_model))
+    if model_names is None:
+        return data_names
+    model_names = tuple(model_names)
+    if set(model_names) != set(data_names):
+        only_model = [n for n in model_names if n not in data_names]
+        only_data = [n for n in data_names if n not in model_names]
+        raise UserError(
+            'the model\'s classes are not the data set\'s (from {}): only '
+            'the model has {}, only the data set has {}; evaluate on the '
+            'data the model was trained on'.format(
+                data_source, ', '.join(only_model) or 'none',
+                ', '.join(only_data) or 'none'))
+    return model_names
+
+
+def _check_data_files(dataset, n):
+    """Read the first ``n`` annotations and look for their images now,
+    rather than fail in the middle of a long run."""
+    for i in range(n):
+        try:
+            dataset.get_annotation(i)
+        except (FileNotFoundError, ValueError) as e:
+            raise UserError(str(e)) from None
+        image = os.path.join(dataset.data_dir, 'JPEGImages',
+                             dataset.ids[i] + '.jpg')
+        if not os.path.isfile(image):
+            raise UserError(
+                '{} not found: image id {!r} of the {!r} split has an '
+                'annotation but no image'.format(image, dataset.ids[i],
+                                                 dataset.split))
+
+
+def _check_output_dir(path, option):
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise UserError('{} {}: directory {} does not exist'.format(
+            option, path, directory))
+
+
+def _config_notes(config, model):
+    """Lines about model.* config values that the model file overrides.
+
+    Only values that the config sets away from their defaults count: a
+    config that leaves ``model`` alone says nothing about the architecture.
+    """
+    notes = []
+    for field in _MODEL_KEYS:
+        wanted = getattr(config.model, field)
+        if wanted is None or wanted == KEYS_BY_NAME['model.' + field].default:
+            continue
+        actual = model.init_args[field]
+        if isinstance(wanted, tuple):
+            wanted = list(wanted)
+        if wanted != actual:
+            notes.append('note: the config has model.{} = {} but the model '
+                         'file has {}; the model file wins'.format(
+                             field, wanted, actual))
+    return notes
+
+
+# --------------------------------------------------------------------------
+
+
+def run(args):
+    """Evaluate as ``args`` say; returns the exit status."""
+    overrides = args.set
+    config = load_config(args.config, overrides)
+    data_dir = args.data if args.data is not None else config.data.dir
+    if data_dir is None:
+        raise UserError('no data directory: pass --data DIR or set data.dir '
+                        'in the --config')
+    split = args.split if args.split is not None else config.data.test_split
+    n_images = args.n_images if args.n_images is not None \
+        else config.eval.n_images
+    use_07_metric = config.eval.use_07_metric
+    if args.vis_n is not None and args.vis_dir is None:
+        raise UserError('--vis-n needs --vis-dir (where to write the PNGs)')
+    vis_n = args.vis_n if args.vis_n is not None else VIS_N_DEFAULT
+    if args.out is not None:
+        _check_output_dir(args.out, '--out')
+
+    # Read as data only: nothing in a model file runs (BadFileError).
+    model, model_names = load_model(args.model)
+    if args.config is not None or overrides:
+        for note in _config_notes(config, model):
+            print(note, file=sys.stderr)
+
+    config_names = config.data.label_names
+    dataset = _open_dataset(data_dir, split, config_names)
+    names = match_classes(model.n_fg_class, model_names, dataset.label_names,
+                          _names_source(config_names, data_dir))
+    if names != dataset.label_names:
+        print('note: reading the data set with the model\'s class order '
+              '({})'.format(', '.join(names)), file=sys.stderr)
+        dataset = _open_dataset(data_dir, split, names)
+    n_in_split = len(dataset)
+    n = n_in_split if n_images is None else min(n_images, n_in_split)
+    if n == 0:
+        raise UserError('the {!r} split of {} lists no images'.format(
+            split, data_dir))
+    _check_data_files(dataset, n)
+
+    if args.vis_dir is not None:
+        try:
+            os.makedirs(args.vis_dir, exist_ok=True)
+        except OSError as e:
+            raise UserError('--vis-dir {}: {}'.format(args.vis_dir, e)) \
+                from None
+
+    device = 'cpu'
+    if args.gpu >= 0:
+        select_gpu(args.gpu)
+        model.to_gpu()
+        device = 'gpu:{}'.format(args.gpu)
+
+    result = evaluate(model, dataset, n_images=n,
+                      progress=not args.no_progress)
+
+    metric = 'voc07' if use_07_metric else 'area'
+    print('model: {}'.format(args.model))
+    print('data:  {} (split {!r}, {} of {} images)'.format(
+        data_dir, split, result['n_images'], n_in_split))
+    print(format_table(result, names))
+    print('mAP {} ({}; the config asks for it: eval.use_07_metric is {})'
+          .format(format_ap(result['map_' + metric]), METRIC_TITLES[metric],
+                  'true' if use_07_metric else 'false'))
+    print('{} images in {:.1f} s ({:.2f} images/s, {})'.format(
+        result['n_images'], result['seconds'], result['images_per_second'],
+        device))
+
+    if args.out is not None:
+        write_json_atomic(args.out, result_record(
+            result, args.model, data_dir, split, n_in_split, names,
+            use_07_metric, device))
+        print('results written to {}'.format(args.out))
+    if args.vis_dir is not None:
+        paths = save_visualizations(dataset, result, names, args.vis_dir,
+                                    vis_n)
+        print('{} drawing{} written to {}'.format(
+            len(paths), '' if len(paths) == 1 else 's', args.vis_dir))
+    return 0
+
+
+def main(argv=None, prog=PROG):
+    """Command-line entry point; returns the exit status (2: bad input)."""
+    keep_freed_memory()
+    return run_command(prog, build_parser(prog), run, argv)
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,48 @@
+"""The comparison's rules (fasterrcnn/interop/tolerance.py)."""
+
+import numpy
+
+from fasterrcnn.interop.tolerance import (TOLERANCES, StageRows,
+                                          detection_agreement, max_abs)
+
+
+def _dets(rows):
+    rows = numpy.array(rows, numpy.float64).reshape(-1, 6)
+    return (rows[:, :4].astype(numpy.float32), rows[:, 4].astype(numpy.int32),
+            rows[:, 5].astype(numpy.float32))
+
+
+def testdetection_agreement_counts_only_score_ties_as_excused():
+    a = [0, 0, 10, 10, 1, 0.9]          # found on both sides
+    b = [0, 20, 10, 30, 1, 0.4039011]   # tie partner of c (IoU 0.54)
+    c = [0, 23, 10, 33, 1, 0.4039009]
+    d = [0, 32, 10, 40, 1, 0.1]         # overlaps c only: c suppressed it
+    ref, ours = _dets([a, b, d]), _dets([a, c])
+    assert detection_agreement(ref, ours, nms_thresh=0.05) == (1.0, 3)
+    # The same pair with scores 1e-3 apart is a real disagreement.
+    c_far = c[:5] + [0.4029]
+    recall, ties = detection_agreement(ref, _dets([a, c_far]), 0.05)
+    assert (recall, ties) == (1 / 3., 0)
+    # Not overlapping enough to have suppressed each other: no tie.
+    recall, ties = detection_agreement(ref, ours, nms_thresh=0.6)
+    assert ties == 0 and recall == 1 / 3.
+    assert detection_agreement(_dets([]), _dets([]), 0.3) == (1.0, 0)
+    assert detection_agreement(ref, _dets([]), 0.3) == (0.0, 0)
+
+
+def test_every_row_text_is_made_from_the_number_that_decides_it():
+    rows = StageRows('f.npz')
+    ref = numpy.array([10., -20.])
+    rows.relative('a', ref + 1e-3, ref)          # 1e-3 <= 1e-4 * 20
+    rows.relative('b', ref + 1e-2, ref)
+    rows.absolute('c', ref, ref + 1e-5, 'creator_loc', ' px')
+    rows.scalar('d', 1.0002, 1.0, 'loss_relative')
+    rows.same_labels('e', numpy.ones(1000), numpy.r_[numpy.ones(999), 0])
+    rows.gradient('g', None, ref)
+    assert [r.ok for r in rows.rows] == [True, False, True, False, True,
+                                         False]
+    assert rows.rows[0].tolerance == '<= {:g} x max abs(ref)'.format(
+        TOLERANCES['relative'])
+    assert rows.rows[2].tolerance == '<= 0.0001 px'
+    assert rows.rows[4].tolerance == '>= 99.9% identical'
+    assert max_abs(numpy.zeros(2), numpy.zeros(3)) == float('inf')
