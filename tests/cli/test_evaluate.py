@@ -13,19 +13,13 @@ import pytest
 from fasterrcnn.backend import gpu_available
 from fasterrcnn.cli import evaluate as eval_script
 from fasterrcnn.data.shapes import LABEL_NAMES, generate_shapes
-from fasterrcnn.links.faster_rcnn_vgg16 import FasterRCNNVGG16
 from fasterrcnn.links.model_io import save_model
+from tests.dummy_model import tiny_model
 from tests.hostile import (assert_payload_is_live, assert_refused,
                            hostile_npz, npz_arrays)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
-
-
-def tiny_model(n_fg_class=3):
-    numpy.random.seed(0)
-    return FasterRCNNVGG16(n_fg_class, extractor_channels=(4, 4, 8, 8, 8),
-                           fc_size=16, min_size=64, max_size=96)
 
 
 @pytest.fixture(scope='module')

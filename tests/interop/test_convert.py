@@ -8,8 +8,8 @@ import pytest
 
 from fasterrcnn.interop.convert import main
 from fasterrcnn.interop.state_dict import export_state_dict
-from fasterrcnn.links.faster_rcnn_vgg16 import FasterRCNNVGG16
 from fasterrcnn.links.model_io import load_model, save_model
+from tests.dummy_model import tiny_model
 from tests.hostile import Payload, assert_refused, hostile_npz, npz_arrays
 
 torch = pytest.importorskip(
@@ -17,9 +17,9 @@ torch = pytest.importorskip(
 
 
 def tiny(n_fg_class=3):
-    numpy.random.seed(0)
-    return FasterRCNNVGG16(n_fg_class, extractor_channels=(4, 4, 8, 8, 16),
-                           fc_size=16, rpn_channels=8)
+    # Blocks of different widths: the converter reads each from the shapes.
+    return tiny_model(n_fg_class, extractor_channels=(4, 4, 8, 8, 16),
+                      rpn_channels=8, min_size=600, max_size=1000)
 
 
 def torch_state(model):

@@ -5,13 +5,11 @@ import pytest
 
 from fasterrcnn.interop import export_state_dict, load_state_dict
 from fasterrcnn.interop.golden import golden_state_dict
-from fasterrcnn.links import FasterRCNNVGG16
-
-SMALL = dict(extractor_channels=(4, 4, 8, 8, 8), fc_size=16)
+from tests.dummy_model import tiny_model
 
 
 def test_names_order_and_round_trip():
-    model = FasterRCNNVGG16(2, **SMALL)
+    model = tiny_model(2)
     state = export_state_dict(model)
     names = list(state)
     assert len(names) == 40
@@ -21,7 +19,7 @@ def test_names_order_and_round_trip():
     assert state['extractor.28.weight'].shape == (8, 8, 3, 3)
     assert state['head.classifier.0.weight'].shape == (16, 8 * 7 * 7)
     assert state['rpn.score.weight'].shape == (18, 8, 1, 1)
-    other = FasterRCNNVGG16(2, **SMALL)
+    other = tiny_model(2)
     rng = numpy.random.RandomState(0)
     state = {k: rng.randn(*v.shape).astype(numpy.float32)
              for k, v in state.items()}
@@ -36,7 +34,7 @@ def test_names_order_and_round_trip():
 
 
 def test_errors_name_the_parameter():
-    model = FasterRCNNVGG16(2, **SMALL)
+    model = tiny_model(2)
     state = export_state_dict(model)
     bad = dict(state)
     bad['rpn.loc.weight'] = numpy.zeros((1, 2), numpy.float32)

@@ -7,17 +7,16 @@ import pytest
 
 import chainer
 
-from fasterrcnn.links import FasterRCNNVGG16
 from fasterrcnn.links.model_io import load_model, save_model
 from fasterrcnn.safe_npz import BadFileError
+from tests.dummy_model import tiny_model
 from tests.hostile import (assert_payload_is_live, assert_refused,
                            hostile_npz, npz_arrays)
 
 
 def test_round_trip_rebuilds_the_same_model(tmp_path):
-    model = FasterRCNNVGG16(2, extractor_channels=(4, 4, 8, 8, 8),
-                            fc_size=16, anchor_scales=(1, 2), min_size=64,
-                            max_size=80, normalize='caffe')
+    model = tiny_model(2, anchor_scales=(1, 2), max_size=80,
+                       normalize='caffe')
     path = os.path.join(str(tmp_path), 'model.npz')
     save_model(model, path, ['cat', 'dog'])
     assert os.listdir(str(tmp_path)) == ['model.npz']   # no temporary left
@@ -41,9 +40,7 @@ def test_a_snapshot_or_a_missing_file_is_a_clear_error(tmp_path):
 
 
 def tiny():
-    return FasterRCNNVGG16(2, extractor_channels=(4, 4, 8, 8, 8),
-                           fc_size=16, anchor_scales=(1, 2), min_size=64,
-                           max_size=80)
+    return tiny_model(2, anchor_scales=(1, 2), max_size=80)
 
 
 @pytest.mark.parametrize('key', ['fasterrcnn_meta', 'head/score/W'])
