@@ -30,8 +30,8 @@ import chainer
 import chainer.functions as F
 
 from fasterrcnn.backend import keep_freed_memory
-from fasterrcnn.functions import roi_pooling_2d as roi_module
-from fasterrcnn.functions.roi_pooling_2d import roi_pooling_2d
+from fasterrcnn.functions.roi_pooling import numpy_workspace as roi_workspace
+from fasterrcnn.functions.roi_pooling import roi_pooling_2d
 from fasterrcnn.nms import non_maximum_suppression
 
 
@@ -241,7 +241,7 @@ def main(argv=None):
     torch, _ = load_torch()
     print('torch threads: {}, keep_freed_memory: {}, roi_pool threads: {}'
           .format(torch.get_num_threads() if torch is not None else '-',
-                  tuned, roi_module._threads()))
+                  tuned, roi_workspace._threads()))
     print(format_table(rows))
 
 

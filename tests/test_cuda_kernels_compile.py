@@ -3,12 +3,12 @@
 import pytest
 
 from fasterrcnn import nms
-from fasterrcnn.functions import roi_pooling_2d
+from fasterrcnn.functions.roi_pooling import cuda_impl as roi_pooling_cuda
 from tests.cuda_compile import compile_source, elementwise_source
 
 ELEMENTWISE = {
-    'roi_pooling_forward': roi_pooling_2d._FORWARD_KERNEL,
-    'roi_pooling_backward': roi_pooling_2d._BACKWARD_KERNEL,
+    'roi_pooling_forward': roi_pooling_cuda._FORWARD_KERNEL,
+    'roi_pooling_backward': roi_pooling_cuda._BACKWARD_KERNEL,
     'nms_mask': nms._MASK_KERNEL,
 }
 

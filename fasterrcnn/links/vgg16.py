@@ -8,7 +8,7 @@ import chainer.functions as F
 import chainer.links as L
 from chainer import initializers
 
-from fasterrcnn.functions.roi_pooling_2d import roi_pooling_2d
+from fasterrcnn.functions.roi_pooling import roi_pooling_2d
 
 #: Channels of VGG16's five blocks (conv1_x .. conv5_x).
 VGG16_CHANNELS = (64, 128, 256, 512, 512)

@@ -2,6 +2,9 @@
 
 Mirrors ``torchvision.ops.roi_pool`` line by line (float arithmetic in the
 input's dtype, C ``round``), with none of the vectorisation of the package.
+Also the random RoIs that the tests of every backend draw. RoIs are ``(R,
+4)`` ``(y_min, x_min, y_max, x_max)`` in input-image pixels, as in the
+package.
 """
 
 import math
@@ -16,8 +19,26 @@ def c_round(v):
         int(math.trunc(v) + math.copysign(1, v))
 
 
+def random_rois(rng, r, extent, dtype, halves=False):
+    """``(r, 4)`` RoIs of ``dtype`` around an ``extent = (H, W)`` image (in
+    pixels), partly outside it."""
+    h, w = extent
+    ys = rng.uniform(-0.2 * h, 1.2 * h, (r, 2))
+    xs = rng.uniform(-0.2 * w, 1.2 * w, (r, 2))
+    rois = numpy.stack([ys.min(1), xs.min(1), ys.max(1), xs.max(1)], axis=1)
+    if halves:
+        # corners on k + 0.5 cells, where half-to-even rounding would differ
+        rois = numpy.round(rois / 8) * 8
+    return rois.astype(dtype)
+
+
 def roi_pool_reference(x, rois, roi_indices, outh, outw, spatial_scale):
-    """Returns ``(y, argmax)``, ``(R, C, outh, outw)`` each."""
+    """Returns ``(y, argmax)``, ``(R, C, outh, outw)`` each.
+
+    ``x`` is ``(N, C, H, W)`` float, ``rois`` ``(R, 4)`` of its dtype,
+    ``roi_indices`` ``(R,)`` int; ``y`` has ``x``'s dtype, ``argmax`` is
+    int32 ``h * W + w`` (-1 for none).
+    """
     dtype = x.dtype.type
     n, c, height, width = x.shape
     r = len(rois)
@@ -55,7 +76,12 @@ def roi_pool_reference(x, rois, roi_indices, outh, outw, spatial_scale):
 
 
 def roi_pool_backward_reference(gy, argmax, roi_indices, x_shape):
-    """Scatter each bin's gradient to its arg-max cell (float64 sums)."""
+    """Scatter each bin's gradient to its arg-max cell (float64 sums).
+
+    ``gy`` and ``argmax`` are ``(R, C, outh, outw)`` (``argmax`` as
+    :func:`roi_pool_reference` returns it); the result is ``x_shape`` ``(N,
+    C, H, W)`` of ``gy``'s dtype.
+    """
     gx = numpy.zeros(x_shape, dtype=numpy.float64)
     n, c, height, width = x_shape
     r, _, outh, outw = gy.shape

@@ -1,4 +1,9 @@
-"""RoI pooling FunctionNode (fasterrcnn/functions/roi_pooling_2d.py)."""
+"""RoI pooling op and FunctionNodes (fasterrcnn/functions/roi_pooling).
+
+Through the public ``roi_pooling_2d`` on NumPy arrays: values and gradients
+against the plain-loop reference, the edge cases, the argument checks, and
+the first and second derivatives by finite differences.
+"""
 
 import numpy
 import pytest
@@ -6,23 +11,10 @@ import pytest
 import chainer
 from chainer import gradient_check
 
-from fasterrcnn.functions import roi_pooling_2d as module
-from fasterrcnn.functions.roi_pooling_2d import roi_pooling_2d
-from tests.functions.roi_pool_reference import (
-    c_round, roi_pool_backward_reference, roi_pool_reference)
-
-
-def random_rois(rng, r, extent, dtype, halves=False):
-    """RoIs around an ``extent = (H, W)`` image, partly outside it."""
-    h, w = extent
-    ys = rng.uniform(-0.2 * h, 1.2 * h, (r, 2))
-    xs = rng.uniform(-0.2 * w, 1.2 * w, (r, 2))
-    rois = numpy.stack([ys.min(1), xs.min(1), ys.max(1), xs.max(1)], axis=1)
-    if halves:
-        # corners on k + 0.5 cells, where half-to-even rounding would differ
-        rois = numpy.round(rois / 8) * 8
-    return rois.astype(dtype)
-
+from fasterrcnn.functions import roi_pooling as module
+from fasterrcnn.functions.roi_pooling import roi_pooling_2d
+from tests.functions.roi_pooling.roi_pool_reference import (
+    random_rois, roi_pool_backward_reference, roi_pool_reference)
 
 CASES = [
     # (N, C, H, W, outsize, spatial_scale, R, dtype, halves)
@@ -56,21 +48,6 @@ def test_forward_and_backward_equal_the_reference(case):
                                              x.shape))
 
 
-def test_corner_rounding_is_half_away_from_zero():
-    assert [c_round(v) for v in (0.5, 1.5, 2.5, -0.5, -1.5)] == \
-        [1, 2, 3, -1, -2]
-    got = module._round_half_away(
-        numpy.array([0.5, 1.5, 2.5, -0.5, -2.5, 0.49999997, 3.2],
-                    dtype=numpy.float32), numpy)
-    numpy.testing.assert_array_equal(got, [1, 2, 3, -1, -3, 0, 3])
-    # A RoI from pixel 8 to 40 at 1/16 spans cells 0.5 .. 2.5 -> 1 .. 3
-    # (half to even would give 0 .. 2).
-    x = numpy.arange(16, dtype=numpy.float32).reshape(1, 1, 4, 4)
-    rois = numpy.array([[8, 8, 40, 40]], dtype=numpy.float32)
-    y = roi_pooling_2d(x, rois, numpy.zeros(1, numpy.int32), 1, 1 / 16)
-    assert y.array.item() == 15.0   # the max of cells 1..3 x 1..3
-
-
 def test_ties_nan_and_empty_bins():
     x = numpy.zeros((1, 2, 4, 4), dtype=numpy.float32)
     x[0, 0] = 1.0                     # all equal: first cell wins
@@ -84,6 +61,7 @@ def test_ties_nan_and_empty_bins():
     ref_y, ref_argmax = roi_pool_reference(
         x, rois, numpy.zeros(2, numpy.int32), 2, 2, 1 / 16)
     numpy.testing.assert_array_equal(y.array, ref_y)
+    # The NumPy twin keeps its arg-max channels last.
     numpy.testing.assert_array_equal(fn.argmax.transpose(0, 3, 1, 2),
                                      ref_argmax)
     assert (y.array[1] == 0).all()                   # empty bins give 0
@@ -154,64 +132,3 @@ def test_check_double_backward_float64():
     gradient_check.check_double_backward(f, x, gy, ggx, eps=1e-3,
                                          atol=1e-6, rtol=1e-6,
                                          dtype=numpy.float64)
-
-
-@pytest.mark.gpu
-@pytest.mark.parametrize('dtype', [numpy.float32, numpy.float64])
-def test_cupy_kernels_match_numpy_twin_bit_for_bit(dtype):
-    import cupy
-    rng = numpy.random.RandomState(5)
-    x = rng.randn(2, 64, 38, 50).astype(dtype)
-    x[0, :, :4] = numpy.round(x[0, :, :4])          # ties
-    rois = random_rois(rng, 128, (608, 800), dtype, halves=True)
-    roi_indices = rng.randint(0, 2, 128).astype(numpy.int32)
-    gy = rng.randn(128, 64, 7, 7).astype(dtype)
-    outs = []
-    for xp in (numpy, cupy):
-        xv = chainer.Variable(xp.asarray(x))
-        y = roi_pooling_2d(xv, xp.asarray(rois), xp.asarray(roi_indices), 7,
-                           1 / 16)
-        y.grad = xp.asarray(gy)
-        y.backward()
-        outs.append((chainer.backends.cuda.to_cpu(y.array),
-                     chainer.backends.cuda.to_cpu(xv.grad)))
-    numpy.testing.assert_array_equal(outs[0][0], outs[1][0])
-    numpy.testing.assert_array_equal(outs[0][1], outs[1][1])
-
-
-@pytest.mark.parametrize('outside', [False, True])
-def test_threaded_forward_equals_single_thread(monkeypatch, outside):
-    # Large enough for the threaded path; with `outside`, some bins are empty
-    # (the path that scatters through a mask).
-    rng = numpy.random.RandomState(7)
-    x = numpy.maximum(rng.randn(2, 64, 12, 15), 0).astype(numpy.float32)
-    extent = (12 * 16, 15 * 16)
-    rois = random_rois(rng, 100, extent, numpy.float32, halves=True)
-    if not outside:
-        # corners that round to a cell inside the map: no empty bin
-        rois = numpy.clip(rois, 0, [extent[0] - 9, extent[1] - 9] * 2)
-    roi_indices = rng.randint(0, 2, 100).astype(numpy.int32)
-    assert 100 * 49 * 64 >= module._PARALLEL_MIN_SIZE
-    results = []
-    for minimum in (module._PARALLEL_MIN_SIZE, 1 << 62):
-        monkeypatch.setattr(module, '_PARALLEL_MIN_SIZE', minimum)
-        results.append(module._forward_numpy(x, rois, roi_indices, 7, 7,
-                                             1 / 16))
-    numpy.testing.assert_array_equal(results[0][0], results[1][0])
-    numpy.testing.assert_array_equal(results[0][1], results[1][1])
-    # and one RoI against the plain reference
-    ref_y, ref_argmax = roi_pool_reference(x, rois[:3], roi_indices[:3], 7,
-                                           7, 1 / 16)
-    numpy.testing.assert_array_equal(results[0][0][:3], ref_y)
-    numpy.testing.assert_array_equal(
-        results[0][1][:3].transpose(0, 3, 1, 2), ref_argmax)
-    assert (results[0][1] == -1).any() == outside
-
-
-def test_workspace_release():
-    x = numpy.ones((1, 2, 4, 4), dtype=numpy.float32)
-    roi_pooling_2d(x, numpy.array([[0, 0, 30, 30]], numpy.float32),
-                   numpy.zeros(1, numpy.int32), 2, 1 / 8)
-    assert module._workspace._buffers
-    module.release_workspace()
-    assert not module._workspace._buffers

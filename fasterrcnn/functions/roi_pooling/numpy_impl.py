@@ -1,0 +1,310 @@
+"""NumPy backend of RoI max pooling: a sparse-table forward, bincount backward.
+
+This module owns the CPU arithmetic: the bin geometry, the vectorised
+forward and the backward scatter. It runs on the scratch buffers and thread
+pool of ``numpy_workspace``. The Chainer FunctionNodes in the package
+``__init__`` call :func:`forward` and :func:`backward` for NumPy inputs; the
+CuPy kernels in ``cuda_impl`` compute the same values bit for bit.
+
+Why a sparse table: a plain loop over bins costs as much as the bins are
+large. A two-dimensional sparse table (range maximum query) holds the maximum
+of every ``2^kh x 2^kw`` window; any ``h x w`` window is covered exactly by
+four such windows, so every bin costs four gathers of a channel vector
+whatever its size. Values and arg-max travel together as int64 order keys
+(:func:`_fill_order_key`), so one ``numpy.maximum`` picks both. The backward
+sums with ``bincount`` in float64, so a cell hit by several bins is rounded
+once, as in the CuPy kernel.
+"""
+
+import numpy
+
+from fasterrcnn.functions.roi_pooling.numpy_workspace import (
+    run_parallel, workspace)
+
+
+def _round_half_away(v, xp):
+    """C ``round``: halves go away from zero (``rint`` sends them to even).
+
+    Args:
+        v (array): float values of any shape; the result has its dtype.
+        xp (module): ``numpy`` (the module of ``v``).
+    """
+    r = xp.rint(v)
+    frac = v - xp.trunc(v)
+    return xp.where(xp.abs(frac) == 0.5, xp.trunc(v) + xp.sign(v), r)
+
+
+def _bins(rois, outh, outw, spatial_scale, height, width, xp):
+    """Bin edges of every RoI, as ``torchvision.ops.roi_pool`` computes them.
+
+    The CUDA preamble in ``cuda_impl`` does the same arithmetic per RoI.
+
+    Args:
+        rois (array): ``(R, 4)`` float ``(y_min, x_min, y_max, x_max)`` in
+            input-image pixels; the arithmetic is done in this dtype.
+        xp (module): ``numpy`` (the module of ``rois``).
+
+    Returns:
+        tuple: ``hstart, hend`` ``(R, outh)`` and ``wstart, wend`` ``(R,
+        outw)`` int32 cell indices, clipped to ``[0, height]`` / ``[0,
+        width]``; a bin covers ``[start, end)``.
+    """
+    dtype = rois.dtype
+    scaled = rois * dtype.type(spatial_scale)
+    corner = _round_half_away(scaled, xp).astype(numpy.int32)
+    start_h, start_w, end_h, end_w = (corner[:, k] for k in range(4))
+    roi_h = xp.maximum(end_h - start_h + 1, 1).astype(dtype)
+    roi_w = xp.maximum(end_w - start_w + 1, 1).astype(dtype)
+    bin_h = roi_h / dtype.type(outh)
+    bin_w = roi_w / dtype.type(outw)
+
+    def edges(start, bin_size, n_bins, limit):
+        index = xp.arange(n_bins, dtype=dtype)
+        lo = xp.floor(index[None, :] * bin_size[:, None]).astype(numpy.int32)
+        hi = xp.ceil((index[None, :] + 1) * bin_size[:, None]).astype(
+            numpy.int32)
+        lo = xp.clip(lo + start[:, None], 0, limit)
+        hi = xp.clip(hi + start[:, None], 0, limit)
+        return lo, hi
+
+    hstart, hend = edges(start_h, bin_h, outh, height)
+    wstart, wend = edges(start_w, bin_w, outw, width)
+    return hstart, hend, wstart, wend
+
+
+def _floor_log2(n):
+    """``floor(log2(n))`` of a positive int array, exactly (no float log).
+
+    Args:
+        n (numpy.ndarray): ``(K,)`` positive int32 window sizes.
+
+    Returns:
+        numpy.ndarray: ``(K,)`` int32.
+    """
+    out = numpy.zeros(n.shape, dtype=numpy.int32)
+    n = n.copy()
+    while True:
+        big = n > 1
+        if not big.any():
+            return out
+        out += big
+        n >>= 1
+
+
+def _fill_order_key(val, out):
+    """Write int64 keys whose maximum is the maximum value, then first cell.
+
+    The high 32 bits order the values: for float32 the IEEE bits made
+    monotonic (negative numbers have their magnitude bits flipped), for other
+    dtypes the dense rank of the value. The low 32 bits hold ``2^31 - 1 -
+    cell`` so that, among equal values, the smaller (first in row-major order)
+    cell index wins, as torchvision's strict ``>`` scan does. One
+    ``numpy.maximum`` then combines two windows, value and arg-max together.
+
+    Args:
+        val (numpy.ndarray): ``(N, H, W, C)`` float values without NaN; for
+            float32 it is modified (-0.0 becomes 0.0).
+        out (numpy.ndarray): ``(N, H, W, C)`` int64, receives the keys.
+
+    Returns:
+        callable: ``decode(high, out)`` writes the values of an int32 array
+        of key high halves into ``out``.
+    """
+    n, height, width, c = val.shape
+    if val.dtype == numpy.float32:
+        # -0.0 and 0.0 are equal values: they get one key (that of 0.0).
+        numpy.add(val, numpy.float32(0), out=val)
+        high = val.view(numpy.int32)
+        high = high ^ ((high >> 31) & numpy.int32(0x7FFFFFFF))
+
+        def decode(high, out):
+            bits = out.view(numpy.int32)
+            numpy.right_shift(high, 31, out=bits)
+            numpy.bitwise_and(bits, numpy.int32(0x7FFFFFFF), out=bits)
+            numpy.bitwise_xor(bits, high, out=bits)
+    else:
+        unique, high = numpy.unique(val, return_inverse=True)
+        high = high.reshape(val.shape).astype(numpy.int32)
+
+        def decode(high, out):
+            out[...] = unique[high]
+    cell = numpy.arange(height * width, dtype=numpy.int64).reshape(
+        1, height, width, 1)
+    numpy.left_shift(high, 32, out=out, dtype=numpy.int64)
+    numpy.bitwise_or(out, 0x7FFFFFFF - cell, out=out)
+    return decode
+
+
+def _split_key(key):
+    """The high (value) and low (cell) int32 halves of int64 keys.
+
+    On little-endian machines these are views (no copy) of ``key``, any
+    shape; elsewhere copies.
+    """
+    if numpy.little_endian:
+        halves = key.view(numpy.int32).reshape(key.shape + (2,))
+        return halves[..., 1], halves[..., 0]
+    return ((key >> 32).astype(numpy.int32),
+            (key & 0xFFFFFFFF).astype(numpy.int32))
+
+
+def forward(x, rois, roi_indices, outh, outw, spatial_scale):
+    """RoI max pooling on the CPU.
+
+    Args:
+        x (numpy.ndarray): ``(N, C, H, W)`` float feature maps.
+        rois (numpy.ndarray): ``(R, 4)`` RoIs, dtype of ``x``, ``(y_min,
+            x_min, y_max, x_max)`` in input-image pixels.
+        roi_indices (numpy.ndarray): ``(R,)`` int32, the image of each RoI
+            in ``[0, N)``.
+        outh (int): bins per RoI vertically.
+        outw (int): bins per RoI horizontally.
+        spatial_scale (float): feature-map cells per image pixel.
+
+    Returns:
+        tuple: ``y`` ``(R, C, outh, outw)`` dtype of ``x``, and the arg-max
+        cells ``(R, outh, outw, C)`` int32, flat ``h * W + w`` or -1 for
+        none (channels last: the layout the gathers produce and
+        :func:`backward` reads).
+    """
+    n, c, height, width = x.shape
+    r = len(rois)
+    lowest = numpy.finfo(x.dtype).min
+    if r == 0:
+        return (numpy.zeros((0, c, outh, outw), dtype=x.dtype),
+                numpy.zeros((0, outh, outw, c), dtype=numpy.int32))
+    hstart, hend, wstart, wend = _bins(
+        rois, outh, outw, spatial_scale, height, width, numpy)
+    # (R, outh, outw) bin geometry, then only the bins that hold a cell.
+    hs = numpy.broadcast_to(hstart[:, :, None], (r, outh, outw))
+    he = numpy.broadcast_to(hend[:, :, None], (r, outh, outw))
+    ws = numpy.broadcast_to(wstart[:, None, :], (r, outh, outw))
+    we = numpy.broadcast_to(wend[:, None, :], (r, outh, outw))
+    full = (he > hs) & (we > ws)
+    all_full = bool(full.all())
+    # Empty bins give 0 and no arg-max; full ones are written below.
+    y = numpy.empty((r, c, outh, outw), dtype=x.dtype) if all_full else \
+        numpy.zeros((r, c, outh, outw), dtype=x.dtype)
+    if not all_full:
+        argmax = numpy.full((r, outh, outw, c), -1, dtype=numpy.int32)
+        if not full.any():
+            return y, argmax
+        hs, he, ws, we = hs[full], he[full], ws[full], we[full]
+    nb = numpy.broadcast_to(roi_indices[:, None, None], full.shape)
+    if not all_full:
+        nb = nb[full]
+    hs, he, ws, we, nb = (a.ravel() for a in (hs, he, ws, we, nb))
+    kh = _floor_log2(he - hs)
+    kw = _floor_log2(we - ws)
+    n_kh = int(kh.max()) + 1
+    n_kw = int(kw.max()) + 1
+
+    # Channels last, so that each gather below reads one contiguous vector.
+    val = workspace.get('val', (n, height, width, c), x.dtype)
+    val[...] = x.transpose(0, 2, 3, 1)
+    nan = numpy.isnan(val)
+    if nan.any():
+        val[nan] = -numpy.inf
+    # table[i, j, n, h, w]: the key of the 2^i x 2^j window whose top-left
+    # cell is (h, w). Windows that would cross the map's edge keep a smaller
+    # window's key; they are never read.
+    table = workspace.get('table', (n_kh, n_kw, n, height, width, c),
+                           numpy.int64)
+    decode = _fill_order_key(val, table[0, 0])
+    for i in range(n_kh):
+        if i:
+            step = 1 << (i - 1)
+            prev = table[i - 1, 0]
+            numpy.maximum(prev[:, :-step], prev[:, step:],
+                          out=table[i, 0, :, :-step])
+            table[i, 0, :, -step:] = prev[:, -step:]
+        for j in range(1, n_kw):
+            step = 1 << (j - 1)
+            prev = table[i, j - 1]
+            numpy.maximum(prev[:, :, :-step], prev[:, :, step:],
+                          out=table[i, j, :, :, :-step])
+            table[i, j, :, :, -step:] = prev[:, :, -step:]
+    table = table.reshape(-1, c)
+
+    # Four windows of 2^kh x 2^kw cells cover each bin exactly.
+    base = (kh * n_kw + kw) * n + nb
+    bottom = he - (1 << kh)
+    right = we - (1 << kw)
+    rows = [(base * height + h) * width + w for h, w in
+            ((hs, ws), (hs, right), (bottom, ws), (bottom, right))]
+    k = len(hs)
+    best = workspace.get('best', (k, c), x.dtype)
+    cell = numpy.empty((k, c), dtype=numpy.int32)
+    bins = outh * outw
+
+    def work(part, r0, r1):
+        # Rows [r0, r1) of RoIs when every bin is full (then y is written
+        # here, in parallel), else of the full bins only.
+        k0, k1 = (r0 * bins, r1 * bins) if all_full else (r0, r1)
+        key = workspace.get('key%d' % part, (k1 - k0, c), numpy.int64)
+        other = workspace.get('other%d' % part, (k1 - k0, c), numpy.int64)
+        for corner in range(4):
+            # mode='clip' lets take() write straight into `out` (the rows
+            # are valid); the default mode buffers the result first.
+            numpy.take(table, rows[corner][k0:k1], axis=0,
+                       out=key if corner == 0 else other, mode='clip')
+            if corner:
+                numpy.maximum(key, other, out=key)
+        high, low = _split_key(key)
+        decode(high, best[k0:k1])
+        numpy.subtract(numpy.int32(0x7FFFFFFF), low, out=cell[k0:k1])
+        # torchvision starts each bin's maximum at the lowest finite value
+        # and replaces it only with a strictly greater cell.
+        if len(best[k0:k1]) and best[k0:k1].min() <= lowest:
+            none = best[k0:k1] <= lowest
+            best[k0:k1][none] = lowest
+            cell[k0:k1][none] = -1
+        if all_full:
+            y[r0:r1] = best[k0:k1].reshape(r1 - r0, outh, outw, c).transpose(
+                0, 3, 1, 2)
+
+    run_parallel(work, r if all_full else k, k * c)
+    if all_full:
+        argmax = cell.reshape(r, outh, outw, c)
+    else:
+        y_last = numpy.zeros((r, outh, outw, c), dtype=x.dtype)
+        y_last[full] = best
+        y[...] = y_last.transpose(0, 3, 1, 2)
+        argmax[full] = cell
+    return y, argmax
+
+
+def backward(gy, argmax, roi_indices, x_shape):
+    """Scatter each bin's gradient to its arg-max cell.
+
+    Args:
+        gy (numpy.ndarray): ``(R, C, outh, outw)`` output gradient.
+        argmax (numpy.ndarray): ``(R, outh, outw, C)`` int32 flat cell index
+            ``h * W + w`` of each bin's maximum, -1 for none (as
+            :func:`forward` returns it).
+        roi_indices (numpy.ndarray): ``(R,)`` int32 image of each RoI.
+        x_shape (tuple): ``(N, C, H, W)``.
+
+    Returns:
+        numpy.ndarray: ``(N, C, H, W)`` gradient, dtype of ``gy``.
+    """
+    n, c, height, width = x_shape
+    if len(argmax) == 0:
+        return numpy.zeros(x_shape, dtype=gy.dtype)
+    cell = argmax.transpose(0, 3, 1, 2)
+    # Flat NCHW position of every bin's arg-max cell, in gy's order.
+    plane = (roi_indices.astype(numpy.int64)[:, None] * c +
+             numpy.arange(c)[None, :]) * (height * width)
+    position = workspace.get('position', gy.shape, numpy.int64)
+    numpy.add(cell, plane[:, :, None, None], out=position)
+    # bincount sums in float64: a cell hit by several bins gets one rounding.
+    weight = workspace.get('weight', gy.shape, numpy.float64)
+    weight[...] = gy
+    hit = cell >= 0
+    if hit.all():
+        total = numpy.bincount(position.ravel(), weights=weight.ravel(),
+                               minlength=n * c * height * width)
+    else:
+        total = numpy.bincount(position[hit], weights=weight[hit],
+                               minlength=n * c * height * width)
+    return total.astype(gy.dtype).reshape(x_shape)
