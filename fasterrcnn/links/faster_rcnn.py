@@ -9,6 +9,7 @@ from fasterrcnn.backend import to_cpu
 from fasterrcnn.boxes import (LOC_NORMALIZE_MEAN, LOC_NORMALIZE_STD,
                               clip_bbox, loc2bbox)
 from fasterrcnn.data.transforms import get_normalizer, resize, scale_size
+from fasterrcnn.links.vgg16 import FEAT_STRIDE
 from fasterrcnn.nms import non_maximum_suppression
 
 #: ``predict`` thresholds: (NMS IoU, minimum class probability).
@@ -16,10 +17,6 @@ PRESETS = {
     'visualize': (0.3, 0.7),
     'evaluate': (0.3, 0.05),
 }
-
-
-#: The extractor's stride: an input needs at least this many pixels a side.
-FEAT_STRIDE = 16
 
 
 def check_input_size(img_size):

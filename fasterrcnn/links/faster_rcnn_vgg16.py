@@ -2,7 +2,8 @@
 
 from fasterrcnn.links.faster_rcnn import FasterRCNN
 from fasterrcnn.links.rpn import RegionProposalNetwork
-from fasterrcnn.links.vgg16 import VGG16, VGG16_CHANNELS, VGG16RoIHead
+from fasterrcnn.links.vgg16 import (FEAT_STRIDE, VGG16, VGG16_CHANNELS,
+                                    VGG16RoIHead)
 
 
 class FasterRCNNVGG16(FasterRCNN):
@@ -30,7 +31,7 @@ class FasterRCNNVGG16(FasterRCNN):
         proposal_creator_params (dict): for the RPN's ProposalCreator.
     """
 
-    feat_stride = 16
+    feat_stride = FEAT_STRIDE
 
     def __init__(self, n_fg_class, extractor_channels=VGG16_CHANNELS,
                  fc_size=4096, rpn_channels=None, ratios=(0.5, 1, 2),

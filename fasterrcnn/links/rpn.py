@@ -9,6 +9,7 @@ from chainer import initializers
 
 from fasterrcnn.boxes import enumerate_shifted_anchor, generate_anchor_base
 from fasterrcnn.creators.proposal import ProposalCreator
+from fasterrcnn.links.vgg16 import FEAT_STRIDE
 
 
 class RegionProposalNetwork(chainer.Chain):
@@ -26,7 +27,7 @@ class RegionProposalNetwork(chainer.Chain):
 
     def __init__(self, in_channels=512, mid_channels=512,
                  ratios=(0.5, 1, 2), anchor_scales=(8, 16, 32),
-                 feat_stride=16, proposal_creator_params=None):
+                 feat_stride=FEAT_STRIDE, proposal_creator_params=None):
         super(RegionProposalNetwork, self).__init__()
         self.anchor_base = generate_anchor_base(
             base_size=feat_stride, ratios=ratios, anchor_scales=anchor_scales)

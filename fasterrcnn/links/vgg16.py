@@ -14,6 +14,9 @@ from fasterrcnn.functions.roi_pooling import roi_pooling_2d
 VGG16_CHANNELS = (64, 128, 256, 512, 512)
 #: Convolutions per block.
 VGG16_DEPTHS = (2, 2, 3, 3, 3)
+#: Input pixels per feature cell: the four 2 x 2 max poolings between the
+#: five blocks (conv5_3 is not pooled, as in Faster R-CNN, sec. 4.1).
+FEAT_STRIDE = 2 ** 4
 
 
 def conv_names():
@@ -105,7 +108,7 @@ class VGG16RoIHead(chainer.Chain):
     """
 
     def __init__(self, n_class, in_channels=512, fc_size=4096, roi_size=7,
-                 spatial_scale=1. / 16, dropout=False, initialW=None):
+                 spatial_scale=1. / FEAT_STRIDE, dropout=False, initialW=None):
         super(VGG16RoIHead, self).__init__()
         if initialW is None:
             initialW = initializers.HeNormal()
