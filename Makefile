@@ -1,18 +1,25 @@
 # Two commands do everything on a fresh machine with Python 3.11 and make:
 #   make demo   the main job (CPU demo)
 #   make test   the test suite (what CI runs through .ci/run)
-# Each builds the project's own environment in .venv on first use.
+# Each builds the project's own environment on first use. Any current
+# CPython works: `make test-fast PYTHON=python3.13` builds .venv-3.13.
 
 PYTHON ?= python3.11
-VENV := .venv
+PY_VERSION := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
+# numpy 1.26 has wheels for Python 3.11 and 3.12 only; newer Pythons run
+# numpy 2 (chainer through fasterrcnn/_compat.py).
+NUMPY_REQ := $(if $(filter 3.11 3.12,$(PY_VERSION)),requirements/numpy1.txt,requirements/numpy2.txt)
+VENV := $(if $(filter 3.11,$(PY_VERSION)),.venv,.venv-$(PY_VERSION))
 VENV_NP2 := .venv-np2
 WHEELS := .wheels
 PY := $(VENV)/bin/python
 PY_NP2 := $(VENV_NP2)/bin/python
 PYTEST_ARGS ?=
+# The newest CPython, for a fast run of the suite in `make test` when found.
+NEWEST_PYTHON ?= python3.13
 
-.PHONY: venv venv-np2 venv-torch test test-fast test-np2 demo bench compare \
-	gpu-check gpu-wheels clean
+.PHONY: venv venv-np2 venv-torch test test-fast test-np2 test-newest lint \
+	demo bench compare gpu-check gpu-wheels clean
 
 venv: $(VENV)/.ready
 venv-np2: $(VENV_NP2)/.ready
@@ -25,15 +32,17 @@ $(WHEELS)/.ready: requirements/build-constraints.txt
 	  $(PYTHON) -m pip wheel -q --no-deps -w $(WHEELS) chainer==7.8.1
 	@touch $@
 
-$(VENV)/.ready: requirements/base.txt $(WHEELS)/.ready setup.cfg pyproject.toml
+$(VENV)/.ready: requirements/base.txt $(NUMPY_REQ) $(WHEELS)/.ready setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --find-links $(WHEELS) -r requirements/base.txt
+	$(PY) -m pip install -q --find-links $(WHEELS) -r $(NUMPY_REQ)
 	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
 	@touch $@
 
-$(VENV_NP2)/.ready: requirements/numpy2.txt $(WHEELS)/.ready setup.cfg pyproject.toml
+# numpy 2 beside the main environment, with torch's CPU build for the .pth
+# tests: how the code runs on the GPU machine.
+$(VENV_NP2)/.ready: requirements/base.txt requirements/numpy2.txt requirements/torch-cpu.txt $(WHEELS)/.ready setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV_NP2)
-	$(PY_NP2) -m pip install -q --find-links $(WHEELS) -r requirements/numpy2.txt
+	$(PY_NP2) -m pip install -q --find-links $(WHEELS) -r requirements/numpy2.txt -r requirements/torch-cpu.txt
 	$(PY_NP2) -m pip install -q --no-deps --no-build-isolation -e .
 	@touch $@
 
@@ -41,15 +50,31 @@ $(VENV_NP2)/.ready: requirements/numpy2.txt $(WHEELS)/.ready setup.cfg pyproject
 venv-torch: $(VENV)/.ready
 	$(PY) -m pip install -q -r requirements/torch.txt
 
+# The whole suite, the fast tests under numpy 2, lint, and the fast tests
+# under the newest CPython when this machine has it.
 test: $(VENV)/.ready $(VENV_NP2)/.ready
 	$(PY) -m pytest $(PYTEST_ARGS)
 	$(PY_NP2) -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(MAKE) --no-print-directory lint
+	@$(MAKE) --no-print-directory test-newest
 
 test-fast: $(VENV)/.ready
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
 test-np2: $(VENV_NP2)/.ready
 	$(PY_NP2) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+test-newest:
+	@if $(NEWEST_PYTHON) --version >/dev/null 2>&1; then \
+	  $(MAKE) --no-print-directory test-fast PYTHON=$(NEWEST_PYTHON); \
+	else \
+	  echo "$(NEWEST_PYTHON) not found: the fast tests under it were not run"; \
+	fi
+
+# flake8 and isort, configured in setup.cfg.
+lint: $(VENV)/.ready
+	$(PY) -m flake8
+	$(PY) -m isort --check-only --diff .
 
 demo: $(VENV)/.ready
 	$(PY) -m fasterrcnn.demo
@@ -79,4 +104,4 @@ gpu-wheels: $(WHEELS)/.ready
 	  -r requirements/gpu-machine.txt
 
 clean:
-	rm -rf $(VENV) $(VENV_NP2) $(WHEELS)
+	rm -rf .venv .venv-* $(WHEELS)

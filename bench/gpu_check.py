@@ -34,7 +34,6 @@ import contextlib
 import json
 import os
 import platform
-import re
 import subprocess
 import sys
 import tempfile
@@ -47,7 +46,7 @@ sys.path[:0] = [p for p in (ROOT, BENCH) if p not in sys.path]
 
 import numpy  # noqa: E402
 
-import fasterrcnn  # noqa: E402,F401  (chainer through the compat import)
+import fasterrcnn  # noqa: E402,F401  isort: skip (compat shims first)
 import chainer  # noqa: E402
 
 GOLDEN_DIR = os.path.join(ROOT, 'tests', 'data', 'golden')
@@ -161,8 +160,8 @@ def _junit_counts(path):
     suite = ET.parse(path).getroot()
     if suite.tag == 'testsuites':
         suite = suite[0]
-    counts = {k: int(suite.get(k, 0)) for k in ('tests', 'failures',
-                                                  'errors', 'skipped')}
+    counts = {k: int(suite.get(k, 0))
+              for k in ('tests', 'failures', 'errors', 'skipped')}
     counts['passed'] = counts['tests'] - counts['failures'] - \
         counts['errors'] - counts['skipped']
     failed = []

@@ -11,7 +11,8 @@ runs after one warm-up:
 
 The process runs with :func:`fasterrcnn.backend.keep_freed_memory`, as the
 training script does (``--default-malloc`` to leave malloc alone); the
-torchvision columns run in the same process. Columns: this project's NumPy twin, its CuPy kernels (with ``--gpu``),
+torchvision columns run in the same process. Columns: this project's NumPy
+twin, its CuPy kernels (with ``--gpu``),
 Chainer's built-in ``roi_pooling_2d`` (R = 128 only: it is a Python loop),
 ``torchvision.ops`` when importable (same device as the column it is compared
 with), and the ratio of ours to torchvision. The last column checks that the
@@ -25,7 +26,7 @@ import time
 
 import numpy
 
-import fasterrcnn  # noqa: F401  (chainer through the compat import)
+import fasterrcnn  # noqa: F401  isort: skip (compat shims first)
 import chainer
 import chainer.functions as F
 

@@ -1,4 +1,4 @@
-"""Seconds per training iteration and per ``predict``, the iteration broken down.
+"""Seconds per training iteration (broken down by stage) and per ``predict``.
 
     python bench/train_step.py [--gpu N] [--size 600 800] [--repeat 5]
         [--demo] [--json FILE]
@@ -30,7 +30,7 @@ import time
 
 import numpy
 
-import fasterrcnn  # noqa: F401  (chainer through the compat import)
+import fasterrcnn  # noqa: F401  isort: skip (compat shims first)
 import chainer
 
 from fasterrcnn.backend import keep_freed_memory
@@ -260,7 +260,8 @@ def format_table(result):
                 lines.append('| -- of which {} | {} |'.format(
                     inner, ms(result['stages'][inner])))
     name, value = result['memory']
-    lines.append('| peak memory ({}) | {:.0f} MiB |'.format(name, value / 2 ** 20))
+    lines.append('| peak memory ({}) | {:.0f} MiB |'.format(
+        name, value / 2 ** 20))
     return '\n'.join(lines)
 
 

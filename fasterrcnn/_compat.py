@@ -193,7 +193,7 @@ def import_chainer():
         return sys.modules['chainer']
     with _stand_ins() as used:
         import chainer
-        import chainer.testing  # noqa: F401  (imports pkg_resources)
         import chainer.gradient_check  # noqa: F401
+        import chainer.testing  # noqa: F401  (imports pkg_resources)
     STAND_INS = tuple(used)
     return chainer

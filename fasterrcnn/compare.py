@@ -22,7 +22,8 @@ from fasterrcnn.safe_npz import BadFileError
 
 def format_table(rows):
     """The rows as a Markdown table."""
-    lines = ['| file | stage | difference | reference scale | tolerance | ok |',
+    lines = ['| file | stage | difference | reference scale | tolerance '
+             '| ok |',
              '|---|---|---|---|---|---|']
     for row in rows:
         lines.append('| {} | {} | {:.3g} | {:.4g} | {} | {} |'.format(
@@ -64,9 +65,9 @@ def main(argv=None):
                 path, str(e.args[0]).split()[0] if e.args else e),
                 file=sys.stderr)
             return 2
-        print('[{}] done in {:.0f} s'.format(os.path.basename(path),
-                                              time.time() - start),
-              file=sys.stderr, flush=True)
+        print('[{}] done in {:.0f} s'.format(
+            os.path.basename(path), time.time() - start),
+            file=sys.stderr, flush=True)
     print(format_table(rows))
     failed = [row for row in rows if not row.ok]
     print('{} of {} stages within tolerance'.format(len(rows) - len(failed),

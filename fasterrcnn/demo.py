@@ -76,7 +76,8 @@ def main(argv=None):
         '-m', 'fasterrcnn.cli.train', '--config', CONFIG, '--out', train_dir,
         '--resume', 'auto', '--set', 'data.dir={}'.format(data_dir)])
     times['eval'] = run('eval', [
-        '-m', 'fasterrcnn.cli.evaluate', '--model', os.path.join(train_dir, 'model.npz'),
+        '-m', 'fasterrcnn.cli.evaluate',
+        '--model', os.path.join(train_dir, 'model.npz'),
         '--config', CONFIG, '--data', data_dir, '--split', 'test',
         '--out', eval_json, '--vis-dir', os.path.join(out, 'detections'),
         '--vis-n', '8'])

@@ -12,7 +12,6 @@ from matplotlib.patches import Rectangle
 
 from fasterrcnn.backend import to_cpu
 
-
 # Qualitative colours, one per class (cycled when there are more classes).
 _COLORS = ('#e6194b', '#3cb44b', '#4363d8', '#f58231', '#911eb4',
            '#42d4f4', '#f032e6', '#bfef45', '#fabed4', '#469990',

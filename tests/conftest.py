@@ -2,7 +2,7 @@
 
 import pytest
 
-import fasterrcnn  # noqa: F401  (imports chainer with the compat shims)
+import fasterrcnn  # noqa: F401  isort: skip (compat shims first)
 from fasterrcnn.backend import gpu_available
 
 

@@ -121,8 +121,10 @@ def test_shifted_anchor_order():
     anchor = enumerate_shifted_anchor(base, 16, 2, 3)
     assert anchor.shape == (2 * 3 * 9, 4) and anchor.dtype == numpy.float32
     # cell (y=1, x=2) is the last; its anchors are the base moved by (16, 32)
-    numpy.testing.assert_array_equal(anchor[-9:], base + numpy.float32([16, 32, 16, 32]))
-    numpy.testing.assert_array_equal(anchor[9:18], base + numpy.float32([0, 16, 0, 16]))
+    numpy.testing.assert_array_equal(
+        anchor[-9:], base + numpy.float32([16, 32, 16, 32]))
+    numpy.testing.assert_array_equal(
+        anchor[9:18], base + numpy.float32([0, 16, 0, 16]))
 
 
 @pytest.mark.parametrize('name', ['sfr_seed0.npz', 'sfr_seed1.npz'])

@@ -38,7 +38,8 @@ def test_every_stand_in_when_everything_is_missing():
 
         class Hide(importlib.abc.MetaPathFinder):
             def find_spec(self, name, path=None, target=None):
-                if name == 'pkg_resources' or name.startswith('numpy.distutils'):
+                if name == 'pkg_resources' or \
+                        name.startswith('numpy.distutils'):
                     raise ImportError('hidden: ' + name)
                 return None
 

@@ -7,10 +7,10 @@ import chainer
 import numpy
 import pytest
 
-from fasterrcnn.safe_npz import (BadFileError, check_npz, load_npz,
-                                 open_npz, read_entry)
-from tests.hostile import (assert_payload_is_live, assert_refused,
-                           hostile_npz, npz_arrays)
+from fasterrcnn.safe_npz import (BadFileError, check_npz, load_npz, open_npz,
+                                 read_entry)
+from tests.hostile import (assert_payload_is_live, assert_refused, hostile_npz,
+                           npz_arrays)
 
 
 def linear(seed=0):

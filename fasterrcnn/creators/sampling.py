@@ -28,7 +28,8 @@ def choice(random_state, index, size):
 
 
 def as_random_state(random_state):
-    """A RandomState from ``None`` (a fresh, unseeded one), a seed or itself."""
+    """A RandomState from ``None`` (a fresh, unseeded one), a seed or itself.
+    """
     if isinstance(random_state, numpy.random.RandomState):
         return random_state
     return numpy.random.RandomState(random_state)

@@ -29,7 +29,6 @@ from PIL import Image
 from fasterrcnn.data.transforms import resize
 from fasterrcnn.progress import Progress
 
-
 #: Class names; label ``i`` is ``LABEL_NAMES[i]``.
 LABEL_NAMES = ('circle', 'square', 'triangle')
 #: Default image size ``(H, W)``.

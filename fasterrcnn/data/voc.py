@@ -20,7 +20,6 @@ import chainer
 import numpy
 from PIL import Image
 
-
 #: The 20 PASCAL VOC classes in their standard order (label 0 .. 19).
 VOC_BBOX_LABEL_NAMES = (
     'aeroplane',

@@ -1,8 +1,8 @@
 """A Trainer extension that reports the PASCAL VOC metric of a detector."""
 
+import numpy
 from chainer import reporter
 from chainer.training import extensions
-import numpy
 
 from fasterrcnn.evaluation.run import predict_examples
 from fasterrcnn.evaluation.voc import eval_detection_voc

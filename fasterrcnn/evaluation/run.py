@@ -5,9 +5,8 @@ VOC2007 11-point AP and the area under the curve (VOC2010 and later), per
 class and their means. ``eval.py`` and the training demo use this.
 """
 
-import numpy
-
 import chainer
+import numpy
 
 from fasterrcnn.evaluation.voc import (calc_detection_voc_ap,
                                        calc_detection_voc_prec_rec)

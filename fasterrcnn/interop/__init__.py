@@ -1,5 +1,6 @@
 """Exchange with the PyTorch version: weights and side-by-side checks."""
 
-from fasterrcnn.interop.state_dict import (export_state_dict,  # NOQA
-                                           load_state_dict,
+from fasterrcnn.interop.state_dict import (export_state_dict, load_state_dict,
                                            pytorch_names)
+
+__all__ = ['export_state_dict', 'load_state_dict', 'pytorch_names']

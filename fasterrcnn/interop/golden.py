@@ -10,9 +10,8 @@ the rules of :mod:`fasterrcnn.interop.tolerance`.
 
 import math
 
-import numpy
-
 import chainer
+import numpy
 
 from fasterrcnn.backend import to_cpu
 from fasterrcnn.creators.anchor_target import AnchorTargetCreator
@@ -22,6 +21,7 @@ from fasterrcnn.interop.tolerance import TOLERANCES, StageRows, max_abs
 from fasterrcnn.links.faster_rcnn_vgg16 import FasterRCNNVGG16
 from fasterrcnn.links.losses import faster_rcnn_losses
 from fasterrcnn.safe_npz import open_npz
+
 
 def golden_state_dict(golden):
     """The PyTorch version's weights, rebuilt from the golden file's recipe.

@@ -1,13 +1,12 @@
 """Faster R-CNN: extractor, RPN and head, with prepare / predict."""
 
-import numpy
-
 import chainer
 import chainer.functions as F
+import numpy
 
 from fasterrcnn.backend import to_cpu
-from fasterrcnn.boxes import (LOC_NORMALIZE_MEAN, LOC_NORMALIZE_STD,
-                              clip_bbox, loc2bbox)
+from fasterrcnn.boxes import (LOC_NORMALIZE_MEAN, LOC_NORMALIZE_STD, clip_bbox,
+                              loc2bbox)
 from fasterrcnn.data.transforms import get_normalizer, resize, scale_size
 from fasterrcnn.links.vgg16 import FEAT_STRIDE
 from fasterrcnn.nms import non_maximum_suppression

@@ -1,9 +1,8 @@
 """The four Faster R-CNN losses, as the PyTorch version defines them."""
 
-import numpy
-
 import chainer
 import chainer.functions as F
+import numpy
 
 from fasterrcnn.creators.anchor_target import IGNORE
 

@@ -8,9 +8,8 @@ and the class names. ``eval.py`` and ``predict`` users need nothing else.
 import json
 import os
 
-import numpy
-
 import chainer
+import numpy
 
 from fasterrcnn.atomic import atomic_write
 from fasterrcnn.links.faster_rcnn_vgg16 import FasterRCNNVGG16

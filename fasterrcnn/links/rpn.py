@@ -1,10 +1,9 @@
 """Region proposal network (Faster R-CNN, sec. 3.1)."""
 
-import numpy
-
 import chainer
 import chainer.functions as F
 import chainer.links as L
+import numpy
 from chainer import initializers
 
 from fasterrcnn.boxes import enumerate_shifted_anchor, generate_anchor_base

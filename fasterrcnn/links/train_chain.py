@@ -1,8 +1,7 @@
 """Faster R-CNN with its training targets and losses, for the Trainer."""
 
-import numpy
-
 import chainer
+import numpy
 
 from fasterrcnn.backend import to_cpu
 from fasterrcnn.creators.anchor_target import AnchorTargetCreator

@@ -1,11 +1,10 @@
 """VGG16 feature extractor and RoI head (Faster R-CNN with VGG16, sec. 4).
 """
 
-import numpy
-
 import chainer
 import chainer.functions as F
 import chainer.links as L
+import numpy
 from chainer import initializers
 
 from fasterrcnn.functions.roi_pooling import roi_pooling_2d

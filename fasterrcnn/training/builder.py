@@ -11,9 +11,8 @@ left alone.
 import os
 import sys
 
-import numpy
-
 import chainer
+import numpy
 from chainer import training
 from chainer.datasets import SubDataset, TransformDataset
 from chainer.iterators import SerialIterator

@@ -8,9 +8,9 @@ and saves that state in ``serialize``, so that a run resumed from a snapshot
 goes on with exactly the batches the uninterrupted run would have had.
 """
 
+import numpy
 from chainer.iterators import SerialIterator
 from chainer.iterators.order_samplers import ShuffleOrderSampler
-import numpy
 
 from fasterrcnn.training.snapshot import RandomStateHolder
 

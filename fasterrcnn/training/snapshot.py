@@ -22,9 +22,9 @@ import warnings
 import zipfile
 
 import chainer
+import numpy
 from chainer import serializer as serializer_module
 from chainer import training
-import numpy
 
 from fasterrcnn.atomic import atomic_write
 

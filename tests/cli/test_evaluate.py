@@ -7,7 +7,6 @@ import subprocess
 import sys
 
 import chainer
-import numpy
 import pytest
 
 from fasterrcnn.backend import gpu_available
@@ -15,8 +14,8 @@ from fasterrcnn.cli import evaluate as eval_script
 from fasterrcnn.data.shapes import LABEL_NAMES, generate_shapes
 from fasterrcnn.links.model_io import save_model
 from tests.dummy_model import tiny_model
-from tests.hostile import (assert_payload_is_live, assert_refused,
-                           hostile_npz, npz_arrays)
+from tests.hostile import (assert_payload_is_live, assert_refused, hostile_npz,
+                           npz_arrays)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))

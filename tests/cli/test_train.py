@@ -5,17 +5,16 @@ import os
 import subprocess
 import sys
 
+import chainer
 import numpy
 import pytest
-
-import chainer
 
 from fasterrcnn.cli import train as train_cli
 from fasterrcnn.data.shapes import generate_shapes
 from fasterrcnn.links.model_io import load_model
 from fasterrcnn.training import builder
-from tests.hostile import (assert_payload_is_live, assert_refused,
-                           hostile_npz, npz_arrays)
+from tests.hostile import (assert_payload_is_live, assert_refused, hostile_npz,
+                           npz_arrays)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
@@ -128,17 +127,17 @@ def test_missing_pretrained_weights_is_a_clear_error(tmp_path, data_dir,
 def test_config_errors_name_the_key(tmp_path, data_dir, capsys):
     config = write_config(tmp_path, data_dir)
     assert train_cli.main(args(config, str(tmp_path), '--set',
-                                   'train.lrate=0.1')) == 2
+                               'train.lrate=0.1')) == 2
     assert 'train.lrate' in capsys.readouterr().err
     assert train_cli.main(args(config, str(tmp_path), '--resume',
-                                   os.path.join(str(tmp_path), 'none'))) == 2
+                               os.path.join(str(tmp_path), 'none'))) == 2
     assert 'snapshot' in capsys.readouterr().err.lower()
 
 
 def test_class_count_mismatch(tmp_path, data_dir, capsys):
     config = write_config(tmp_path, data_dir)
     assert train_cli.main(args(config, str(tmp_path), '--set',
-                                   'model.n_fg_class=5')) == 2
+                               'model.n_fg_class=5')) == 2
     err = capsys.readouterr().err
     assert 'n_fg_class' in err and '3 classes' in err
 
@@ -160,7 +159,7 @@ def test_shipped_configs_load(name):
 
 
 def test_voc07_config_says_plainly_what_is_missing(tmp_path, capsys,
-                                                    monkeypatch):
+                                                   monkeypatch):
     monkeypatch.chdir(tmp_path)     # no VOCdevkit here
     config = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..',
                           '..', 'configs', 'voc07_vgg16.yaml')
@@ -176,7 +175,7 @@ def finished_run(tmp_path_factory, data_dir):
     config = write_config(root, data_dir)
     out = os.path.join(str(root), 'out')
     assert train_cli.main(args(config, out, '--iterations', '2',
-                                   '--set', 'eval.every=[2]')) == 0
+                               '--set', 'eval.every=[2]')) == 0
     return {'snapshot': os.path.join(out, 'snapshot_iter_2.npz'),
             'model': os.path.join(out, 'model.npz')}
 

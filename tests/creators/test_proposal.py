@@ -1,8 +1,7 @@
 """ProposalCreator (fasterrcnn/creators/proposal.py)."""
 
-import numpy
-
 import chainer
+import numpy
 
 from fasterrcnn.boxes import enumerate_shifted_anchor, generate_anchor_base
 from fasterrcnn.creators import ProposalCreator

@@ -3,15 +3,10 @@
 import numpy
 import pytest
 
-from fasterrcnn.data.transforms import caffe_normalize
-from fasterrcnn.data.transforms import flip
-from fasterrcnn.data.transforms import flip_bbox
-from fasterrcnn.data.transforms import get_normalizer
-from fasterrcnn.data.transforms import resize
-from fasterrcnn.data.transforms import resize_bbox
-from fasterrcnn.data.transforms import scale_size
-from fasterrcnn.data.transforms import torchvision_normalize
-from fasterrcnn.data.transforms import TrainTransform
+from fasterrcnn.data.transforms import (TrainTransform, caffe_normalize, flip,
+                                        flip_bbox, get_normalizer, resize,
+                                        resize_bbox, scale_size,
+                                        torchvision_normalize)
 
 
 def bright_rectangle(size=(60, 80), box=(10, 20, 30, 50)):

@@ -6,8 +6,7 @@ import numpy
 import pytest
 from PIL import Image
 
-from fasterrcnn.data.voc import VOC_BBOX_LABEL_NAMES
-from fasterrcnn.data.voc import VOCBboxDataset
+from fasterrcnn.data.voc import VOC_BBOX_LABEL_NAMES, VOCBboxDataset
 
 
 def obj(name, xmin, ymin, xmax, ymax, difficult=None, extra=''):

@@ -1,14 +1,13 @@
 """DetectionVOCEvaluator with a fake detector."""
 
 import chainer
-from chainer import training
 import chainer.functions as F
 import chainer.links as L
 import numpy
 import pytest
+from chainer import training
 
 from fasterrcnn.evaluation.evaluator import DetectionVOCEvaluator
-
 
 LABEL_NAMES = ('cat', 'dog', 'bird')  # 'bird' never occurs
 

@@ -5,7 +5,6 @@ import pytest
 
 from fasterrcnn.evaluation.run import evaluate
 
-
 LABEL_NAMES = ('cat', 'dog', 'bird')  # 'bird' never occurs
 
 

@@ -3,8 +3,8 @@
 import numpy
 import pytest
 
-from fasterrcnn.evaluation.voc import calc_detection_voc_prec_rec
-from fasterrcnn.evaluation.voc import eval_detection_voc
+from fasterrcnn.evaluation.voc import (calc_detection_voc_prec_rec,
+                                       eval_detection_voc)
 
 
 def boxes(*rows):

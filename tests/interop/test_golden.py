@@ -10,8 +10,7 @@ import numpy
 import pytest
 
 from fasterrcnn import compare
-from tests.hostile import (assert_payload_is_live, assert_refused,
-                           hostile_npz)
+from tests.hostile import assert_payload_is_live, assert_refused, hostile_npz
 
 GOLDEN = os.path.join(os.path.dirname(__file__), '..', 'data', 'golden')
 

@@ -13,8 +13,9 @@ import zipfile
 import numpy
 import pytest
 
-from fasterrcnn.interop.torch_checkpoint import (
-    load_torch_checkpoint, load_torch_file, save_torch_state_dict)
+from fasterrcnn.interop.torch_checkpoint import (load_torch_checkpoint,
+                                                 load_torch_file,
+                                                 save_torch_state_dict)
 from fasterrcnn.safe_npz import BadFileError
 from tests.hostile import Payload, assert_refused
 

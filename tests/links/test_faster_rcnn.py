@@ -1,4 +1,4 @@
-"""Faster R-CNN: prepare, predict, presets (fasterrcnn/links/faster_rcnn.py)."""
+"""Faster R-CNN: prepare, predict, presets (links/faster_rcnn.py)."""
 
 import numpy
 import pytest
@@ -36,5 +36,3 @@ def test_network_input_smaller_than_one_stride_is_a_clear_error():
     model = tiny_model()
     with pytest.raises(ValueError, match='at least 16'):
         model(numpy.zeros((1, 3, 12, 40), numpy.float32))
-
-

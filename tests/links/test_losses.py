@@ -2,10 +2,9 @@
 
 import math
 
+import chainer
 import numpy
 import pytest
-
-import chainer
 
 from fasterrcnn.links.losses import faster_rcnn_losses, loc_loss, smooth_l1
 

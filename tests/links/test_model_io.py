@@ -2,16 +2,15 @@
 
 import os
 
+import chainer
 import numpy
 import pytest
-
-import chainer
 
 from fasterrcnn.links.model_io import load_model, save_model
 from fasterrcnn.safe_npz import BadFileError
 from tests.dummy_model import tiny_model
-from tests.hostile import (assert_payload_is_live, assert_refused,
-                           hostile_npz, npz_arrays)
+from tests.hostile import (assert_payload_is_live, assert_refused, hostile_npz,
+                           npz_arrays)
 
 
 def test_round_trip_rebuilds_the_same_model(tmp_path):

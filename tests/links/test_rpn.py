@@ -1,8 +1,7 @@
 """Region proposal network (fasterrcnn/links/rpn.py)."""
 
-import numpy
-
 import chainer
+import numpy
 
 from fasterrcnn.links.rpn import RegionProposalNetwork
 from tests.dummy_model import tiny_model

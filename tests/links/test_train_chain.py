@@ -1,9 +1,8 @@
-"""Faster R-CNN with its targets and losses (fasterrcnn/links/train_chain.py)."""
-
-import numpy
-import pytest
+"""Faster R-CNN with its targets and losses (links/train_chain.py)."""
 
 import chainer
+import numpy
+import pytest
 
 from fasterrcnn.links import FasterRCNNTrainChain
 from tests.dummy_model import tiny_model

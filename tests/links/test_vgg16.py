@@ -1,9 +1,8 @@
 """VGG16 extractor and RoI head (fasterrcnn/links/vgg16.py)."""
 
+import chainer
 import numpy
 import pytest
-
-import chainer
 
 from fasterrcnn.links.vgg16 import VGG16
 from tests.dummy_model import tiny_model

@@ -1,10 +1,8 @@
 import pytest
 
-from fasterrcnn.training import AtomicSnapshot
-from fasterrcnn.training import find_snapshot
-from fasterrcnn.training import LearningRateShift
-from fasterrcnn.training import shifted_value
 from fasterrcnn.safe_npz import load_npz
+from fasterrcnn.training import (AtomicSnapshot, LearningRateShift,
+                                 find_snapshot, shifted_value)
 from tests.training.toy import make_trainer
 
 

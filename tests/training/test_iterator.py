@@ -2,8 +2,8 @@ import chainer
 import numpy
 import pytest
 
-from fasterrcnn.training import SeededSerialIterator
 from fasterrcnn.safe_npz import load_npz
+from fasterrcnn.training import SeededSerialIterator
 
 
 def take(iterator, n):

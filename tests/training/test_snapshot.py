@@ -5,14 +5,11 @@ import chainer.links as L
 import numpy
 import pytest
 
-from fasterrcnn.training import snapshot as snapshot_module
-from fasterrcnn.training.snapshot import AtomicSnapshot
-from fasterrcnn.training.snapshot import find_snapshot
-from fasterrcnn.training.snapshot import list_snapshots
-from fasterrcnn.training.snapshot import RandomStateHolder
-from fasterrcnn.training.snapshot import SnapshotNotFoundError
-from fasterrcnn.training.snapshot import write_snapshot
 from fasterrcnn.safe_npz import load_npz
+from fasterrcnn.training import snapshot as snapshot_module
+from fasterrcnn.training.snapshot import (AtomicSnapshot, RandomStateHolder,
+                                          SnapshotNotFoundError, find_snapshot,
+                                          list_snapshots, write_snapshot)
 from tests.training.toy import make_trainer
 
 
@@ -168,8 +165,8 @@ def test_random_state_holder_args():
         RandomStateHolder(rs, seed=1)
 
 
-def test_atomic_snapshot_interval_last_iteration_and_keep(tmp_path,
-                                                         monkeypatch):
+def test_atomic_snapshot_interval_last_iteration_and_keep(
+        tmp_path, monkeypatch):
     trainer, _ = make_trainer(tmp_path, 7, seed=0, extensions=[
         AtomicSnapshot(keep=2, trigger=(3, 'iteration'))])
     written = []

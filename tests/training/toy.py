@@ -6,8 +6,7 @@ import chainer.functions as F
 import chainer.links as L
 import numpy
 
-from fasterrcnn.training import RandomStateHolder
-from fasterrcnn.training import SeededSerialIterator
+from fasterrcnn.training import RandomStateHolder, SeededSerialIterator
 
 
 class ToyData(chainer.dataset.DatasetMixin):

@@ -32,16 +32,15 @@ w`` (-1 for none) whose layout is the backend's own: ``(R, outh, outw, C)``
 for NumPy, ``(R, C, outh, outw)`` for CuPy.
 """
 
-import numpy
-
 import chainer
+import numpy
 from chainer import function_node
 from chainer.utils import type_check
 
 from fasterrcnn.backend import get_array_module
 from fasterrcnn.functions.roi_pooling import cuda_impl, numpy_impl
-from fasterrcnn.functions.roi_pooling.numpy_workspace import (  # NOQA
-    release_workspace)
+from fasterrcnn.functions.roi_pooling.numpy_workspace import \
+    release_workspace  # NOQA
 
 
 class RoIPooling2D(function_node.FunctionNode):

@@ -18,8 +18,8 @@ once, as in the CuPy kernel.
 
 import numpy
 
-from fasterrcnn.functions.roi_pooling.numpy_workspace import (
-    run_parallel, workspace)
+from fasterrcnn.functions.roi_pooling.numpy_workspace import (run_parallel,
+                                                              workspace)
 
 
 def _round_half_away(v, xp):
@@ -209,7 +209,7 @@ def forward(x, rois, roi_indices, outh, outw, spatial_scale):
     # cell is (h, w). Windows that would cross the map's edge keep a smaller
     # window's key; they are never read.
     table = workspace.get('table', (n_kh, n_kw, n, height, width, c),
-                           numpy.int64)
+                          numpy.int64)
     decode = _fill_order_key(val, table[0, 0])
     for i in range(n_kh):
         if i:

@@ -5,10 +5,9 @@ bit. Without one these tests skip; tests/test_cuda_kernels_compile.py still
 compiles the kernel sources with nvcc.
 """
 
+import chainer
 import numpy
 import pytest
-
-import chainer
 
 from fasterrcnn.functions.roi_pooling import roi_pooling_2d
 from tests.functions.roi_pooling.roi_pool_reference import random_rois

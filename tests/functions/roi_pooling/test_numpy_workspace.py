@@ -10,8 +10,8 @@ import pytest
 from fasterrcnn.functions import roi_pooling
 from fasterrcnn.functions.roi_pooling import (numpy_impl, numpy_workspace,
                                               roi_pooling_2d)
-from tests.functions.roi_pooling.roi_pool_reference import (
-    random_rois, roi_pool_reference)
+from tests.functions.roi_pooling.roi_pool_reference import (random_rois,
+                                                            roi_pool_reference)
 
 
 @pytest.mark.parametrize('outside', [False, True])

@@ -5,10 +5,9 @@ against the plain-loop reference, the edge cases, the argument checks, and
 the first and second derivatives by finite differences.
 """
 
+import chainer
 import numpy
 import pytest
-
-import chainer
 from chainer import gradient_check
 
 from fasterrcnn.functions import roi_pooling as module
