@@ -280,6 +280,7 @@ def step_host_copies(args):
         return {'skipped': 'no GPU: there is no device memory to copy from '
                 '(the counter itself is tested on the CPU)'}
     import cupy
+
     import train_step
     iterations = 5
     with tempfile.TemporaryDirectory() as root:

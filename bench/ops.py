@@ -20,9 +20,7 @@ outputs agree (max |difference| of the pooled values, identical kept indices).
 """
 
 import argparse
-import statistics
 import sys
-import time
 
 import numpy
 
@@ -35,17 +33,7 @@ from fasterrcnn.functions.roi_pooling import numpy_workspace as roi_workspace
 from fasterrcnn.functions.roi_pooling import roi_pooling_2d
 from fasterrcnn.nms import non_maximum_suppression
 
-
-def median_time(fn, repeat, sync=lambda: None):
-    fn()
-    sync()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        sync()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+from timing import median_time
 
 
 def make_rois(rng, r, size=(608, 800)):

@@ -40,6 +40,8 @@ from fasterrcnn.links import train_chain as train_chain_module
 from fasterrcnn.links import vgg16 as vgg16_module
 from fasterrcnn.training.builder import build_trainer
 
+from timing import median_time
+
 #: The demo's model (configs/shapes.yaml) as --set overrides.
 DEMO_MODEL = ['model.extractor_channels=[8, 16, 32, 64, 64]',
               'model.fc_size=128', 'model.anchor_scales=[2, 4, 8]',
@@ -206,17 +208,7 @@ def time_predict(model, size, repeat, sync):
     rng = numpy.random.RandomState(0)
     img = rng.uniform(0, 255, (3,) + tuple(size)).astype(numpy.float32)
     model.use_preset('evaluate')
-
-    def run():
-        model.predict([img])
-        sync()
-    run()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return _median(times)
+    return median_time(lambda: model.predict([img]), repeat, sync)
 
 
 def peak_memory(device):
