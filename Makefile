@@ -46,9 +46,15 @@ $(VENV_NP2)/.ready: requirements/base.txt requirements/numpy2.txt requirements/t
 	$(PY_NP2) -m pip install -q --no-deps --no-build-isolation -e .
 	@touch $@
 
-# torch and torchvision (several GB): only for bench/ and interop checks.
-venv-torch: $(VENV)/.ready
-	$(PY) -m pip install -q -r requirements/torch.txt
+# torch, torchvision and scikit-image (several GB) beside the project: runs
+# the PyTorch version (compare dump-torch / live) and bench/'s torch columns.
+VENV_TORCH := .venv-torch
+venv-torch: $(VENV_TORCH)/.ready
+$(VENV_TORCH)/.ready: requirements/base.txt requirements/numpy1.txt requirements/torch.txt $(WHEELS)/.ready setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV_TORCH)
+	$(VENV_TORCH)/bin/python -m pip install -q --find-links $(WHEELS) -r requirements/numpy1.txt -r requirements/torch.txt
+	$(VENV_TORCH)/bin/python -m pip install -q --no-deps --no-build-isolation -e .
+	@touch $@
 
 # The whole suite, the fast tests under numpy 2, lint, and the fast tests
 # under the newest CPython when this machine has it.

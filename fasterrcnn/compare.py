@@ -1,23 +1,33 @@
 """Side-by-side comparison with the PyTorch version.
 
     python -m fasterrcnn.compare golden [--gpu N] FILE.npz [FILE.npz ...]
+    python -m fasterrcnn.compare dump-torch --torch-repo PATH
+        (--checkpoint X.pth | --recipe-seed S) [--image IMG | --height H
+        --width W] [--scale F] [--train-steps N] --out FILE.npz
+    python -m fasterrcnn.compare live --torch-repo PATH [--checkpoint X.pth]
+        [--recipe-seed S] [--image IMG] [--train-steps N] [--keep FILE.npz]
 
-For each golden file (outputs recorded by simple-faster-rcnn-pytorch) it
-rebuilds the same weights, runs every recorded stage and prints one row per
-stage: the stage, the measured difference, the scale of the reference it is
-compared with, the tolerance and whether it holds. The exit status is 0 only
-when every stage of every file is within tolerance.
+``golden``: for each golden file (outputs recorded by simple-faster-rcnn-
+pytorch) it rebuilds the same weights (a recipe seed, or the checkpoint the
+file names), runs every recorded stage and prints one row per stage: the
+stage, the measured difference, the scale of the reference it is compared
+with, the tolerance and whether it holds. ``dump-torch`` runs the PyTorch
+version from an unmodified checkout and writes such a file;
+``live`` does both in one command. The exit status is 0 only when every
+stage of every file is within tolerance (2 for a mistake in the input).
 """
 
 import argparse
 import os
 import sys
+import tempfile
 import time
 
 import fasterrcnn  # noqa: F401  (chainer through the compat import)
-from fasterrcnn.backend import gpu_available
+from fasterrcnn.cli.common import UserError, run_command, select_gpu
 from fasterrcnn.interop.golden import compare_golden
-from fasterrcnn.safe_npz import BadFileError
+
+PROG = 'python -m fasterrcnn.compare'
 
 
 def format_table(rows):
@@ -32,47 +42,108 @@ def format_table(rows):
     return '\n'.join(lines)
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(
-        prog='python -m fasterrcnn.compare',
-        description='Compare with the PyTorch version\'s recorded outputs.')
-    sub = parser.add_subparsers(dest='command', required=True)
-    golden = sub.add_parser('golden', help='golden .npz files')
-    golden.add_argument('files', nargs='+', metavar='FILE.npz')
-    golden.add_argument('--gpu', type=int, default=-1,
-                        help='GPU id (default: -1, the CPU); the same stages '
-                        'and tolerances')
-    args = parser.parse_args(argv)
-    if args.gpu >= 0 and not gpu_available():
-        parser.error('--gpu {} was given but no CUDA device is usable here '
-                     '(is cupy installed?)'.format(args.gpu))
+def _say(name):
+    return lambda message: print('[{}] {}'.format(name, message),
+                                 file=sys.stderr, flush=True)
 
+
+def compare_files(paths, gpu=-1):
+    """Compares every file, prints the table; returns the exit status."""
     rows = []
-    for path in args.files:
+    for path in paths:
         if not os.path.isfile(path):
-            parser.error('no such golden file: {}'.format(path))
+            raise UserError('no such golden file: {}'.format(path))
         start = time.time()
         try:
-            rows.extend(compare_golden(
-                path, log=lambda m: print('[{}] {}'.format(
-                    os.path.basename(path), m), file=sys.stderr, flush=True),
-                device=args.gpu))
-        except BadFileError as e:
-            print('compare: error: {}'.format(e), file=sys.stderr)
-            return 2
+            rows.extend(compare_golden(path, log=_say(os.path.basename(path)),
+                                       device=gpu))
         except KeyError as e:
-            print('compare: error: {}: no entry {}: not a golden file'.format(
-                path, str(e.args[0]).split()[0] if e.args else e),
-                file=sys.stderr)
-            return 2
-        print('[{}] done in {:.0f} s'.format(
-            os.path.basename(path), time.time() - start),
-            file=sys.stderr, flush=True)
+            raise UserError('{}: no entry {}: not a golden file'.format(
+                path, str(e.args[0]).split()[0] if e.args else e)) from None
+        _say(os.path.basename(path))('done in {:.0f} s'.format(
+            time.time() - start))
     print(format_table(rows))
     failed = [row for row in rows if not row.ok]
     print('{} of {} stages within tolerance'.format(len(rows) - len(failed),
                                                     len(rows)))
     return 1 if failed else 0
+
+
+def _dump(args, out):
+    try:
+        from fasterrcnn.interop.dump_torch import dump_torch
+        dump_torch(args.torch_repo, out, seed=args.recipe_seed,
+                   checkpoint=args.checkpoint, image=args.image,
+                   size=(args.height, args.width), scale=args.scale,
+                   train_steps=args.train_steps, log=_say('torch'))
+    except ImportError as e:
+        raise UserError('running the PyTorch version needs torch, '
+                        'torchvision and scikit-image ({}): make venv-torch'
+                        .format(e)) from None
+
+
+def run(args):
+    select_gpu(getattr(args, 'gpu', -1))
+    if args.command == 'golden':
+        return compare_files(args.files, args.gpu)
+    if args.command == 'dump-torch':
+        _dump(args, args.out)
+        return 0
+    with tempfile.TemporaryDirectory() as tmp:
+        out = args.keep or os.path.join(tmp, 'live.npz')
+        _dump(args, out)
+        return compare_files([out], args.gpu)
+
+
+def _add_torch_flags(parser, live):
+    parser.add_argument('--torch-repo', required=True, metavar='PATH',
+                        help='an unmodified checkout of '
+                             'simple-faster-rcnn-pytorch (commit 367db36)')
+    weights = parser.add_mutually_exclusive_group(required=not live)
+    weights.add_argument('--checkpoint', metavar='X.pth',
+                         help="a checkpoint of the PyTorch version (read "
+                              "weights only)")
+    weights.add_argument('--recipe-seed', type=int, default=0, metavar='S',
+                         help='weights from the golden recipe with this seed '
+                              '(also seeds the input and the target draws; '
+                              'default 0)')
+    parser.add_argument('--image', metavar='IMG',
+                        help='a real image (prepared by the PyTorch version; '
+                             'the comparison starts from the raw image)')
+    parser.add_argument('--height', type=int, default=288,
+                        help='random input height (default 288)')
+    parser.add_argument('--width', type=int, default=416,
+                        help='random input width (default 416)')
+    parser.add_argument('--scale', type=float, default=1.,
+                        help='resize factor reported with a random input')
+    parser.add_argument('--train-steps', type=int, default=0, metavar='N',
+                        help='also N SGD steps on both sides')
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog=PROG, description='Compare with the PyTorch version.')
+    sub = parser.add_subparsers(dest='command', required=True)
+    golden = sub.add_parser('golden', help='golden .npz files')
+    golden.add_argument('files', nargs='+', metavar='FILE.npz')
+    dump = sub.add_parser('dump-torch', help='run the PyTorch version and '
+                          'record a golden file')
+    _add_torch_flags(dump, live=False)
+    dump.add_argument('--out', required=True, metavar='FILE.npz')
+    live = sub.add_parser('live', help='dump-torch and golden in one')
+    _add_torch_flags(live, live=True)
+    live.add_argument('--keep', metavar='FILE.npz',
+                      help='keep the recorded golden file here')
+    for command in (golden, live):
+        command.add_argument('--gpu', type=int, default=-1,
+                             help='GPU id for our side (default: -1, the '
+                                  'CPU); the same stages and tolerances')
+    return parser
+
+
+def main(argv=None):
+    """Command-line entry point; returns the exit status."""
+    return run_command(PROG, build_parser(), run, argv)
 
 
 if __name__ == '__main__':

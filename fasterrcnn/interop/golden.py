@@ -16,6 +16,8 @@ import numpy
 from fasterrcnn.backend import to_cpu
 from fasterrcnn.creators.anchor_target import AnchorTargetCreator
 from fasterrcnn.creators.proposal_target import ProposalTargetCreator
+from fasterrcnn.interop.golden_steps import (compare_train_steps,
+                                             has_train_steps)
 from fasterrcnn.interop.state_dict import load_state_dict, pytorch_names
 from fasterrcnn.interop.tolerance import TOLERANCES, StageRows, max_abs
 from fasterrcnn.links.faster_rcnn_vgg16 import FasterRCNNVGG16
@@ -23,8 +25,8 @@ from fasterrcnn.links.losses import faster_rcnn_losses
 from fasterrcnn.safe_npz import open_npz
 
 
-def golden_state_dict(golden):
-    """The PyTorch version's weights, rebuilt from the golden file's recipe.
+def recipe_state_dict(names, shapes, seed, overrides):
+    """The weights of a recipe seed (``tests/data/golden/README.md``).
 
     Every parameter, in ``state_dict`` order, is drawn from one
     ``RandomState(seed)``: ``standard_normal(shape) * std`` in float32, with
@@ -32,20 +34,17 @@ def golden_state_dict(golden):
     He's ``sqrt(2 / fan_in)`` otherwise.
 
     Args:
-        golden (mapping): the loaded ``.npz`` file.
+        names (sequence of str): parameter names in state_dict order.
+        shapes (sequence of tuple): their shapes.
+        seed (int): the RandomState seed.
+        overrides (dict): name to std, for the weights not drawn He's way.
 
     Returns:
         dict: name to float32 array.
     """
-    rng = numpy.random.RandomState(int(golden['seed']))
-    overrides = dict(zip([str(n) for n in golden['std_override_names']],
-                         [float(v) for v in golden['std_override_values']]))
+    rng = numpy.random.RandomState(seed)
     state = {}
-    for name, shape_text in zip(golden['param_names'],
-                                golden['param_shapes']):
-        name = str(name)
-        shape = tuple(int(v) for v in str(shape_text).strip('()[] ').split(
-            ',') if v.strip())
+    for name, shape in zip(names, shapes):
         if name.endswith('.bias'):
             std = 0.01
         elif name in overrides:
@@ -55,6 +54,28 @@ def golden_state_dict(golden):
         state[name] = (rng.standard_normal(shape) * std).astype(
             numpy.float32)
     return state
+
+
+def golden_state_dict(golden):
+    """The PyTorch-named weights a golden file was made with: its recipe,
+    or the checkpoint it names (read weights only).
+
+    Args:
+        golden (mapping): the loaded ``.npz`` file.
+
+    Returns:
+        dict: name to float32 array.
+    """
+    if 'weights_source' in golden and \
+            str(golden['weights_source']) == 'checkpoint':
+        from fasterrcnn.interop.torch_checkpoint import load_torch_checkpoint
+        return load_torch_checkpoint(str(golden['checkpoint']))[0]
+    shapes = [tuple(int(v) for v in str(text).strip('()[] ').split(',')
+                    if v.strip()) for text in golden['param_shapes']]
+    overrides = dict(zip([str(n) for n in golden['std_override_names']],
+                         [float(v) for v in golden['std_override_values']]))
+    return recipe_state_dict([str(n) for n in golden['param_names']], shapes,
+                             int(golden['seed']), overrides)
 
 
 def _sorted_rows(roi, loc, label):
@@ -196,7 +217,6 @@ def compare_golden(path, log=None, device=-1):
         state = golden_state_dict(golden)
         model = FasterRCNNVGG16(state['head.score.weight'].shape[0] - 1)
         load_state_dict(model, state)
-        del state
         if device >= 0:
             model.to_gpu(device)
 
@@ -205,10 +225,17 @@ def compare_golden(path, log=None, device=-1):
 
         inputs = (dev, dev('img_in')[None], dev('bbox'),
                   dev('label', numpy.int32), float(golden['scale']))
+        if 'image' in golden:
+            # From the raw image on: our resize and normalisation.
+            ours, _ = model.prepare(golden['img_raw'].astype(numpy.float32))
+            rows.relative('prepared image', ours, golden['img_in'],
+                          'prepared')
         say('training-mode forward and backward')
         _training_stages(rows, golden, model, inputs)
         say('target creators')
         _creator_stages(rows, golden, inputs)
         say('test-mode forward and predict')
         _test_stages(rows, golden, model, inputs)
+        if has_train_steps(golden):
+            compare_train_steps(rows, golden, state, device, say)
     return rows.rows

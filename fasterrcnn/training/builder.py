@@ -72,6 +72,43 @@ def build_model(config, n_fg_class):
     return model
 
 
+def setup_optimizer(chain, lr, momentum=0.9, weight_decay=5e-4,
+                    bias_lr_x2=True):
+    """The PyTorch version's optimizer for a train chain.
+
+    MomentumSGD; weight decay on the weights; biases at twice the learning
+    rate and without decay (``bias_lr_x2``); the extractor's frozen links
+    (conv1_1 .. conv2_2 by default) not updated.
+
+    Args:
+        chain (FasterRCNNTrainChain): the chain (its ``faster_rcnn``).
+        lr (float): the learning rate.
+        momentum (float): MomentumSGD's momentum.
+        weight_decay (float): the L2 rate (0: none).
+        bias_lr_x2 (bool): the PyTorch version's bias rule.
+
+    Returns:
+        tuple: ``(optimizer, multipliers)``; ``multipliers`` maps parameter
+        names to their factor of the learning rate, for
+        :class:`~fasterrcnn.training.extensions.LearningRateShift`, and is
+        already applied.
+    """
+    optimizer = chainer.optimizers.MomentumSGD(lr=lr, momentum=momentum)
+    optimizer.setup(chain)
+    for link in chain.faster_rcnn.extractor.frozen_links():
+        link.disable_update()
+    multipliers = {}
+    for name, param in chain.namedparams():
+        if bias_lr_x2 and name.endswith('/b'):
+            # As the PyTorch version: biases at twice the rate, no decay.
+            multipliers[name] = 2.
+            param.update_rule.hyperparam.lr = lr * 2.
+        elif weight_decay > 0:
+            param.update_rule.add_hook(
+                chainer.optimizer_hooks.WeightDecay(weight_decay))
+    return optimizer, multipliers
+
+
 class _SaveModel(training.Extension):
     """Writes ``<out>/model.npz`` (weights, architecture, class names) at
     the end of the run."""
@@ -156,18 +193,8 @@ def build_trainer(config, out, device=-1, progress=None):
         chainer.backends.cuda.get_device_from_id(device).use()
         chain.to_gpu(device)
 
-    optimizer = chainer.optimizers.MomentumSGD(lr=t.lr, momentum=t.momentum)
-    optimizer.setup(chain)
-    for link in model.extractor.frozen_links():
-        link.disable_update()
-    multipliers = {}
-    for name, param in chain.namedparams():
-        if m.bias_lr_x2 and name.endswith('/b'):
-            # As the PyTorch version: biases at twice the rate, no decay.
-            multipliers[name] = 2.
-        elif t.weight_decay > 0:
-            param.update_rule.add_hook(
-                chainer.optimizer_hooks.WeightDecay(t.weight_decay))
+    optimizer, multipliers = setup_optimizer(
+        chain, t.lr, t.momentum, t.weight_decay, m.bias_lr_x2)
 
     updater = training.updaters.StandardUpdater(
         train_iter, optimizer, device=device)

@@ -31,8 +31,7 @@ def test_compare_golden_passes_on_both_files(capsys):
 
 
 def test_compare_rejects_a_missing_file(capsys):
-    with pytest.raises(SystemExit):
-        compare.main(['golden', 'no-such-file.npz'])
+    assert compare.main(['golden', 'no-such-file.npz']) == 2
     assert 'no such golden file' in capsys.readouterr().err
 
 
@@ -52,6 +51,23 @@ def test_compare_names_a_missing_entry(tmp_path, capsys):
     err = capsys.readouterr().err
     assert 'Traceback' not in err
     errors = [line for line in err.splitlines()
-              if line.startswith('compare: error: ')]
+              if line.startswith(compare.PROG + ': error: ')]
     assert len(errors) == 1, err
-    assert path in errors[0] and 'std_override_names' in errors[0]
+    assert path in errors[0] and 'param_shapes' in errors[0]
+
+
+def test_weights_from_the_checkpoint_a_golden_file_names(tmp_path):
+    torch = pytest.importorskip(
+        'torch', reason='torch is installed in the numpy 2 environment only')
+    from fasterrcnn.interop.golden import golden_state_dict
+    weights = {'rpn.score.weight': numpy.arange(6, dtype=numpy.float32)}
+    path = str(tmp_path / 'ckpt.pth')
+    torch.save({'model': {k: torch.from_numpy(v) for k, v in
+                          weights.items()},
+                'other_info': {'best_map': numpy.float64(0.5)}}, path)
+    golden = {'weights_source': numpy.array('checkpoint'),
+              'checkpoint': numpy.array(path)}
+    state = golden_state_dict(golden)
+    assert list(state) == ['rpn.score.weight']
+    numpy.testing.assert_array_equal(state['rpn.score.weight'],
+                                     weights['rpn.score.weight'])
