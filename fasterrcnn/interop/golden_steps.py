@@ -19,9 +19,8 @@ and the losses part ways for that reason alone (measured: step 1 agrees to
 this check is for: the losses, the gradients and the optimizer.
 """
 
-import numpy
-
 import chainer
+import numpy
 
 from fasterrcnn.backend import to_cpu
 from fasterrcnn.interop.state_dict import load_state_dict, pytorch_names
