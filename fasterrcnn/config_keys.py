@@ -143,8 +143,14 @@ KEYS = (
         'input normalisation: \'torchvision\' (RGB in [0, 1], ImageNet '
         'mean/std) or \'caffe\' (BGR in [0, 255] minus the mean)'),
     Key('model.pretrained', Optional[PATH], None,
-        'ImageNet VGG16 weights (npz) to start the extractor and head from; '
-        'null: random initialisation'),
+        'ImageNet VGG16 weights (torchvision names, .pth or .npz; the '
+        'caffe-converted vgg16_caffe.pth with model.normalize=caffe) to '
+        'start the extractor and head from; null: random initialisation'),
+    Key('model.init_from', Optional[PATH], None,
+        'a model file (train_chainer.py\'s model.npz, or python -m '
+        'fasterrcnn.interop torch2chainer of a PyTorch version checkpoint) '
+        'whose weights the run starts from; its architecture must be this '
+        'config\'s'),
     Key('model.anchor_scales', list_of(POS_FLOAT), (8.0, 16.0, 32.0),
         'anchor sizes in units of the stride (16 px): 8, 16, 32 give 128, '
         '256 and 512 px anchors'),

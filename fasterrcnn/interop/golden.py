@@ -129,7 +129,7 @@ def _training_stages(rows, golden, model, inputs):
             grad = to_cpu(params[name].grad)
             value = float('inf') if grad is None else float(
                 numpy.linalg.norm(grad.astype(numpy.float64)))
-            rows.scalar(key, value, float(golden[key]), 'grad_relative')
+            rows.scalar(key, value, float(golden[key]), 'grad_norm_relative')
     frozen = [n for n in params if n not in trained]
     got = [n for n in frozen if params[n].grad is not None]
     rows.add('frozen params without grad ({})'.format(len(frozen)),

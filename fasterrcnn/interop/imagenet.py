@@ -1,15 +1,19 @@
 """ImageNet VGG16 weights for the extractor and fc6 / fc7.
 
-The file is an ``.npz`` of torchvision's ``vgg16().state_dict()`` (names
-``features.<i>.weight`` / ``.bias`` for the 13 convolutions and
+The file holds VGG16's state_dict in torchvision's names
+(``features.<i>.weight`` / ``.bias`` for the 13 convolutions and
 ``classifier.0`` / ``classifier.3`` for fc6 / fc7, the layers the PyTorch
-version keeps). Convert once with ``numpy.savez(path, **{k:
-v.numpy() for k, v in state_dict.items()})``.
+version keeps), as a ``.pth`` (torchvision's own, or the caffe-converted
+``vgg16_caffe.pth`` of the PyTorch version, read weights only) or an
+``.npz`` (``numpy.savez(path, **{k: v.numpy() for k, v in
+state_dict.items()})``). caffe weights expect BGR input in [0, 255] minus
+the mean: train them with ``model.normalize: caffe``.
 """
 
 import numpy
 
 from fasterrcnn.interop.state_dict import FEATURE_INDEX
+from fasterrcnn.interop.torch_checkpoint import load_torch_checkpoint
 from fasterrcnn.links.vgg16 import conv_names
 from fasterrcnn.safe_npz import BadFileError, open_npz, read_entry
 
@@ -19,7 +23,8 @@ def load_vgg16_imagenet(model, path):
 
     Args:
         model (FasterRCNNVGG16): with VGG16's widths (64 ... 512, fc 4096).
-        path (str): the ``.npz`` described in the module docstring.
+        path (str): the ``.pth`` or ``.npz`` described in the module
+            docstring.
 
     Raises:
         FileNotFoundError: no such file.
@@ -31,18 +36,29 @@ def load_vgg16_imagenet(model, path):
              for i, name in zip(FEATURE_INDEX, conv_names())]
     pairs += [('classifier.0', model.head.fc6), ('classifier.3',
                                                  model.head.fc7)]
+    keys = ['{}.{}'.format(prefix, suffix) for prefix, _ in pairs
+            for suffix in ('weight', 'bias')]
+    weights = _read(path, keys)
+    for prefix, link in pairs:
+        for suffix, param in (('weight', link.W), ('bias', link.b)):
+            key = '{}.{}'.format(prefix, suffix)
+            if key not in weights:
+                raise BadFileError(
+                    '{} has no {}: is it a torchvision VGG16 state_dict '
+                    '(.pth or .npz)?'.format(path, key))
+            value = numpy.asarray(weights[key], numpy.float32)
+            if value.shape != param.shape:
+                raise BadFileError(
+                    '{}: {} has shape {}, the model needs {} (ImageNet '
+                    'weights need the full VGG16 widths)'.format(
+                        path, key, value.shape, param.shape))
+            param.array[...] = param.xp.asarray(value)
+
+
+def _read(path, keys):
+    """The arrays of ``keys`` that the file has, read as data only."""
+    if str(path).endswith('.pth'):
+        state = load_torch_checkpoint(path)[0]
+        return {k: state[k] for k in keys if k in state}
     with open_npz(path) as f:
-        for prefix, link in pairs:
-            for suffix, param in (('weight', link.W), ('bias', link.b)):
-                key = '{}.{}'.format(prefix, suffix)
-                if key not in f.files:
-                    raise BadFileError(
-                        '{} has no {}: is it a torchvision VGG16 state_dict '
-                        'saved as npz?'.format(path, key))
-                value = read_entry(f, key, path).astype(numpy.float32)
-                if value.shape != param.shape:
-                    raise BadFileError(
-                        '{}: {} has shape {}, the model needs {} (ImageNet '
-                        'weights need the full VGG16 widths)'.format(
-                            path, key, value.shape, param.shape))
-                param.array[...] = param.xp.asarray(value)
+        return {k: read_entry(f, k, path) for k in keys if k in f.files}

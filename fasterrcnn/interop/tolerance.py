@@ -8,9 +8,13 @@ Why these numbers: float32 convolutions differ by about 1e-6 relative
 between libraries (different BLAS, different summation order), which grows
 to about 1e-5 through VGG16; 1e-4 relative leaves a decade of room while a
 wrong layer or a transposed weight is off by far more. Gradients sum over
-the whole image, so their norm gets 1e-3. Sets (proposals, targets,
-detections) are compared by matching rows, since a float-level change may
-drop one member at a threshold or a top-k cut.
+the whole image and flow back through every layer above: their norms agree
+to 1e-3, and the difference of the deepest ones grows with the input
+(conv3_1's weight gradient, the deepest recorded: 8e-4 of its norm at
+288 x 416, 2.5e-3 at 600 x 800 on a real photo), hence 5e-3 for the
+difference; a wrong sign, mask or layer is off by order 1. Sets
+(proposals, targets, detections) are compared by matching rows, since a
+float-level change may drop one member at a threshold or a top-k cut.
 
 SGD steps (golden_steps.py) amplify the float-level differences: on the
 recipe's untrained weights (the loss swings 5.5, 4.3, 5.7, 2.9, 4.7 over five
@@ -33,7 +37,8 @@ TOLERANCES = {
     'relative': 1e-4,          # max |ours - ref| / max |ref| of a tensor
     'anchor_px': 1e-4,         # anchors, pixels
     'loss_relative': 1e-4,     # each loss
-    'grad_relative': 1e-3,     # norm(ours - ref) / norm(ref), and norms
+    'grad_relative': 5e-3,     # norm(ours - ref) / norm(ref), see below
+    'grad_norm_relative': 1e-3,  # |norm(ours) - norm(ref)| / norm(ref)
     'box_px': 0.01,            # a proposal matches within this, per side
     'box_recall': 0.99,        # matched fraction of a proposal set
     'box_count': 0.01,         # relative size difference of the sets
@@ -92,9 +97,14 @@ def detection_agreement(ref, ours, nms_thresh):
     than ``nms_thresh``, NMS keeps whichever float rounding ranks first,
     and the two implementations may pick differently (measured on
     sfr_seed1.npz: two RoIs with class-9 probabilities 0.4039009 and
-    0.4039011). Such a pair, one unmatched detection on each side, counts
-    as a tie, and so does a detection that the other side suppressed with
-    the box it kept from a tie: they are reported, not failed.
+    0.4039011). What NMS keeps then differs along the chain of boxes that
+    overlap one another beyond ``nms_thresh``: a box that the kept one
+    suppressed on one side survives on the other and suppresses others in
+    turn (measured on sfr_seed2_steps.npz: six boxes of one class in an
+    image corner). So the unmatched detections of both sides are joined
+    wherever they overlap beyond ``nms_thresh`` with the same label, and
+    every member of a group that holds such a tied pair (one from each
+    side) is counted as a tie: reported, not failed.
 
     Args:
         ref, ours (tuple): ``(bbox, label, score)``: ``(K, 4)`` float boxes
@@ -114,23 +124,38 @@ def detection_agreement(ref, ours, nms_thresh):
     exact = same_label & (iou >= TOLERANCES['detection_iou']) & \
         (score_diff <= TOLERANCES['detection_score'])
     ref_free, ours_free = ~exact.any(axis=1), ~exact.any(axis=0)
-    suppress = same_label & (iou > nms_thresh)
-    tie = suppress & (score_diff <= TOLERANCES['score_tie']) & \
-        ref_free[:, None] & ours_free[None, :]
-    ref_tie, ours_tie = tie.any(axis=1), tie.any(axis=0)
-    # Suppressed on one side by a higher-scored box the other side lacks
-    # because of a tie.
-    ref_cascade = ref_free & ~ref_tie & (
-        suppress & ours_tie[None, :] &
-        (ours[2][None, :] > ref[2][:, None])).any(axis=1)
-    ours_cascade = ours_free & ~ours_tie & (
-        suppress & ref_tie[:, None] &
-        (ref[2][:, None] > ours[2][None, :])).any(axis=0)
-    ref_ok = ~ref_free | ref_tie | ref_cascade
-    ours_ok = ~ours_free | ours_tie | ours_cascade
-    ties = int(ref_tie.sum() + ref_cascade.sum() + ours_tie.sum() +
-               ours_cascade.sum())
-    return min(float(ref_ok.mean()), float(ours_ok.mean())), ties
+    # The unmatched of both sides as one graph: ref rows first.
+    box = numpy.concatenate([ref[0][ref_free], ours[0][ours_free]])
+    box = box.astype(numpy.float64)
+    label = numpy.concatenate([ref[1][ref_free], ours[1][ours_free]])
+    n_ref = int(ref_free.sum())
+    linked = (bbox_iou(box, box) > nms_thresh) & \
+        (label[:, None] == label[None, :])
+    tied = numpy.zeros_like(linked)
+    tied[:n_ref, n_ref:] = linked[:n_ref, n_ref:] & (
+        score_diff[ref_free][:, ours_free] <= TOLERANCES['score_tie'])
+    excused = _groups_with(linked, tied | tied.T)
+    ref_ok = ~ref_free
+    ref_ok[ref_free] = excused[:n_ref]
+    ours_ok = ~ours_free
+    ours_ok[ours_free] = excused[n_ref:]
+    return (min(float(ref_ok.mean()), float(ours_ok.mean())),
+            int(excused.sum()))
+
+
+def _groups_with(linked, seed):
+    """Which nodes lie in a connected group of ``linked`` (a symmetric bool
+    adjacency matrix) that holds an edge of ``seed``."""
+    n = len(linked)
+    group = numpy.arange(n)
+    for _ in range(n):  # label propagation: the smallest index per group
+        new = numpy.where(linked, group[None, :], n).min(axis=1)
+        new = numpy.minimum(new, group)
+        if (new == group).all():
+            break
+        group = new
+    marked = numpy.unique(group[seed.any(axis=1)])
+    return numpy.isin(group, marked)
 
 
 class StageRows(object):

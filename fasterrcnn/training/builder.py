@@ -69,7 +69,36 @@ def build_model(config, n_fg_class):
                 'the README), or set model.pretrained=null to start from '
                 'random weights'.format(m.pretrained))
         load_vgg16_imagenet(model, m.pretrained)
+    if m.init_from is not None:
+        _init_from(model, m.init_from)
     return model
+
+
+def _init_from(model, path):
+    """Copy the weights of a model file into ``model``.
+
+    Every parameter must have the same shape, and the anchors the same
+    ratios and scales (the RPN's outputs are per anchor); sizes, freezing
+    and normalisation are the config's to choose.
+    """
+    from fasterrcnn.links.model_io import load_model
+    source, _ = load_model(path)
+    theirs = dict(source.namedparams())
+    for name, param in model.namedparams():
+        if name not in theirs or theirs[name].shape != param.shape:
+            raise ConfigError(
+                'model.init_from {}: {} has shape {} there, {} in this '
+                'config; set the model keys (n_fg_class, extractor_channels, '
+                'fc_size, rpn_channels) to the file\'s'.format(
+                    path, name.lstrip('/'), theirs[name].shape if name in
+                    theirs else None, param.shape))
+    for key in ('ratios', 'anchor_scales'):
+        if source.init_args[key] != model.init_args[key]:
+            raise ConfigError(
+                'model.init_from {}: its model.{} is {}, the config has {}'
+                .format(path, key, source.init_args[key],
+                        model.init_args[key]))
+    model.copyparams(source)
 
 
 def setup_optimizer(chain, lr, momentum=0.9, weight_decay=5e-4,

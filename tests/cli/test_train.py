@@ -248,3 +248,33 @@ def test_the_script_and_the_installed_command(command):
                           text=True, cwd=ROOT)
     assert done.returncode == 2
     assert done.stderr.strip().endswith('--config is required (see configs/)')
+
+
+def test_init_from_a_model_file(tmp_path, data_dir, finished_run, capsys):
+    config = write_config(tmp_path, data_dir)
+    out = os.path.join(str(tmp_path), 'out')
+    argv = args(config, out, '--iterations', '1', '--set',
+                'eval.every=[1]', '--set',
+                'model.init_from=' + finished_run['model'])
+    trained, _ = params(finished_run['model'])
+    monkey = {}
+
+    build = builder.build_model
+
+    def spy(*a, **k):
+        model = build(*a, **k)
+        monkey.update({n: p.array.copy() for n, p in model.namedparams()})
+        return model
+    builder.build_model = spy
+    try:
+        assert train_cli.main(argv) == 0
+    finally:
+        builder.build_model = build
+    for name, value in trained.items():
+        numpy.testing.assert_array_equal(monkey[name], value, name)
+    # Another architecture: one line naming the parameter.
+    argv = args(config, out, '--set', 'model.fc_size=32', '--set',
+                'model.init_from=' + finished_run['model'])
+    assert train_cli.main(argv) == 2
+    line = one_error_line(capsys)
+    assert 'model.init_from' in line and 'head/' in line and 'shape' in line

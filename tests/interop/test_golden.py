@@ -30,6 +30,22 @@ def test_compare_golden_passes_on_both_files(capsys):
         assert '| {} |'.format(stage) in out
 
 
+@pytest.mark.slow
+def test_training_steps_side_by_side(capsys):
+    # Recorded by `compare dump-torch` from an unmodified checkout: five
+    # SGD steps of the PyTorch version's train_step.
+    status = compare.main(['golden', os.path.join(GOLDEN,
+                                                  'sfr_seed2_steps.npz')])
+    out = capsys.readouterr().out
+    assert '| NO |' not in out, out
+    assert status == 0
+    for stage in ('step 1 total_loss', 'step 5 roi_cls_loss',
+                  'after 5 steps head.score.weight',
+                  'after 5 steps head.classifier.0.weight (sample)',
+                  'after 5 steps extractor.28.weight (norm)'):
+        assert '| {} |'.format(stage) in out, stage
+
+
 def test_compare_rejects_a_missing_file(capsys):
     assert compare.main(['golden', 'no-such-file.npz']) == 2
     assert 'no such golden file' in capsys.readouterr().err

@@ -46,3 +46,18 @@ def test_every_row_text_is_made_from_the_number_that_decides_it():
     assert rows.rows[2].tolerance == '<= 0.0001 px'
     assert rows.rows[4].tolerance == '>= 99.9% identical'
     assert max_abs(numpy.zeros(2), numpy.zeros(3)) == float('inf')
+
+
+def test_a_tie_excuses_the_whole_chain_of_overlaps_it_set_off():
+    # The tie (b, c) flips; each side then keeps what the other suppressed,
+    # box after box along a chain of overlaps: d only on one side, e only
+    # on the other. f differs but overlaps nothing unmatched: not excused.
+    b = [0, 20, 10, 30, 1, 0.4039011]
+    c = [0, 23, 10, 33, 1, 0.4039009]
+    d = [0, 31, 10, 41, 1, 0.30]       # overlaps c
+    e = [0, 38, 10, 48, 1, 0.20]       # overlaps d, not c
+    f = [50, 50, 60, 60, 1, 0.10]
+    ref, ours = _dets([b, e, f]), _dets([c, d])
+    recall, ties = detection_agreement(ref, ours, nms_thresh=0.05)
+    assert ties == 4                    # b, e and c, d
+    assert recall == 2 / 3.             # f is a real disagreement
