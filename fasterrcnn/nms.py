@@ -199,6 +199,7 @@ def non_maximum_suppression(bbox, thresh, score=None, limit=None):
     Args:
         bbox (array): ``(R, 4)`` float32 (or float64) boxes, ``(y_min, x_min,
             y_max, x_max)``; NumPy or CuPy (then the work stays on the GPU).
+            Integer boxes are taken as float64.
         thresh (float): a box is suppressed when its IoU with a kept box is
             greater than this.
         score (array or None): ``(R,)`` scores; boxes are taken in order of
@@ -219,6 +220,10 @@ def non_maximum_suppression(bbox, thresh, score=None, limit=None):
             len(bbox), score.shape))
     if len(bbox) == 0 or limit == 0:
         return xp.zeros((0,), dtype=numpy.int32)
+    if bbox.dtype.kind not in 'f':
+        # IoU and the threshold are fractions: in an integer dtype the
+        # threshold would round to 0 and every overlap would suppress.
+        bbox = bbox.astype(numpy.float64)
     order = _order(score, len(bbox), xp)
     sorted_bbox = xp.ascontiguousarray(bbox[order])
     if xp is numpy:

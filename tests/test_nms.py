@@ -134,3 +134,15 @@ def test_cupy_kernel_matches_numpy_twin(thresh):
     got = non_maximum_suppression(cupy.asarray(bbox), thresh,
                                   cupy.asarray(score), limit=50)
     numpy.testing.assert_array_equal(cupy.asnumpy(got), expected[:50])
+
+
+@pytest.mark.parametrize('dtype', [numpy.int32, numpy.int64, numpy.uint8])
+def test_integer_boxes_keep_what_float_boxes_keep(dtype):
+    # With the threshold cast to the boxes' dtype, 0.5 became 0 and every
+    # overlap suppressed: [0, 3] instead of [0, 1, 3].
+    bbox = numpy.array([[0, 0, 4, 4], [1, 1, 5, 5], [2, 1, 6, 5],
+                        [4, 0, 8, 4]])
+    expected = non_maximum_suppression(bbox.astype(numpy.float32), 0.5)
+    assert expected.tolist() == [0, 1, 3]
+    assert non_maximum_suppression(bbox.astype(dtype),
+                                   0.5).tolist() == [0, 1, 3]

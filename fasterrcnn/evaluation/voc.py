@@ -192,7 +192,9 @@ def calc_detection_voc_ap(prec, rec, use_07_metric=False):
     for lab, (p, r) in enumerate(zip(prec, rec)):
         if r is None:
             continue
-        p = numpy.asarray(p, dtype=numpy.float64)
+        # An undefined precision (NaN) counts as 0, as in the VOC devkit,
+        # chainercv and the PyTorch version.
+        p = numpy.nan_to_num(numpy.asarray(p, dtype=numpy.float64), nan=0.)
         r = numpy.asarray(r, dtype=numpy.float64)
         if use_07_metric:
             total = 0.0

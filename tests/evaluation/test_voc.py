@@ -3,7 +3,8 @@
 import numpy
 import pytest
 
-from fasterrcnn.evaluation.voc import (calc_detection_voc_prec_rec,
+from fasterrcnn.evaluation.voc import (calc_detection_voc_ap,
+                                       calc_detection_voc_prec_rec,
                                        eval_detection_voc)
 
 
@@ -174,3 +175,12 @@ def test_bad_inputs():
     with pytest.raises(ValueError, match='shape'):
         eval_detection_voc([numpy.zeros((1, 3))], [ints(0)], [floats(1)],
                            [boxes()], [ints()])
+
+
+@pytest.mark.parametrize('use_07_metric', [True, False])
+def test_undefined_precision_counts_as_zero(use_07_metric):
+    # precision NaN at the first point (no detection yet), 0.5 at recall 1
+    ap = calc_detection_voc_ap([numpy.array([numpy.nan, 0.5])],
+                               [numpy.array([0.0, 1.0])],
+                               use_07_metric=use_07_metric)
+    assert ap[0] == pytest.approx(0.5)
