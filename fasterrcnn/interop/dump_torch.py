@@ -143,12 +143,16 @@ def dump_torch(repo, out, seed=0, checkpoint=None, image=None,
     say('wrote {}'.format(out))
 
 
+def _batch(torch, record):
+    """The recorded input as the PyTorch version's batch of one."""
+    return tuple(torch.from_numpy(record[name][None].copy())
+                 for name in ('img_in', 'bbox', 'label'))
+
+
 def _record_stages(tv, model, record, say):
     torch = tv.torch
     seed = int(record['seed'])
-    img = torch.from_numpy(record['img_in'][None].copy())
-    bbox = torch.from_numpy(record['bbox'][None].copy())
-    label = torch.from_numpy(record['label'][None].copy())
+    img, bbox, label = _batch(torch, record)
     scale = float(record['scale'])
     trainer = tv.FasterRCNNTrainer(model)
     rec = _Recorder()
@@ -224,9 +228,7 @@ def _record_stages(tv, model, record, say):
 def _record_training(tv, model, record, steps, say):
     """``steps`` of the PyTorch version's ``train_step`` on the input."""
     torch = tv.torch
-    img = torch.from_numpy(record['img_in'][None].copy())
-    bbox = torch.from_numpy(record['bbox'][None].copy())
-    label = torch.from_numpy(record['label'][None].copy())
+    img, bbox, label = _batch(torch, record)
     trainer = tv.FasterRCNNTrainer(model)
     rec = _Recorder()
     rec.wrap(trainer, 'proposal_target_creator', 'pt')

@@ -17,11 +17,11 @@ from fasterrcnn.backend import to_cpu
 from fasterrcnn.creators.anchor_target import AnchorTargetCreator
 from fasterrcnn.creators.proposal_target import ProposalTargetCreator
 from fasterrcnn.interop.golden_steps import (compare_train_steps,
+                                             forward_on_targets,
                                              has_train_steps)
 from fasterrcnn.interop.state_dict import load_state_dict, pytorch_names
 from fasterrcnn.interop.tolerance import TOLERANCES, StageRows, max_abs
 from fasterrcnn.links.faster_rcnn_vgg16 import FasterRCNNVGG16
-from fasterrcnn.links.losses import faster_rcnn_losses
 from fasterrcnn.safe_npz import open_npz
 
 
@@ -87,29 +87,19 @@ def _sorted_rows(roi, loc, label):
 
 def _training_stages(rows, golden, model, inputs):
     """Train-mode forward, losses and gradients on the golden targets."""
-    dev, img, bbox, label, scale = inputs
-    img_size = img.shape[2:]
-    xp = model.xp
-    with chainer.using_config('train', True):
-        features = model.extractor(img)
-        rpn_locs, rpn_scores, train_rois, _, anchor = model.rpn(
-            features, img_size, scale)
-        rows.relative('features', features.array, golden['features'])
-        rows.relative('rpn_locs', rpn_locs.array, golden['rpn_locs'])
-        rows.relative('rpn_scores', rpn_scores.array, golden['rpn_scores'])
-        rows.absolute('anchor', anchor, golden['anchor'], 'anchor_px', ' px')
-        rows.boxes('train_rois', train_rois, golden['train_rois'])
-        sample_roi = dev('sample_roi')
-        roi_cls_loc, roi_score = model.head(
-            features, sample_roi, xp.zeros(len(sample_roi), numpy.int32))
-        rows.relative('head_roi_cls_loc', roi_cls_loc.array,
-                      golden['head_roi_cls_loc'])
-        rows.relative('head_roi_score', roi_score.array,
-                      golden['head_roi_score'])
-        losses = faster_rcnn_losses(
-            rpn_locs[0], rpn_scores[0], dev('gt_rpn_loc'),
-            dev('gt_rpn_label', numpy.int32), roi_cls_loc, roi_score,
-            dev('gt_roi_loc'), dev('gt_roi_label', numpy.int32))
+    dev, img, _, _, scale = inputs
+    out = forward_on_targets(model, img, scale, dev)
+    rows.relative('features', out['features'].array, golden['features'])
+    rows.relative('rpn_locs', out['rpn_locs'].array, golden['rpn_locs'])
+    rows.relative('rpn_scores', out['rpn_scores'].array, golden['rpn_scores'])
+    rows.absolute('anchor', out['anchor'], golden['anchor'], 'anchor_px',
+                  ' px')
+    rows.boxes('train_rois', out['rois'], golden['train_rois'])
+    rows.relative('head_roi_cls_loc', out['roi_cls_loc'].array,
+                  golden['head_roi_cls_loc'])
+    rows.relative('head_roi_score', out['roi_score'].array,
+                  golden['head_roi_score'])
+    losses = out['losses']
     for name, ref in zip([str(n) for n in golden['loss_names']],
                          golden['losses']):
         ours = float(losses['loss' if name == 'total_loss' else name].array)

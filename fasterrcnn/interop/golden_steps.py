@@ -30,6 +30,42 @@ from fasterrcnn.links.train_chain import FasterRCNNTrainChain
 from fasterrcnn.training.builder import setup_optimizer
 
 
+def forward_on_targets(model, img, scale, read, prefix=''):
+    """The train-mode forward with a golden file's targets, not our draws.
+
+    Args:
+        model (FasterRCNNVGG16): the model (on the device of ``img``).
+        img (array): ``(1, 3, H, W)`` float32 network input.
+        scale (float): the input's resize factor.
+        read (callable): ``read(name, dtype)`` gives an entry of the golden
+            file as an array on the model's device.
+        prefix (str): where the targets are (``''``, or a training step's
+            ``'train_steps/<i>/'``).
+
+    Returns:
+        dict: ``features``, ``rpn_locs``, ``rpn_scores``, ``rois`` (the
+        proposals), ``anchor``, ``roi_cls_loc``, ``roi_score`` and
+        ``losses`` (the dict of :func:`faster_rcnn_losses`).
+    """
+    xp = model.xp
+    with chainer.using_config('train', True):
+        features = model.extractor(img)
+        rpn_locs, rpn_scores, rois, _, anchor = model.rpn(
+            features, img.shape[2:], scale)
+        sample_roi = read(prefix + 'sample_roi', numpy.float32)
+        roi_cls_loc, roi_score = model.head(
+            features, sample_roi, xp.zeros(len(sample_roi), numpy.int32))
+        losses = faster_rcnn_losses(
+            rpn_locs[0], rpn_scores[0],
+            read(prefix + 'gt_rpn_loc', numpy.float32),
+            read(prefix + 'gt_rpn_label', numpy.int32), roi_cls_loc,
+            roi_score, read(prefix + 'gt_roi_loc', numpy.float32),
+            read(prefix + 'gt_roi_label', numpy.int32))
+    return dict(features=features, rpn_locs=rpn_locs, rpn_scores=rpn_scores,
+                rois=rois, anchor=anchor, roi_cls_loc=roi_cls_loc,
+                roi_score=roi_score, losses=losses)
+
+
 def has_train_steps(golden):
     """Whether the golden file recorded training steps."""
     return 'train_steps/losses' in golden
@@ -64,19 +100,8 @@ def compare_train_steps(rows, golden, state, device=-1, log=None):
     n_steps = len(golden['train_steps/losses'])
     for step, ref in enumerate(golden['train_steps/losses']):
         say('train step {} of {}'.format(step + 1, n_steps))
-        target = 'train_steps/{}/'.format(step)
-        with chainer.using_config('train', True):
-            features = model.extractor(img)
-            rpn_locs, rpn_scores, _, _, _ = model.rpn(
-                features, img.shape[2:], scale)
-            sample_roi = dev(target + 'sample_roi')
-            roi_cls_loc, roi_score = model.head(
-                features, sample_roi, xp.zeros(len(sample_roi), numpy.int32))
-            losses = faster_rcnn_losses(
-                rpn_locs[0], rpn_scores[0], dev(target + 'gt_rpn_loc'),
-                dev(target + 'gt_rpn_label', numpy.int32), roi_cls_loc,
-                roi_score, dev(target + 'gt_roi_loc'),
-                dev(target + 'gt_roi_label', numpy.int32))
+        losses = forward_on_targets(model, img, scale, dev,
+                                    'train_steps/{}/'.format(step))['losses']
         chain.cleargrads()
         losses['loss'].backward()
         optimizer.update()
