@@ -6,6 +6,11 @@ with an already kept box is *greater* than the threshold. IoU is computed in
 the boxes' dtype as ``inter / (area_i + area_j - inter)``, the expression and
 the order of operations of torchvision's kernel, so that the two keep the same
 boxes even where an IoU lies within float rounding of the threshold.
+
+``inclusive=True`` is chainercv's rule instead (``fasterrcnn.chainercv``): a
+box is suppressed when its IoU is *greater than or equal to* the threshold
+taken in the boxes' dtype (rounded to nearest, as chainercv's NumPy
+comparison and its float kernel do). Nothing else changes.
 """
 
 import numpy
@@ -30,6 +35,18 @@ def _threshold_below(thresh, dtype):
     if float(t) > thresh:
         t = numpy.nextafter(t, dtype.type(-numpy.inf))
     return dtype.type(t)
+
+
+def _threshold(thresh, dtype, inclusive):
+    """The threshold in ``dtype`` that the IoU is compared with."""
+    if inclusive:
+        return dtype.type(thresh)
+    return _threshold_below(thresh, dtype)
+
+
+def _overlaps(iou, t, inclusive):
+    """Where ``iou`` suppresses: ``iou >= t`` (inclusive) or ``iou > t``."""
+    return iou >= t if inclusive else iou > t
 
 
 def descending_order(score):
@@ -65,7 +82,7 @@ def _pairwise_iou(bbox_a, area_a, bbox_b, area_b):
         return inter / (area_a[:, None] + area_b[None, :] - inter)
 
 
-def _nms_numpy(bbox, thresh, limit):
+def _nms_numpy(bbox, thresh, limit, inclusive=False):
     """Greedy NMS on boxes already in score order; returns kept positions.
 
     The boxes are resolved in blocks of :data:`_BLOCK`: a block is first
@@ -77,7 +94,7 @@ def _nms_numpy(bbox, thresh, limit):
     """
     n = len(bbox)
     area = (bbox[:, 2] - bbox[:, 0]) * (bbox[:, 3] - bbox[:, 1])
-    t = _threshold_below(thresh, bbox.dtype)
+    t = _threshold(thresh, bbox.dtype, inclusive)
     kept = []
     kept_bbox = bbox[:0]
     kept_area = area[:0]
@@ -88,9 +105,10 @@ def _nms_numpy(bbox, thresh, limit):
         alive = numpy.ones(stop - start, dtype=bool)
         if len(kept_bbox):
             iou = _pairwise_iou(kept_bbox, kept_area, block, block_area)
-            alive &= ~(iou > t).any(axis=0)
+            alive &= ~_overlaps(iou, t, inclusive).any(axis=0)
         # over[j, i]: box j of the block (before i) would suppress box i.
-        over = _pairwise_iou(block, block_area, block, block_area) > t
+        over = _overlaps(_pairwise_iou(block, block_area, block, block_area),
+                         t, inclusive)
         over = numpy.triu(over, k=1) & alive[:, None]
         keep = alive.copy()
         while True:
@@ -111,7 +129,8 @@ def _nms_numpy(bbox, thresh, limit):
 
 
 # One thread per (box i, block of 64 boxes): bit k of mask[i, b] says that
-# box 64 * b + k comes after box i and overlaps it by more than the threshold.
+# box 64 * b + k comes after box i and overlaps it by more than the threshold
+# (or by at least the threshold, with inclusive).
 _MASK_SOURCE = r'''
     const int n_blocks = (n + 63) / 64;
     const int row = i / n_blocks;
@@ -130,13 +149,14 @@ _MASK_SOURCE = r'''
         const T w = max((T)0, min(a[3], b[3]) - max(a[1], b[1]));
         const T inter = h * w;
         const T iou = inter / (area_a + area_b - inter);
-        if (iou > thresh) bits |= 1ULL << k;
+        if (inclusive ? iou >= thresh : iou > thresh) bits |= 1ULL << k;
     }
     mask = bits;
 '''
 
 #: (input parameters, output parameters, body) of the mask kernel.
-_MASK_KERNEL = ('raw T bbox, int32 n, T thresh', 'uint64 mask', _MASK_SOURCE)
+_MASK_KERNEL = ('raw T bbox, int32 n, T thresh, bool inclusive',
+                'uint64 mask', _MASK_SOURCE)
 
 # The greedy pass over the mask, on the GPU: one block of threads walks the
 # boxes in order; each kept box ORs its row into the shared "removed" bits,
@@ -175,15 +195,15 @@ def _cupy_kernels():
     return mask, reduce
 
 
-def _nms_cupy(bbox, thresh, limit):
+def _nms_cupy(bbox, thresh, limit, inclusive=False):
     """GPU twin of :func:`_nms_numpy` (same arguments, CuPy arrays)."""
     import cupy
     mask_kernel, reduce_kernel = _cupy_kernels()
     n = len(bbox)
     n_blocks = (n + 63) // 64
-    t = _threshold_below(thresh, bbox.dtype)
+    t = _threshold(thresh, bbox.dtype, inclusive)
     mask = cupy.empty((n, n_blocks), dtype=numpy.uint64)
-    mask_kernel(bbox, numpy.int32(n), t, mask)
+    mask_kernel(bbox, numpy.int32(n), t, numpy.bool_(inclusive), mask)
     keep = cupy.empty((n,), dtype=numpy.int32)
     n_keep = cupy.empty((1,), dtype=numpy.int32)
     limit = n if limit is None else min(limit, n)
@@ -193,7 +213,8 @@ def _nms_cupy(bbox, thresh, limit):
     return keep[:int(n_keep.get()[0])]
 
 
-def non_maximum_suppression(bbox, thresh, score=None, limit=None):
+def non_maximum_suppression(bbox, thresh, score=None, limit=None,
+                            inclusive=False):
     """Indices of the boxes that survive greedy NMS, highest score first.
 
     Args:
@@ -206,6 +227,8 @@ def non_maximum_suppression(bbox, thresh, score=None, limit=None):
             decreasing score (the earlier box first among ties). ``None``
             takes them in the given order.
         limit (int or None): keep at most this many.
+        inclusive (bool): suppress at an IoU equal to the threshold too
+            (chainercv's rule); False follows torchvision.
 
     Returns:
         array: ``(K,)`` int32 indices into ``bbox``, in the order in which the
@@ -227,7 +250,7 @@ def non_maximum_suppression(bbox, thresh, score=None, limit=None):
     order = _order(score, len(bbox), xp)
     sorted_bbox = xp.ascontiguousarray(bbox[order])
     if xp is numpy:
-        kept = _nms_numpy(sorted_bbox, thresh, limit)
+        kept = _nms_numpy(sorted_bbox, thresh, limit, inclusive)
     else:
-        kept = _nms_cupy(sorted_bbox, thresh, limit)
+        kept = _nms_cupy(sorted_bbox, thresh, limit, inclusive)
     return order[kept].astype(numpy.int32)

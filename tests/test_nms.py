@@ -7,8 +7,11 @@ from fasterrcnn import nms as nms_module
 from fasterrcnn.nms import non_maximum_suppression
 
 
-def naive_nms(bbox, thresh, score=None, limit=None):
-    """Greedy NMS written from the definition, one box at a time."""
+def naive_nms(bbox, thresh, score=None, limit=None, inclusive=False):
+    """Greedy NMS written from the definition, one box at a time.
+
+    ``inclusive``: chainercv's rule, IoU >= the threshold in the boxes'
+    dtype."""
     order = numpy.arange(len(bbox)) if score is None else \
         numpy.argsort(-score, kind='stable')
     keep = []
@@ -21,8 +24,13 @@ def naive_nms(bbox, thresh, score=None, limit=None):
             inter = a.dtype.type(h) * a.dtype.type(w)
             area_a = (a[2] - a[0]) * (a[3] - a[1])
             area_b = (b[2] - b[0]) * (b[3] - b[1])
-            # float IoU compared with a double threshold, as torchvision
-            if float(inter / (area_a + area_b - inter)) > thresh:
+            iou = inter / (area_a + area_b - inter)
+            if inclusive:
+                over = iou >= bbox.dtype.type(thresh)
+            else:
+                # float IoU compared with a double threshold, as torchvision
+                over = float(iou) > thresh
+            if over:
                 ok = False
                 break
         if ok:
@@ -66,6 +74,27 @@ def test_iou_equal_to_threshold_is_kept():
         non_maximum_suppression(bbox, 0.49), [0])
 
 
+def test_inclusive_suppresses_at_equal_iou():
+    # chainercv's rule: IoU exactly 0.5 suppresses at threshold 0.5.
+    bbox = numpy.array([[0, 0, 10, 10], [0, 0, 10, 5]], dtype=numpy.float32)
+    numpy.testing.assert_array_equal(
+        non_maximum_suppression(bbox, 0.5, inclusive=True), [0])
+    numpy.testing.assert_array_equal(
+        non_maximum_suppression(bbox, 0.51, inclusive=True), [0, 1])
+
+
+def test_inclusive_threshold_rounds_to_nearest():
+    # float32(0.7) < 0.7: chainercv compares in float32, so an IoU equal to
+    # float32(0.7) suppresses with inclusive, and not without.
+    t = numpy.float32(0.7)
+    assert float(t) < 0.7
+    assert nms_module._threshold(0.7, numpy.dtype(numpy.float32), True) == t
+    iou = numpy.array([t])
+    assert nms_module._overlaps(iou, t, True).all()
+    t_below = nms_module._threshold(0.7, numpy.dtype(numpy.float32), False)
+    assert not nms_module._overlaps(iou, t_below, False).any()
+
+
 def test_threshold_that_rounds_up_in_float32():
     # float32(0.3) > 0.3: an IoU equal to float32(0.3) is > 0.3 and must be
     # suppressed, as torchvision's double comparison does.
@@ -76,21 +105,26 @@ def test_threshold_that_rounds_up_in_float32():
         numpy.float32(0.5)
 
 
+@pytest.mark.parametrize('inclusive', [False, True])
 @pytest.mark.parametrize('seed', range(6))
 @pytest.mark.parametrize('thresh', [0.3, 0.5, 0.7])
-def test_matches_naive_reference(seed, thresh):
+def test_matches_naive_reference(seed, thresh, inclusive):
     rng = numpy.random.RandomState(seed)
     n = [0, 1, 5, 300, 600, 257][seed]
     bbox = random_boxes(rng, n)
     score = rng.uniform(size=n).astype(numpy.float32)
     if seed == 5:
         score = numpy.round(score, 1)   # many ties
+    if seed == 4:
+        # Boxes on a 4-pixel grid: many IoUs exactly equal to a threshold.
+        bbox = numpy.round(bbox / 4) * 4
     numpy.testing.assert_array_equal(
-        non_maximum_suppression(bbox, thresh, score),
-        naive_nms(bbox, thresh, score))
+        non_maximum_suppression(bbox, thresh, score, inclusive=inclusive),
+        naive_nms(bbox, thresh, score, inclusive=inclusive))
     numpy.testing.assert_array_equal(
-        non_maximum_suppression(bbox, thresh, score, limit=7),
-        naive_nms(bbox, thresh, score, limit=7))
+        non_maximum_suppression(bbox, thresh, score, limit=7,
+                                inclusive=inclusive),
+        naive_nms(bbox, thresh, score, limit=7, inclusive=inclusive))
 
 
 def test_long_suppression_chains_within_a_block():
@@ -120,19 +154,24 @@ def test_bad_input():
 
 
 @pytest.mark.gpu
+@pytest.mark.parametrize('inclusive', [False, True])
 @pytest.mark.parametrize('thresh', [0.3, 0.7])
-def test_cupy_kernel_matches_numpy_twin(thresh):
+def test_cupy_kernel_matches_numpy_twin(thresh, inclusive):
     import cupy
     rng = numpy.random.RandomState(3)
     bbox = random_boxes(rng, 3000, 400.)
+    if inclusive:
+        bbox = numpy.round(bbox / 4) * 4   # IoUs equal to the threshold
     score = rng.uniform(size=3000).astype(numpy.float32)
-    expected = non_maximum_suppression(bbox, thresh, score)
+    expected = non_maximum_suppression(bbox, thresh, score,
+                                       inclusive=inclusive)
     got = non_maximum_suppression(cupy.asarray(bbox), thresh,
-                                  cupy.asarray(score))
+                                  cupy.asarray(score), inclusive=inclusive)
     assert isinstance(got, cupy.ndarray)
     numpy.testing.assert_array_equal(cupy.asnumpy(got), expected)
     got = non_maximum_suppression(cupy.asarray(bbox), thresh,
-                                  cupy.asarray(score), limit=50)
+                                  cupy.asarray(score), limit=50,
+                                  inclusive=inclusive)
     numpy.testing.assert_array_equal(cupy.asnumpy(got), expected[:50])
 
 
