@@ -13,7 +13,7 @@ each must agree with a different reference to the last float:
 - :func:`bbox_iou` (anchor and proposal targets, evaluation of proposals):
   continuous coordinates, no ``+1``, in the inputs' dtype, and 0 (not NaN)
   for two empty boxes, as the PyTorch version's ``bbox_iou`` that the
-  target creators use.
+  target creators use (``nan_for_empty=True``: NaN, as chainercv's).
 - ``fasterrcnn.nms`` NumPy twin and its CuPy mask kernel: the expression
   and operation order of ``torchvision.ops.nms`` (``inter / (area_i +
   area_j - inter)`` in the boxes' dtype, NaN for two empty boxes, which
@@ -48,21 +48,36 @@ LOC_NORMALIZE_MEAN = (0., 0., 0., 0.)
 LOC_NORMALIZE_STD = (0.1, 0.1, 0.2, 0.2)
 
 
-def bbox_iou(bbox_a, bbox_b):
+class BoxShapeError(ValueError, IndexError):
+    """Boxes whose array is not ``(R, 4)``.
+
+    A ``ValueError``, and an ``IndexError`` too, which is what chainercv
+    raises for the same input: code written for either catches it.
+    """
+
+
+def bbox_iou(bbox_a, bbox_b, nan_for_empty=False):
     """Intersection over union of every pair of boxes.
 
     Args:
         bbox_a (array): ``(N, 4)`` float boxes, ``(y_min, x_min, y_max,
             x_max)``.
         bbox_b (array): ``(K, 4)`` float boxes, same order.
+        nan_for_empty (bool): give NaN (``0 / 0``, as chainercv) rather than
+            0 for a pair whose union has no area.
 
     Returns:
         array: ``(N, K)`` IoU, dtype of the inputs. A pair whose union has no
-        area (two degenerate boxes) gets 0, not NaN.
+        area (two degenerate boxes) gets 0, not NaN, unless
+        ``nan_for_empty``.
+
+    Raises:
+        BoxShapeError: an input is not ``(R, 4)``.
     """
-    if bbox_a.shape[1] != 4 or bbox_b.shape[1] != 4:
-        raise ValueError('boxes must have shape (N, 4), got {} and {}'.format(
-            bbox_a.shape, bbox_b.shape))
+    if bbox_a.ndim != 2 or bbox_b.ndim != 2 or bbox_a.shape[1] != 4 or \
+            bbox_b.shape[1] != 4:
+        raise BoxShapeError('boxes must have shape (N, 4), got {} and {}'
+                            .format(bbox_a.shape, bbox_b.shape))
     xp = get_array_module(bbox_a)
     top_left = xp.maximum(bbox_a[:, None, :2], bbox_b[None, :, :2])
     bottom_right = xp.minimum(bbox_a[:, None, 2:], bbox_b[None, :, 2:])
@@ -71,6 +86,9 @@ def bbox_iou(bbox_a, bbox_b):
     area_a = xp.prod(bbox_a[:, 2:] - bbox_a[:, :2], axis=1)
     area_b = xp.prod(bbox_b[:, 2:] - bbox_b[:, :2], axis=1)
     union = area_a[:, None] + area_b[None, :] - inter
+    if nan_for_empty:
+        with numpy.errstate(invalid='ignore', divide='ignore'):
+            return inter / union
     # Dividing by 1 where the union is empty keeps 0 / 0 from becoming NaN
     # while leaving every other quotient bit-identical.
     return inter / xp.where(union > 0, union, 1)

@@ -5,9 +5,9 @@ import os
 import numpy
 import pytest
 
-from fasterrcnn.boxes import (MAX_LOG_SCALE, bbox2loc, bbox_iou, clip_bbox,
-                              enumerate_shifted_anchor, generate_anchor_base,
-                              loc2bbox)
+from fasterrcnn.boxes import (MAX_LOG_SCALE, BoxShapeError, bbox2loc, bbox_iou,
+                              clip_bbox, enumerate_shifted_anchor,
+                              generate_anchor_base, loc2bbox)
 
 GOLDEN = os.path.join(os.path.dirname(__file__), 'data', 'golden')
 
@@ -37,12 +37,25 @@ def test_bbox_iou_degenerate_boxes_give_zero_not_nan():
     numpy.testing.assert_array_equal(iou, [[0, 0], [0, 1]])
 
 
+def test_bbox_iou_nan_for_empty_union():
+    # chainercv's rule: 0 / 0 for two empty boxes; every other pair equal.
+    a = numpy.array([[5, 5, 5, 5], [0, 0, 10, 10]], dtype=numpy.float32)
+    iou = bbox_iou(a, a, nan_for_empty=True)
+    assert numpy.isnan(iou[0, 0])
+    numpy.testing.assert_array_equal(iou[[0, 1, 1], [1, 0, 1]], [0, 0, 1])
+
+
 def test_bbox_iou_empty_and_bad_shape():
     a = numpy.zeros((0, 4), dtype=numpy.float32)
     b = numpy.ones((3, 4), dtype=numpy.float32)
     assert bbox_iou(a, b).shape == (0, 3)
     with pytest.raises(ValueError, match=r'\(N, 4\)'):
         bbox_iou(numpy.zeros((2, 5)), b)
+    # chainercv raised IndexError for this: code catching that still works.
+    with pytest.raises(IndexError):
+        bbox_iou(b, numpy.zeros((2, 3)))
+    with pytest.raises(BoxShapeError):
+        bbox_iou(numpy.zeros(4), b)
 
 
 def test_bbox2loc_hand_computed():

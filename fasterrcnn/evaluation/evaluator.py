@@ -4,6 +4,7 @@ import numpy
 from chainer import reporter
 from chainer.training import extensions
 
+from fasterrcnn.evaluation.distributed import predict_distributed
 from fasterrcnn.evaluation.run import predict_examples
 from fasterrcnn.evaluation.voc import eval_detection_voc
 
@@ -14,14 +15,16 @@ class DetectionVOCEvaluator(extensions.Evaluator):
     In a :class:`chainer.training.Trainer` (default name ``'validation'``)
     the values appear as ``validation/main/map`` and
     ``validation/main/ap/<label name>``. Classes whose AP is NaN (no
-    non-difficult ground truth in the data) are not reported.
+    non-difficult ground truth in the data) are not reported, unless
+    ``report_all_names``.
 
     Args:
         iterator (chainer.dataset.Iterator): a non-repeating iterator over
             examples ``(img, bbox, label)`` or ``(img, bbox, label,
             difficult)``: ``(3, H, W)`` float32 RGB in ``[0, 255]``,
             ``(R, 4)`` float32 ``(y_min, x_min, y_max, x_max)`` pixels,
-            ``(R,)`` int32, ``(R,)`` bool. It is reset before each run.
+            ``(R,)`` int32, ``(R,)`` bool. It is reset before each run. With
+            ``comm``, only rank 0's is read (the others may pass None).
         target (chainer.Link): has ``predict(imgs)`` taking a list of such
             images and returning ``(bboxes, labels, scores)``, lists with one
             ``(R, 4)`` float32, ``(R,)`` int32 and ``(R,)`` float32 array
@@ -29,40 +32,63 @@ class DetectionVOCEvaluator(extensions.Evaluator):
         use_07_metric (bool): the VOC2007 11-point AP.
         label_names (sequence of str): names for the ``ap/<name>`` keys;
             None uses the label numbers.
+        comm: a ChainerMN communicator, or None. With one, every process
+            predicts its share of each batch
+            (:func:`fasterrcnn.evaluation.distributed.predict_distributed`)
+            and rank 0 alone scores and reports; the others return ``{}``.
+        report_all_names (bool): chainercv's reporting: ``ap/<name>`` for
+            every name in ``label_names``, NaN where a class has no AP, and
+            no per-class key at all without ``label_names``.
     """
 
     trigger = 1, 'epoch'
     default_name = 'validation'
 
     def __init__(self, iterator, target, use_07_metric=False,
-                 label_names=None):
-        super(DetectionVOCEvaluator, self).__init__(iterator, target)
+                 label_names=None, comm=None, report_all_names=False):
+        super(DetectionVOCEvaluator, self).__init__(
+            {} if iterator is None else iterator, target)
         self.use_07_metric = use_07_metric
         self.label_names = label_names
+        self.comm = comm
+        self.report_all_names = report_all_names
 
     def evaluate(self):
-        iterator = self._iterators['main']
         target = self._targets['main']
+        if self.comm is not None and self.comm.rank != 0:
+            predict_distributed(target, None, self.comm)
+            return {}
+        iterator = self._iterators['main']
         iterator.reset()
-
-        (pred_bboxes, pred_labels, pred_scores), gts = predict_examples(
-            target, (example for batch in iterator for example in batch))
-        result = eval_detection_voc(
-            pred_bboxes, pred_labels, pred_scores, *gts,
-            use_07_metric=self.use_07_metric)
-
+        if self.comm is None:
+            preds, gts = predict_examples(
+                target, (example for batch in iterator for example in batch))
+        else:
+            preds, gts = predict_distributed(target, iterator, self.comm)
+        result = eval_detection_voc(*(preds + gts),
+                                    use_07_metric=self.use_07_metric)
         values = {'map': result['map']}
-        for lab, ap in enumerate(result['ap']):
-            if numpy.isnan(ap):
-                continue
-            if self.label_names is not None and lab < len(self.label_names):
-                name = self.label_names[lab]
-            else:
-                name = str(lab)
-            values['ap/' + name] = ap
+        values.update(self._per_class(result['ap']))
         observation = {}
         # Reported with the target as observer, so that the keys get the
         # target's prefix (e.g. 'validation/main/').
         with reporter.report_scope(observation):
             reporter.report(values, target)
         return observation
+
+    def _per_class(self, ap):
+        """``{'ap/<name>': value}`` for the classes to report."""
+        if self.report_all_names:
+            names = self.label_names or ()
+            return {'ap/' + name: ap[lab] if lab < len(ap) else numpy.nan
+                    for lab, name in enumerate(names)}
+        values = {}
+        for lab, value in enumerate(ap):
+            if numpy.isnan(value):
+                continue
+            if self.label_names is not None and lab < len(self.label_names):
+                name = self.label_names[lab]
+            else:
+                name = str(lab)
+            values['ap/' + name] = value
+        return values

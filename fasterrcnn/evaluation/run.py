@@ -62,18 +62,43 @@ def predict_examples(model, examples, on_image=None):
     """
     preds = ([], [], [])
     gts = ([], [], [])
+    for done, example in enumerate(examples, 1):
+        for out, value in zip(preds, predict_images(model, example[:1])):
+            out.extend(value)
+        for out, value in zip(gts, ground_truth(example)):
+            out.append(value)
+        if on_image is not None:
+            on_image(done)
+    return preds, gts
+
+
+def predict_images(model, imgs):
+    """``model.predict`` in test mode, one image at a time.
+
+    Args:
+        model: has ``predict(imgs)`` (see :func:`evaluate`).
+        imgs (iterable of numpy.ndarray): ``(3, H, W)`` float32 RGB images
+            in ``[0, 255]``.
+
+    Returns:
+        tuple: ``(pred_bboxes, pred_labels, pred_scores)``, lists with one
+        array per image.
+    """
+    preds = ([], [], [])
     with chainer.using_config('train', False), chainer.no_backprop_mode():
-        for done, example in enumerate(examples, 1):
-            img, bbox, label = example[:3]
-            difficult = example[3] if len(example) > 3 else \
-                numpy.zeros(len(label), dtype=bool)
+        for img in imgs:
             for out, value in zip(preds, model.predict([img])):
                 out.append(value[0])
-            for out, value in zip(gts, (bbox, label, difficult)):
-                out.append(value)
-            if on_image is not None:
-                on_image(done)
-    return preds, gts
+    return preds
+
+
+def ground_truth(example):
+    """``(bbox, label, difficult)`` of an example, ``difficult`` all False
+    where the example has no flags."""
+    bbox, label = example[1:3]
+    difficult = example[3] if len(example) > 3 else \
+        numpy.zeros(len(label), dtype=bool)
+    return bbox, label, difficult
 
 
 def evaluate(model, dataset, n_images=None, progress=True, iou_thresh=0.5):

@@ -63,12 +63,13 @@ def _voc_iou(bbox_a, bbox_b):
 
 def calc_detection_voc_prec_rec(pred_bboxes, pred_labels, pred_scores,
                                 gt_bboxes, gt_labels, gt_difficults=None,
-                                iou_thresh=0.5):
+                                iou_thresh=0.5, keep_ignored=False):
     """Precision and recall curves per class, as the VOC metric defines them.
 
     Args:
-        pred_bboxes (list of numpy.ndarray): per image, ``(R, 4)`` float
+        pred_bboxes (iterable of numpy.ndarray): per image, ``(R, 4)`` float
             predicted boxes ``(y_min, x_min, y_max, x_max)`` in pixels.
+            Every argument may be a list or any iterable (a generator too).
         pred_labels (list of numpy.ndarray): per image, ``(R,)`` int labels.
         pred_scores (list of numpy.ndarray): per image, ``(R,)`` float
             confidences.
@@ -78,6 +79,10 @@ def calc_detection_voc_prec_rec(pred_bboxes, pred_labels, pred_scores,
         gt_difficults (list of numpy.ndarray): per image, ``(G,)`` bool;
             None means no box is difficult.
         iou_thresh (float): least IoU for a match.
+        keep_ignored (bool): also give a point for each detection matched
+            to a difficult box (it repeats the previous precision and
+            recall, NaN before the first counted one), as chainercv's
+            curves do; the AP is the same either way.
 
     Returns:
         tuple: ``(prec, rec)``, two lists of length ``n_fg_class`` (one more
@@ -89,10 +94,15 @@ def calc_detection_voc_prec_rec(pred_bboxes, pred_labels, pred_scores,
         undefined); both are empty arrays when it has ground truth but no
         counted detection.
     """
+    pred_bboxes, pred_labels, pred_scores, gt_bboxes, gt_labels = (
+        list(x) for x in (pred_bboxes, pred_labels, pred_scores, gt_bboxes,
+                          gt_labels))
     n_images = len(gt_bboxes)
     lists = (pred_bboxes, pred_labels, pred_scores, gt_labels)
     if gt_difficults is None:
         gt_difficults = [None] * n_images
+    else:
+        gt_difficults = list(gt_difficults)
     if any(len(x) != n_images for x in lists + (gt_difficults,)):
         raise ValueError('every argument must hold one entry per image')
     pred_bboxes = _as_numpy(pred_bboxes, 'pred_bboxes', numpy.float64, (4,))
@@ -166,10 +176,12 @@ def calc_detection_voc_prec_rec(pred_bboxes, pred_labels, pred_scores,
             outcome = numpy.zeros(0, dtype=numpy.int8)
         # Ignored detections change neither count: drop them rather than
         # keep points that repeat the previous one (or read 0 / 0).
-        outcome = outcome[outcome >= 0]
+        if not keep_ignored:
+            outcome = outcome[outcome >= 0]
         tp = numpy.cumsum(outcome == 1, dtype=numpy.float64)
         fp = numpy.cumsum(outcome == 0, dtype=numpy.float64)
-        prec.append(tp / (tp + fp))
+        with numpy.errstate(invalid='ignore'):
+            prec.append(tp / (tp + fp))
         rec.append(tp / n_pos if n_pos > 0 else None)
     return prec, rec
 
@@ -179,18 +191,20 @@ def calc_detection_voc_ap(prec, rec, use_07_metric=False):
     :func:`calc_detection_voc_prec_rec`.
 
     Args:
-        prec (list of numpy.ndarray): per class, ``(D,)`` float precision.
+        prec (list of numpy.ndarray or None): per class, ``(D,)`` float
+            precision (NaN counts as 0), or None for a class never seen.
         rec (list of numpy.ndarray or None): per class, ``(D,)`` float
             recall, or None for a class without positives.
         use_07_metric (bool): 11-point interpolation (VOC2007) instead of
             the area under the monotone curve (VOC2010 and later).
 
     Returns:
-        numpy.ndarray: ``(n_fg_class,)`` float64; NaN where ``rec`` is None.
+        numpy.ndarray: ``(n_fg_class,)`` float64; NaN where ``prec`` or
+        ``rec`` is None.
     """
     ap = numpy.full(len(prec), numpy.nan, dtype=numpy.float64)
     for lab, (p, r) in enumerate(zip(prec, rec)):
-        if r is None:
+        if p is None or r is None:
             continue
         # An undefined precision (NaN) counts as 0, as in the VOC devkit,
         # chainercv and the PyTorch version.

@@ -8,6 +8,7 @@ import pytest
 from chainer import training
 
 from fasterrcnn.evaluation.evaluator import DetectionVOCEvaluator
+from tests.thread_comm import group, run_ranks
 
 LABEL_NAMES = ('cat', 'dog', 'bird')  # 'bird' never occurs
 
@@ -107,3 +108,47 @@ def test_reported_in_a_trainer(tmp_path):
     assert log.log[-1]['validation/main/map'] == 1.0
     assert log.log[-1]['validation/main/ap/dog'] == 1.0
     assert 'validation/main/ap/bird' not in log.log[-1]
+
+
+def test_report_all_names_as_chainercv():
+    dataset = make_dataset()
+    evaluator = DetectionVOCEvaluator(iterator(dataset),
+                                      FakeDetector(dataset),
+                                      label_names=LABEL_NAMES + ('fish',),
+                                      report_all_names=True)
+    result = evaluator()
+    assert sorted(result) == ['main/ap/bird', 'main/ap/cat', 'main/ap/dog',
+                              'main/ap/fish', 'main/map']
+    assert result['main/ap/cat'] == result['main/ap/dog'] == 1.0
+    # bird: no ground truth; fish: beyond every label seen.
+    assert numpy.isnan(result['main/ap/bird'])
+    assert numpy.isnan(result['main/ap/fish'])
+    # Without names, chainercv reports the mean only.
+    evaluator = DetectionVOCEvaluator(iterator(dataset),
+                                      FakeDetector(dataset),
+                                      report_all_names=True)
+    assert evaluator() == {'main/map': 1.0}
+
+
+@pytest.mark.parametrize('size,batch_size', [(2, 2), (3, 2), (2, 5)])
+def test_comm_splits_the_work_and_rank_0_reports(size, batch_size):
+    # 5 images in batches of 2 (2, 2, 1) or one of 5, over 2 or 3 ranks:
+    # shares of unequal size and empty shares both occur.
+    dataset = make_dataset(with_difficult=True)
+    expected = DetectionVOCEvaluator(iterator(dataset), FakeDetector(
+        dataset, shift=3.0), label_names=LABEL_NAMES)()
+    targets = [FakeDetector(dataset, shift=3.0) for _ in range(size)]
+    comms = group(size)
+    evaluators = [DetectionVOCEvaluator(
+        chainer.iterators.SerialIterator(dataset, batch_size, repeat=False,
+                                         shuffle=False) if rank == 0
+        else None, targets[rank], label_names=LABEL_NAMES, comm=comms[rank])
+        for rank in range(size)]
+    results = run_ranks([evaluator for evaluator in evaluators])
+    assert results[0] == expected
+    assert 0 < expected['main/map'] < 1
+    assert all(result == {} for result in results[1:])
+    # Every image predicted once, by some rank; the longer shares first.
+    calls = [t.calls for t in targets]
+    assert sum(calls) == len(dataset)
+    assert calls == sorted(calls, reverse=True) and calls[1] > 0

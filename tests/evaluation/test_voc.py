@@ -85,6 +85,36 @@ def test_difficult_match_is_ignored():
     assert eval_detection_voc(*args)['ap'][0] == pytest.approx(5 / 6)
 
 
+def test_keep_ignored_repeats_points_with_the_same_ap():
+    # Same case as above; chainercv's curves keep a point for B's detection
+    # (before any counted one: 0 / 0, NaN), the AP does not change.
+    a, b, miss = [0, 0, 9, 9], [50, 50, 59, 59], [100, 100, 109, 109]
+    args = ([boxes(b, miss, a)], [ints(0, 0, 0)], [floats(0.9, 0.8, 0.7)],
+            [boxes(a, b)], [ints(0, 0)], [numpy.array([False, True])])
+    prec, rec = calc_detection_voc_prec_rec(*args, keep_ignored=True)
+    numpy.testing.assert_allclose(prec[0], [numpy.nan, 0, 1 / 2])
+    numpy.testing.assert_allclose(rec[0], [0, 0, 1])
+    for use_07_metric in (False, True):
+        assert calc_detection_voc_ap(prec, rec, use_07_metric)[0] == \
+            pytest.approx(1 / 2)
+
+
+def test_iterables_are_accepted():
+    # Generators, as a chained predict over a data set gives them.
+    gt = [boxes([0, 0, 9, 9]), boxes([5, 5, 20, 20])]
+    prec, rec = calc_detection_voc_prec_rec(
+        iter(gt), (ints(0) for _ in gt), (floats(0.5) for _ in gt),
+        iter(gt), (ints(0) for _ in gt))
+    numpy.testing.assert_allclose(prec[0], [1, 1])
+    numpy.testing.assert_allclose(rec[0], [0.5, 1])
+
+
+def test_ap_of_a_class_never_seen_is_nan():
+    ap = calc_detection_voc_ap([None, numpy.array([1.])],
+                               [None, numpy.array([1.])])
+    assert numpy.isnan(ap[0]) and ap[1] == 1
+
+
 def test_class_without_ground_truth_is_nan_and_left_out_of_map():
     # Class 1 is only predicted, class 2 only has a difficult object.
     gt_bbox = boxes([0, 0, 9, 9], [20, 20, 29, 29])
