@@ -91,6 +91,18 @@ def resize(img, size):
     return img.astype(numpy.float32)
 
 
+def _box_dtype(bbox):
+    """The float dtype that box transforms compute and return in.
+
+    float64 boxes stay float64 and integer boxes become float64 (exact for
+    any pixel coordinate; a scaled or flipped integer box is not an integer);
+    every other dtype becomes float32, the package's box dtype.
+    """
+    if bbox.dtype == numpy.float64 or bbox.dtype.kind in 'biu':
+        return numpy.float64
+    return numpy.float32
+
+
 def resize_bbox(bbox, in_size, out_size):
     """Boxes of an image of ``in_size`` moved to the image resized to
     ``out_size``.
@@ -98,16 +110,17 @@ def resize_bbox(bbox, in_size, out_size):
     Args:
         bbox (array): ``(R, 4)`` float32 boxes,
             ``(y_min, x_min, y_max, x_max)`` in pixels of the input image.
+            float64 boxes are kept float64; integer boxes become float64.
         in_size (tuple of int): ``(H, W)`` of the input image.
         out_size (tuple of int): ``(H_out, W_out)`` of the resized image.
 
     Returns:
-        array: ``(R, 4)`` float32 boxes in pixels of the resized image
-        (a new array).
+        array: ``(R, 4)`` float32 (float64, see above) boxes in pixels of
+        the resized image (a new array).
     """
     y_scale = float(out_size[0]) / in_size[0]
     x_scale = float(out_size[1]) / in_size[1]
-    bbox = bbox.astype(numpy.float32, copy=True)
+    bbox = bbox.astype(_box_dtype(bbox), copy=True)
     bbox[:, 0::2] *= y_scale
     bbox[:, 1::2] *= x_scale
     return bbox
@@ -129,26 +142,34 @@ def flip(img, x_flip=True):
     return img.copy()
 
 
-def flip_bbox(bbox, size, x_flip=True):
-    """Boxes of an image after :func:`flip`.
+def flip_bbox(bbox, size, x_flip=True, y_flip=False):
+    """Boxes of an image after a horizontal and/or vertical flip.
 
     Coordinates are treated as continuous, as the PyTorch version (and
-    chainercv) do: ``x_min' = W - x_max`` and ``x_max' = W - x_min``, so
-    flipping twice gives the boxes back (exactly for pixel and the usual
-    sub-pixel coordinates; other float32 values up to the rounding of
-    ``W - x``).
+    chainercv) do: ``x_min' = W - x_max`` and ``x_max' = W - x_min``
+    (likewise ``y`` with ``H``), so flipping twice gives the boxes back
+    (exactly for pixel and the usual sub-pixel coordinates; other float32
+    values up to the rounding of ``W - x``).
 
     Args:
         bbox (array): ``(R, 4)`` float32 boxes,
             ``(y_min, x_min, y_max, x_max)`` in pixels.
+            float64 boxes are kept float64; integer boxes become float64.
         size (tuple of int): ``(H, W)`` of the image.
-        x_flip (bool): flip when True, return an unchanged copy otherwise.
+        x_flip (bool): flip horizontally (left-right).
+        y_flip (bool): flip vertically (top-bottom).
 
     Returns:
-        array: ``(R, 4)`` float32 boxes (a new array).
+        array: ``(R, 4)`` float32 (float64, see above) boxes (a new array,
+        unchanged values when neither flip is asked for).
     """
-    _, width = size
-    bbox = bbox.astype(numpy.float32, copy=True)
+    height, width = size
+    bbox = bbox.astype(_box_dtype(bbox), copy=True)
+    if y_flip:
+        y_min = height - bbox[:, 2]
+        y_max = height - bbox[:, 0]
+        bbox[:, 0] = y_min
+        bbox[:, 2] = y_max
     if x_flip:
         x_min = width - bbox[:, 3]
         x_max = width - bbox[:, 1]

@@ -90,13 +90,14 @@ def _flag(element, tag, path, where):
             path, where, tag, child.text.strip(), tag)) from None
 
 
-def parse_voc_xml(path, label_names):
+def parse_voc_xml(path, label_names, lowercase=False):
     """Objects of one VOC annotation file.
 
     Args:
         path (str): the XML file.
         label_names (sequence of str): class names; an object's label is the
-            index of its ``<name>`` here.
+            index of its ``<name>`` (surrounding white space stripped) here.
+        lowercase (bool): lowercase each ``<name>`` before looking it up.
 
     Returns:
         tuple: ``(bbox, label, difficult)``:
@@ -113,6 +114,8 @@ def parse_voc_xml(path, label_names):
     bbox, label, difficult = [], [], []
     for i, obj in enumerate(root.findall('object')):
         name = _text(obj, 'name', path, 'object {}'.format(i))
+        if lowercase:
+            name = name.lower()
         where = 'object {} ({!r})'.format(i, name)
         if name not in index:
             raise ValueError(

@@ -1,0 +1,117 @@
+"""chainercv's PASCAL VOC detection data set and class names.
+
+:data:`voc_bbox_label_names` and :class:`VOCBboxDataset` with the names,
+signature, defaults and examples of ``chainercv.datasets``. The data set
+never downloads anything: with ``data_dir='auto'`` it looks where chainercv
+would have put the data, and when the data is not there it says which
+archive to fetch and where to extract it.
+"""
+
+import os
+import warnings
+
+import chainer
+
+from fasterrcnn.data import voc as _voc
+
+#: The 20 PASCAL VOC classes in their standard order (label 0 .. 19).
+voc_bbox_label_names = _voc.VOC_BBOX_LABEL_NAMES
+
+# Where chainercv keeps VOC under the chainer data set root.
+_VOC_ROOT = os.path.join('pfnet', 'chainercv', 'voc')
+
+_URLS = {
+    '2012': 'http://host.robots.ox.ac.uk/pascal/VOC/voc2012/'
+            'VOCtrainval_11-May-2012.tar',
+    '2007': 'http://host.robots.ox.ac.uk/pascal/VOC/voc2007/'
+            'VOCtrainval_06-Nov-2007.tar',
+    '2007_test': 'http://host.robots.ox.ac.uk/pascal/VOC/voc2007/'
+                 'VOCtest_06-Nov-2007.tar',
+}
+
+_SPLITS = ('train', 'trainval', 'val')
+
+
+def _auto_data_dir(year, split):
+    """chainercv's VOC folder for ``year``, or an error saying how to get it.
+
+    The folder is ``<dataset root>/pfnet/chainercv/voc/VOCdevkit/VOC<year>``,
+    with the root from :func:`chainer.dataset.get_dataset_root`. Nothing is
+    created.
+    """
+    if year not in ('2007', '2012'):
+        raise ValueError(
+            "VOCBboxDataset: year must be '2007' or '2012' with "
+            "data_dir='auto', got {!r}".format(year))
+    voc_root = os.path.join(chainer.dataset.get_dataset_root(), _VOC_ROOT)
+    data_dir = os.path.join(voc_root, 'VOCdevkit', 'VOC' + year)
+    split_file = os.path.join(data_dir, 'ImageSets', 'Main', split + '.txt')
+    if not os.path.isfile(split_file):
+        key = '2007_test' if (year, split) == ('2007', 'test') else year
+        raise FileNotFoundError(
+            '{} not found: download {} and extract it into {} (it creates '
+            'VOCdevkit/VOC{}), or set CHAINER_DATASET_ROOT (before chainer '
+            'is imported) to the data set root that holds {}'.format(
+                split_file, _URLS[key], voc_root, year, _VOC_ROOT))
+    return data_dir
+
+
+class VOCBboxDataset(_voc.VOCBboxDataset):
+    """PASCAL VOC boxes, as ``chainercv.datasets.VOCBboxDataset``.
+
+    Args:
+        data_dir (str): the ``VOCdevkit/VOC<year>`` folder, or ``'auto'``:
+            chainercv's location,
+            ``<chainer dataset root>/pfnet/chainercv/voc/VOCdevkit/VOC<year>``
+            (the root is ``$CHAINER_DATASET_ROOT``, by default
+            ``~/.chainer/dataset``). Nothing is downloaded: a missing split
+            file raises :class:`FileNotFoundError` naming the archive to
+            extract there.
+        split (str): ``'train'``, ``'val'``, ``'trainval'``, or ``'test'``
+            (2007 only); others are read too, with a warning, as chainercv.
+        year (str): ``'2007'`` or ``'2012'``; used only with
+            ``data_dir='auto'``, where another year is a :class:`ValueError`.
+        use_difficult (bool): keep the objects marked difficult.
+        return_difficult (bool): add the difficult flags to each example.
+
+    Class names in the annotations are stripped and lowercased before they
+    are looked up in :data:`voc_bbox_label_names`, as chainercv does.
+
+    Each example is ``(img, bbox, label)``, or ``(img, bbox, label,
+    difficult)`` with ``return_difficult``, as chainercv:
+        img: ``(3, H, W)`` float32 RGB in ``[0, 255]``;
+        bbox: ``(R, 4)`` float32 ``(y_min, x_min, y_max, x_max)``, 0-based
+            pixels (``(0, 4)`` for an image without objects, where chainercv
+            fails);
+        label: ``(R,)`` int32 in ``[0, 20)``;
+        difficult: ``(R,)`` bool.
+    """
+
+    def __init__(self, data_dir='auto', split='train', year='2012',
+                 use_difficult=False, return_difficult=False):
+        if data_dir == 'auto':
+            data_dir = _auto_data_dir(year, split)
+        if split not in _SPLITS and (split, year) != ('test', '2007'):
+            warnings.warn(
+                "VOCBboxDataset: split {!r} is not one of 'train', "
+                "'trainval', 'val' (and 'test' for 2007)".format(split))
+        self.year = year
+        super().__init__(data_dir, split=split, use_difficult=use_difficult,
+                         return_difficult=return_difficult,
+                         label_names=voc_bbox_label_names)
+
+    def get_annotation(self, i):
+        """The boxes of example ``i`` without reading its image.
+
+        Returns:
+            tuple: ``(bbox, label, difficult)``: ``(R, 4)`` float32
+            ``(y_min, x_min, y_max, x_max)``, ``(R,)`` int32 and ``(R,)``
+            bool, difficult objects left out unless ``use_difficult``.
+        """
+        bbox, label, difficult = _voc.parse_voc_xml(
+            self._path('Annotations', i, '.xml'), self.label_names,
+            lowercase=True)
+        if not self.use_difficult:
+            keep = ~difficult
+            bbox, label, difficult = bbox[keep], label[keep], difficult[keep]
+        return bbox, label, difficult
