@@ -24,17 +24,21 @@ class ProposalCreator(object):
         n_train_pre_nms, n_train_post_nms (int): 12000 / 2000.
         n_test_pre_nms, n_test_post_nms (int): 6000 / 300.
         min_size (float): smallest side in original-image pixels (16).
+        inclusive_nms (bool): NMS suppresses at IoU >= ``nms_thresh``
+            (chainercv) rather than > (the PyTorch version); see
+            :func:`fasterrcnn.nms.non_maximum_suppression`.
     """
 
     def __init__(self, nms_thresh=0.7, n_train_pre_nms=12000,
                  n_train_post_nms=2000, n_test_pre_nms=6000,
-                 n_test_post_nms=300, min_size=16):
+                 n_test_post_nms=300, min_size=16, inclusive_nms=False):
         self.nms_thresh = nms_thresh
         self.n_train_pre_nms = n_train_pre_nms
         self.n_train_post_nms = n_train_post_nms
         self.n_test_pre_nms = n_test_pre_nms
         self.n_test_post_nms = n_test_post_nms
         self.min_size = min_size
+        self.inclusive_nms = inclusive_nms
 
     def __call__(self, loc, score, anchor, img_size, scale=1.):
         """Proposals of one image.
@@ -72,5 +76,6 @@ class ProposalCreator(object):
         roi = roi[order]
         keep = non_maximum_suppression(
             roi, self.nms_thresh,
-            limit=n_post_nms if n_post_nms > 0 else None)
+            limit=n_post_nms if n_post_nms > 0 else None,
+            inclusive=self.inclusive_nms)
         return roi[keep]

@@ -21,7 +21,8 @@ class ProposalTargetCreator(object):
     result. Same rules and order of random draws as the PyTorch version.
 
     Args:
-        n_sample (int): RoIs per image (128).
+        n_sample (int or None): RoIs per image (128); None takes as many as
+            there are RoIs (with the ground truth), as chainercv allows.
         pos_ratio (float): largest fraction of foreground (0.25).
         pos_iou_thresh (float): IoU for foreground (0.5).
         neg_iou_thresh_hi (float): background below this IoU (0.5).
@@ -64,7 +65,8 @@ class ProposalTargetCreator(object):
         bbox = xp.asarray(bbox, dtype=xp.float32)
         label = xp.asarray(label)
         roi = xp.concatenate((roi, bbox), axis=0)
-        pos_per_image = numpy.round(self.n_sample * self.pos_ratio)
+        n_sample = len(roi) if self.n_sample is None else self.n_sample
+        pos_per_image = numpy.round(n_sample * self.pos_ratio)
         if len(bbox):
             iou = bbox_iou(roi, bbox)
             gt_assignment = iou.argmax(axis=1)
@@ -81,7 +83,7 @@ class ProposalTargetCreator(object):
             pos = choice(random_state, pos, n_pos)
         neg = flatnonzero((max_iou < self.neg_iou_thresh_hi) &
                           (max_iou >= self.neg_iou_thresh_lo))
-        n_neg = int(min(self.n_sample - n_pos, neg.size))
+        n_neg = int(min(n_sample - n_pos, neg.size))
         if neg.size > 0:
             neg = choice(random_state, neg, n_neg)
 

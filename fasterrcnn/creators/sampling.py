@@ -29,8 +29,13 @@ def choice(random_state, index, size):
 
 def as_random_state(random_state):
     """A RandomState from ``None`` (a fresh, unseeded one), a seed or itself.
+
+    The module ``numpy.random`` itself stands for numpy's global state (its
+    ``permutation`` draws from it), which is where chainercv's creators
+    draw: ``numpy.random.seed`` then fixes the samples.
     """
-    if isinstance(random_state, numpy.random.RandomState):
+    if isinstance(random_state, numpy.random.RandomState) or \
+            random_state is numpy.random:
         return random_state
     return numpy.random.RandomState(random_state)
 

@@ -18,13 +18,17 @@ from fasterrcnn.links.vgg16 import conv_names
 from fasterrcnn.safe_npz import BadFileError, open_npz, read_entry
 
 
-def load_vgg16_imagenet(model, path):
+def load_vgg16_imagenet(model, path, layout='torchvision'):
     """Copy ImageNet VGG16 weights into a FasterRCNNVGG16.
 
     Args:
         model (FasterRCNNVGG16): with VGG16's widths (64 ... 512, fc 4096).
         path (str): the ``.pth`` or ``.npz`` described in the module
             docstring.
+        layout (str): the file's names: ``'torchvision'`` (a state_dict,
+            ``features.0.weight`` ...) or ``'chainercv'`` (chainercv's VGG16
+            ``.npz``, ``conv1_1/conv/W`` ... ``fc7/b``, weights for RGB input
+            with the mean subtracted).
 
     Raises:
         FileNotFoundError: no such file.
@@ -32,27 +36,45 @@ def load_vgg16_imagenet(model, path):
             is not a plain array (names the file and the key); nothing in
             the file is executed.
     """
-    pairs = [('features.{}'.format(i), getattr(model.extractor, name))
+    params = LAYOUTS[layout](model)
+    weights = _read(path, [key for key, _ in params])
+    for key, param in params:
+        if key not in weights:
+            raise BadFileError(
+                '{} has no {}: is it a {} VGG16 file?'.format(
+                    path, key, layout))
+        value = numpy.asarray(weights[key], numpy.float32)
+        if value.shape != param.shape:
+            raise BadFileError(
+                '{}: {} has shape {}, the model needs {} (ImageNet '
+                'weights need the full VGG16 widths)'.format(
+                    path, key, value.shape, param.shape))
+        param.array[...] = param.xp.asarray(value)
+
+
+def _torchvision_params(model):
+    """``(key, parameter)`` pairs of a torchvision VGG16 state_dict."""
+    links = [('features.{}'.format(i), model.extractor.conv(name))
              for i, name in zip(FEATURE_INDEX, conv_names())]
-    pairs += [('classifier.0', model.head.fc6), ('classifier.3',
-                                                 model.head.fc7)]
-    keys = ['{}.{}'.format(prefix, suffix) for prefix, _ in pairs
-            for suffix in ('weight', 'bias')]
-    weights = _read(path, keys)
-    for prefix, link in pairs:
-        for suffix, param in (('weight', link.W), ('bias', link.b)):
-            key = '{}.{}'.format(prefix, suffix)
-            if key not in weights:
-                raise BadFileError(
-                    '{} has no {}: is it a torchvision VGG16 state_dict '
-                    '(.pth or .npz)?'.format(path, key))
-            value = numpy.asarray(weights[key], numpy.float32)
-            if value.shape != param.shape:
-                raise BadFileError(
-                    '{}: {} has shape {}, the model needs {} (ImageNet '
-                    'weights need the full VGG16 widths)'.format(
-                        path, key, value.shape, param.shape))
-            param.array[...] = param.xp.asarray(value)
+    links += [('classifier.0', model.head.fc6),
+              ('classifier.3', model.head.fc7)]
+    return [('{}.{}'.format(prefix, suffix), getattr(link, attr))
+            for prefix, link in links
+            for suffix, attr in (('weight', 'W'), ('bias', 'b'))]
+
+
+def _chainercv_params(model):
+    """``(key, parameter)`` pairs of chainercv's VGG16 ``.npz``."""
+    links = [(name + '/conv', model.extractor.conv(name))
+             for name in conv_names()]
+    links += [('fc6', model.head.fc6), ('fc7', model.head.fc7)]
+    return [('{}/{}'.format(prefix, attr), getattr(link, attr))
+            for prefix, link in links for attr in ('W', 'b')]
+
+
+#: The key layouts :func:`load_vgg16_imagenet` reads.
+LAYOUTS = {'torchvision': _torchvision_params,
+           'chainercv': _chainercv_params}
 
 
 def _read(path, keys):

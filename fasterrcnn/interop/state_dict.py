@@ -31,7 +31,7 @@ def pytorch_names(model):
     pairs = []
     for index, name in zip(FEATURE_INDEX, conv_names()):
         pairs.append(('extractor.{}'.format(index),
-                      getattr(model.extractor, name)))
+                      model.extractor.conv(name)))
     for name in ('conv1', 'score', 'loc'):
         pairs.append(('rpn.' + name, getattr(model.rpn, name)))
     pairs.append(('head.classifier.0', model.head.fc6))

@@ -47,12 +47,14 @@ class FasterRCNN(chainer.Chain):
             subtracted, for Caffe weights): chosen by the weights in use.
         loc_normalize_mean, loc_normalize_std (tuples of 4 floats): the
             head's box outputs are ``(loc - mean) / std``.
+        inclusive_nms (bool): ``predict``'s NMS suppresses at IoU >=
+            ``nms_thresh`` (chainercv) rather than > (the PyTorch version).
     """
 
     def __init__(self, extractor, rpn, head, min_size=600, max_size=1000,
                  normalize='torchvision',
                  loc_normalize_mean=LOC_NORMALIZE_MEAN,
-                 loc_normalize_std=LOC_NORMALIZE_STD):
+                 loc_normalize_std=LOC_NORMALIZE_STD, inclusive_nms=False):
         super(FasterRCNN, self).__init__()
         with self.init_scope():
             self.extractor = extractor
@@ -64,6 +66,7 @@ class FasterRCNN(chainer.Chain):
         self._normalize = get_normalizer(normalize)
         self.loc_normalize_mean = loc_normalize_mean
         self.loc_normalize_std = loc_normalize_std
+        self.inclusive_nms = inclusive_nms
         self.use_preset('visualize')
 
     @property
@@ -76,7 +79,8 @@ class FasterRCNN(chainer.Chain):
 
         Args:
             x (chainer.Variable or array): ``(N, 3, H, W)`` prepared images.
-            scale (float): input size over original size.
+            scale (float or sequence of floats): input size over original
+                size, for all images or one per image.
 
         Returns:
             tuple: ``roi_cls_locs`` ``(R, n_class * 4)``, ``roi_scores``
@@ -112,6 +116,11 @@ class FasterRCNN(chainer.Chain):
             tuple: ``(3, H', W')`` float32 network input and the scale
             ``W' / W``.
         """
+        return self._prepare(img)
+
+    def _prepare(self, img):
+        """Network input and scale of one image (what :meth:`predict`
+        uses; :meth:`prepare` returns it)."""
         if img.ndim != 3 or img.shape[0] != 3:
             raise ValueError('expected a (3, H, W) image, got shape {}'
                              .format(img.shape))
@@ -137,8 +146,8 @@ class FasterRCNN(chainer.Chain):
         bboxes, labels, scores = [], [], []
         for img in imgs:
             size = img.shape[1:]
-            x, scale = self.prepare(numpy.asarray(to_cpu(img),
-                                                  numpy.float32))
+            x, scale = self._prepare(numpy.asarray(to_cpu(img),
+                                                   numpy.float32))
             with chainer.using_config('train', False), \
                     chainer.no_backprop_mode():
                 x = self.xp.asarray(x[None])
@@ -186,7 +195,8 @@ class FasterRCNN(chainer.Chain):
             bbox_cls = cls_bbox[mask, cls]
             prob_cls = prob[mask, cls]
             keep = non_maximum_suppression(bbox_cls, self.nms_thresh,
-                                           prob_cls)
+                                           prob_cls,
+                                           inclusive=self.inclusive_nms)
             bbox.append(to_cpu(bbox_cls[keep]))
             label.append(numpy.full((len(keep),), cls - 1, numpy.int32))
             score.append(to_cpu(prob_cls[keep]))

@@ -6,9 +6,27 @@ import chainer.links as L
 import numpy
 from chainer import initializers
 
+from fasterrcnn.backend import to_cpu
 from fasterrcnn.boxes import enumerate_shifted_anchor, generate_anchor_base
 from fasterrcnn.creators.proposal import ProposalCreator
 from fasterrcnn.links.vgg16 import FEAT_STRIDE
+
+
+#: What ranks anchors for the proposals (see ``proposal_score``).
+PROPOSAL_SCORES = ('probability', 'logit')
+
+
+def per_image(scale, n):
+    """``n`` floats from one scale or a sequence of ``n`` (a list, a 1-d
+    array, or None for 1)."""
+    if scale is None:
+        return [1.] * n
+    values = numpy.asarray(to_cpu(scale), dtype=numpy.float64).reshape(-1)
+    if values.size == 1:
+        return [float(values[0])] * n
+    if values.size != n:
+        raise ValueError('{} scales for {} images'.format(values.size, n))
+    return [float(v) for v in values]
 
 
 class RegionProposalNetwork(chainer.Chain):
@@ -22,20 +40,35 @@ class RegionProposalNetwork(chainer.Chain):
         feat_stride (int): pixels per feature cell (16).
         proposal_creator_params (dict): arguments of
             :class:`fasterrcnn.creators.ProposalCreator`.
+        initialW: initializer of the three convolutions (N(0, 0.01), as the
+            PyTorch version, when None).
+        proposal_score (str): what ranks the anchors for the proposals:
+            ``'probability'``, the softmax foreground probability (the
+            PyTorch version), or ``'logit'``, the raw foreground output
+            (chainercv). The two orders differ where the background logit
+            varies.
+        proposal_creator (callable): the proposal creator itself, in place
+            of one made from ``proposal_creator_params``.
     """
 
     def __init__(self, in_channels=512, mid_channels=512,
                  ratios=(0.5, 1, 2), anchor_scales=(8, 16, 32),
-                 feat_stride=FEAT_STRIDE, proposal_creator_params=None):
+                 feat_stride=FEAT_STRIDE, proposal_creator_params=None,
+                 initialW=None, proposal_score='probability',
+                 proposal_creator=None):
         super(RegionProposalNetwork, self).__init__()
+        if proposal_score not in PROPOSAL_SCORES:
+            raise ValueError('proposal_score must be one of {}, got {!r}'
+                             .format(PROPOSAL_SCORES, proposal_score))
         self.anchor_base = generate_anchor_base(
             base_size=feat_stride, ratios=ratios, anchor_scales=anchor_scales)
         self.feat_stride = feat_stride
-        self.proposal_layer = ProposalCreator(
+        self.proposal_score = proposal_score
+        self.proposal_layer = proposal_creator or ProposalCreator(
             **(proposal_creator_params or {}))
         n_anchor = len(self.anchor_base)
         # N(0, 0.01) weights and zero biases, as the PyTorch version.
-        w = initializers.Normal(0.01)
+        w = initializers.Normal(0.01) if initialW is None else initialW
         with self.init_scope():
             self.conv1 = L.Convolution2D(in_channels, mid_channels, 3, 1, 1,
                                          initialW=w)
@@ -50,8 +83,9 @@ class RegionProposalNetwork(chainer.Chain):
         Args:
             x (chainer.Variable): ``(N, C, H', W')`` feature map.
             img_size (tuple of ints): ``(H, W)`` of the input image.
-            scale (float): input size over original size (sets the
-                proposals' minimum size).
+            scale (float or sequence of floats): input size over original
+                size (sets the proposals' minimum size), one for all images
+                or one per image.
 
         Returns:
             tuple: ``rpn_locs`` ``(N, H'W'A, 4)`` and ``rpn_scores`` ``(N,
@@ -70,15 +104,17 @@ class RegionProposalNetwork(chainer.Chain):
         rpn_locs = F.reshape(F.transpose(self.loc(h), (0, 2, 3, 1)),
                              (n, -1, 4))
         rpn_scores = F.transpose(self.score(h), (0, 2, 3, 1))
-        with chainer.no_backprop_mode():
-            # The proposals use the softmax foreground probability.
-            fg = F.softmax(F.reshape(rpn_scores, (n, hh, ww, n_anchor, 2)),
-                           axis=4).array[..., 1].reshape(n, -1)
+        fg = rpn_scores.array.reshape(n, hh, ww, n_anchor, 2)
+        if self.proposal_score == 'probability':
+            with chainer.no_backprop_mode():
+                fg = F.softmax(fg, axis=4).array
+        fg = fg[..., 1].reshape(n, -1)
         rpn_scores = F.reshape(rpn_scores, (n, -1, 2))
+        scales = per_image(scale, n)
         rois, roi_indices = [], []
         for i in range(n):
             roi = self.proposal_layer(rpn_locs.array[i], fg[i], anchor,
-                                      img_size, scale=scale)
+                                      img_size, scale=scales[i])
             rois.append(roi)
             roi_indices.append(xp.full((len(roi),), i, dtype=numpy.int32))
         return (rpn_locs, rpn_scores, xp.concatenate(rois, axis=0),

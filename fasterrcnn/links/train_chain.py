@@ -57,8 +57,9 @@ class FasterRCNNTrainChain(chainer.Chain):
         Returns:
             chainer.Variable: the total loss.
         """
-        if isinstance(imgs, chainer.Variable):
-            imgs = imgs.array
+        imgs, bboxes, labels, scales = (
+            x.array if isinstance(x, chainer.Variable) else x
+            for x in (imgs, bboxes, labels, scales))
         if len(imgs) != 1:
             raise ValueError('FasterRCNNTrainChain takes one image per batch, '
                              'got {}'.format(len(imgs)))
@@ -71,17 +72,33 @@ class FasterRCNNTrainChain(chainer.Chain):
         features = model.extractor(imgs)
         rpn_locs, rpn_scores, rois, roi_indices, anchor = model.rpn(
             features, img_size, scale)
-        sample_roi, gt_roi_loc, gt_roi_label = self.proposal_target_creator(
-            rois, bbox, label, self.random_state,
-            model.loc_normalize_mean, model.loc_normalize_std)
+        sample_roi, gt_roi_loc, gt_roi_label = self.proposal_targets(
+            rois, bbox, label)
         sample_roi_index = self.xp.zeros((len(sample_roi),), numpy.int32)
         roi_cls_loc, roi_score = model.head(features, sample_roi,
                                             sample_roi_index)
-        gt_rpn_loc, gt_rpn_label = self.anchor_target_creator(
-            bbox, anchor, img_size, self.random_state)
+        gt_rpn_loc, gt_rpn_label = self.anchor_targets(bbox, anchor,
+                                                       img_size)
         losses = faster_rcnn_losses(
             rpn_locs[0], rpn_scores[0], gt_rpn_loc, gt_rpn_label,
             roi_cls_loc, roi_score, gt_roi_loc, gt_roi_label,
             self.rpn_sigma, self.roi_sigma)
         chainer.reporter.report(losses, self)
         return losses['loss']
+
+    def proposal_targets(self, rois, bbox, label):
+        """The head's sampled RoIs and targets: calls
+        ``proposal_target_creator`` with this chain's random state and the
+        model's loc normalisation (see
+        :class:`fasterrcnn.creators.ProposalTargetCreator`)."""
+        model = self.faster_rcnn
+        return self.proposal_target_creator(
+            rois, bbox, label, self.random_state, model.loc_normalize_mean,
+            model.loc_normalize_std)
+
+    def anchor_targets(self, bbox, anchor, img_size):
+        """The RPN's targets: calls ``anchor_target_creator`` with this
+        chain's random state (see
+        :class:`fasterrcnn.creators.AnchorTargetCreator`)."""
+        return self.anchor_target_creator(bbox, anchor, img_size,
+                                          self.random_state)

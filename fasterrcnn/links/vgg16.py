@@ -24,12 +24,31 @@ def conv_names():
             for b, depth in enumerate(VGG16_DEPTHS) for k in range(depth)]
 
 
+class Conv2DActiv(chainer.Chain):
+    """A convolution (child ``conv``) followed by ReLU.
+
+    Only a name: chainercv's VGG16 holds each convolution in such a link, so
+    its weights are saved as ``conv1_1/conv/W``; :class:`VGG16` with
+    ``activ_links=True`` uses it to read and write those files as they are.
+
+    Args: as :class:`chainer.links.Convolution2D`.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super(Conv2DActiv, self).__init__()
+        with self.init_scope():
+            self.conv = L.Convolution2D(*args, **kwargs)
+
+    def forward(self, x):
+        return F.relu(self.conv(x))
+
+
 class VGG16(chainer.Chain):
     """conv1_1 .. conv5_3 with ReLU, max pooling after blocks 1-4, no pool5.
 
     The output has stride 16. Each 2 x 2 pooling floors the size (PyTorch's
     ``MaxPool2d(2, 2)``; chainer's default ``cover_all=True`` would round up
-    and shift every later cell).
+    and shift every later cell), unless ``cover_all`` (chainercv's VGG16).
 
     Args:
         channels (tuple of 5 ints): width of each block; VGG16's
@@ -39,10 +58,15 @@ class VGG16(chainer.Chain):
             computed, and :meth:`frozen_links` lists them for the optimizer.
         initialW: initializer of the convolution weights (He normal, fan-in,
             when training from scratch; loaded weights replace it).
+        cover_all (bool): poolings round odd sizes up (chainer's default,
+            which chainercv's VGG16 keeps) instead of down.
+        activ_links (bool): hold each convolution in a :class:`Conv2DActiv`
+            (weights named ``conv1_1/conv/W``, chainercv's layout) rather
+            than directly (``conv1_1/W``).
     """
 
     def __init__(self, channels=VGG16_CHANNELS, freeze_conv12=True,
-                 initialW=None):
+                 initialW=None, cover_all=False, activ_links=False):
         super(VGG16, self).__init__()
         if len(channels) != 5:
             raise ValueError('channels must list 5 block widths, got {}'
@@ -51,14 +75,23 @@ class VGG16(chainer.Chain):
             initialW = initializers.HeNormal()
         self.channels = tuple(int(c) for c in channels)
         self.freeze_conv12 = freeze_conv12
+        self.cover_all = cover_all
+        self.activ_links = activ_links
+        link = Conv2DActiv if activ_links else L.Convolution2D
         in_channels = 3
         with self.init_scope():
             for b, depth in enumerate(VGG16_DEPTHS):
                 for k in range(depth):
                     setattr(self, 'conv{}_{}'.format(b + 1, k + 1),
-                            L.Convolution2D(in_channels, self.channels[b], 3,
-                                            1, 1, initialW=initialW))
+                            link(in_channels, self.channels[b], 3, 1, 1,
+                                 initialW=initialW))
                     in_channels = self.channels[b]
+
+    def conv(self, name):
+        """The convolution link ``name`` (``'conv1_1'`` ...), wherever it is
+        held."""
+        link = getattr(self, name)
+        return link.conv if self.activ_links else link
 
     def frozen_links(self):
         """The convolutions kept fixed (conv1_1 .. conv2_2, or none).
@@ -69,13 +102,13 @@ class VGG16(chainer.Chain):
         """
         if not self.freeze_conv12:
             return []
-        return [getattr(self, name) for name in conv_names()[:4]]
+        return [self.conv(name) for name in conv_names()[:4]]
 
     def _block(self, h, b):
         for k in range(VGG16_DEPTHS[b]):
-            h = F.relu(getattr(self, 'conv{}_{}'.format(b + 1, k + 1))(h))
+            h = F.relu(self.conv('conv{}_{}'.format(b + 1, k + 1))(h))
         if b < 4:
-            h = F.max_pooling_2d(h, 2, 2, cover_all=False)
+            h = F.max_pooling_2d(h, 2, 2, cover_all=self.cover_all)
         return h
 
     def forward(self, x):
@@ -104,13 +137,22 @@ class VGG16RoIHead(chainer.Chain):
         dropout (bool): dropout after fc6 and fc7 in training (off, as the
             PyTorch version's default).
         initialW: initializer of fc6 and fc7 (He normal when None).
+        loc_initialW, score_initialW: initializers of the box and score
+            outputs (N(0, 0.001) and N(0, 0.01) when None).
     """
 
     def __init__(self, n_class, in_channels=512, fc_size=4096, roi_size=7,
-                 spatial_scale=1. / FEAT_STRIDE, dropout=False, initialW=None):
+                 spatial_scale=1. / FEAT_STRIDE, dropout=False, initialW=None,
+                 loc_initialW=None, score_initialW=None):
         super(VGG16RoIHead, self).__init__()
         if initialW is None:
             initialW = initializers.HeNormal()
+        # Faster R-CNN's initialisation of the two outputs (the PyTorch
+        # version's normal_init): std 0.001 for boxes, 0.01 for scores.
+        if loc_initialW is None:
+            loc_initialW = initializers.Normal(0.001)
+        if score_initialW is None:
+            score_initialW = initializers.Normal(0.01)
         self.n_class = n_class
         self.roi_size = roi_size
         self.spatial_scale = spatial_scale
@@ -119,12 +161,9 @@ class VGG16RoIHead(chainer.Chain):
             self.fc6 = L.Linear(in_channels * roi_size * roi_size, fc_size,
                                 initialW=initialW)
             self.fc7 = L.Linear(fc_size, fc_size, initialW=initialW)
-            # Faster R-CNN's initialisation of the two outputs (the PyTorch
-            # version's normal_init): std 0.001 for boxes, 0.01 for scores.
             self.cls_loc = L.Linear(fc_size, n_class * 4,
-                                    initialW=initializers.Normal(0.001))
-            self.score = L.Linear(fc_size, n_class,
-                                  initialW=initializers.Normal(0.01))
+                                    initialW=loc_initialW)
+            self.score = L.Linear(fc_size, n_class, initialW=score_initialW)
 
     def forward(self, x, rois, roi_indices):
         """Head outputs for RoIs.

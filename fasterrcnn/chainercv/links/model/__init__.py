@@ -1,0 +1,3 @@
+"""``chainercv.links.model``: only ``faster_rcnn`` is provided."""
+
+from fasterrcnn.chainercv.links.model import faster_rcnn  # noqa: F401
