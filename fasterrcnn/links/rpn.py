@@ -11,7 +11,6 @@ from fasterrcnn.boxes import enumerate_shifted_anchor, generate_anchor_base
 from fasterrcnn.creators.proposal import ProposalCreator
 from fasterrcnn.links.vgg16 import FEAT_STRIDE
 
-
 #: What ranks anchors for the proposals (see ``proposal_score``).
 PROPOSAL_SCORES = ('probability', 'logit')
 

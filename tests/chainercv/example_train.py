@@ -12,7 +12,6 @@ from chainer import training
 from chainer.datasets import TransformDataset
 from chainer.training import extensions
 from chainer.training.triggers import ManualScheduleTrigger
-
 from chainercv import transforms
 from chainercv.datasets import VOCBboxDataset, voc_bbox_label_names
 from chainercv.extensions import DetectionVOCEvaluator

@@ -136,6 +136,7 @@ def test_alias_maps_every_public_module():
     try:
         install_alias('cv_alias_test2')
         import cv_alias_test2.links.model.faster_rcnn as faster_rcnn
+
         import fasterrcnn.chainercv.links.model.faster_rcnn as ours
         assert faster_rcnn is ours
         assert 'cv_alias_test2.utils.testing' in sys.modules

@@ -3,9 +3,9 @@ them, drawing from numpy's global random state."""
 
 import numpy
 
-from fasterrcnn.chainercv.links.model.faster_rcnn.creators import (
-    AnchorTargetCreator, ProposalTargetCreator)
 from fasterrcnn.links import train_chain
+
+from .creators import AnchorTargetCreator, ProposalTargetCreator
 
 
 class FasterRCNNTrainChain(train_chain.FasterRCNNTrainChain):

@@ -4,14 +4,13 @@
 import numpy
 from chainer import initializers
 
-from fasterrcnn.chainercv.links.model.faster_rcnn.faster_rcnn import \
-    FasterRCNN
-from fasterrcnn.chainercv.links.model.faster_rcnn.region_proposal_network \
-    import RegionProposalNetwork
 from fasterrcnn.chainercv.pretrained import FASTER_RCNN_VGG16_MODELS, resolve
 from fasterrcnn.interop.imagenet import load_vgg16_imagenet
 from fasterrcnn.links import vgg16
 from fasterrcnn.safe_npz import load_npz
+
+from .faster_rcnn import FasterRCNN
+from .region_proposal_network import RegionProposalNetwork
 
 #: The RGB mean chainercv's Faster R-CNN VGG16 subtracts (Caffe's VGG16).
 MEAN = numpy.array([122.7717, 115.9465, 102.9801],

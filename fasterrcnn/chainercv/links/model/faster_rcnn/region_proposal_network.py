@@ -3,9 +3,9 @@ foreground logit, chainercv's creator and initialisation."""
 
 from chainer import initializers
 
-from fasterrcnn.chainercv.links.model.faster_rcnn.creators import \
-    ProposalCreator
 from fasterrcnn.links import rpn
+
+from .creators import ProposalCreator
 
 
 class RegionProposalNetwork(rpn.RegionProposalNetwork):
