@@ -2,7 +2,6 @@
 
 import os
 
-import chainer
 import numpy
 import pytest
 from PIL import Image
@@ -49,19 +48,6 @@ def write_voc(data_dir, split_ids=None):
         with open(os.path.join(data_dir, 'ImageSets', 'Main',
                                split + '.txt'), 'w') as f:
             f.write('000001\n000002\n')
-
-
-@pytest.fixture
-def dataset_root(tmp_path):
-    """chainer's data set root moved to tmp_path for the test.
-
-    chainer reads CHAINER_DATASET_ROOT once, when it is imported; during a
-    test the root is moved with chainer.dataset.set_dataset_root.
-    """
-    old = chainer.dataset.get_dataset_root()
-    chainer.dataset.set_dataset_root(str(tmp_path))
-    yield tmp_path
-    chainer.dataset.set_dataset_root(old)
 
 
 def auto_dir(root, year):
