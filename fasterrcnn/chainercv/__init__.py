@@ -23,4 +23,7 @@ from fasterrcnn.chainercv import links  # noqa: F401
 from fasterrcnn.chainercv import transforms  # noqa: F401
 from fasterrcnn.chainercv import utils  # noqa: F401
 from fasterrcnn.chainercv import visualizations  # noqa: F401
+from fasterrcnn.chainercv import backends
 from fasterrcnn.chainercv.alias import install_alias  # noqa: F401
+
+backends.set_defaults()

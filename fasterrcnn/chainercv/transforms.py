@@ -8,7 +8,8 @@ The names, signatures, defaults and results of ``chainercv.transforms``'
 :func:`resize` always uses Pillow. chainercv uses OpenCV when ``cv2`` is
 installed (or when ``chainer.config.cv_resize_backend`` is ``'cv2'``) and
 Pillow otherwise; its OpenCV and Pillow results differ slightly, and this
-module gives the Pillow ones whatever is installed.
+module gives the Pillow ones whatever is installed (``'cv2'`` in that
+setting is refused, see :mod:`fasterrcnn.chainercv.backends`).
 """
 
 import random
@@ -16,6 +17,7 @@ import random
 import numpy
 from PIL import Image
 
+from fasterrcnn.chainercv.backends import check_pillow
 from fasterrcnn.data import transforms as _transforms
 
 # The resampling filters that chainercv documents (and that both of its
@@ -59,6 +61,7 @@ def resize(img, size, interpolation=Image.BILINEAR):
     Returns:
         numpy.ndarray: ``(C, H_out, W_out)`` image of ``img``'s dtype.
     """
+    check_pillow('cv_resize_backend')
     out_h, out_w = (int(length) for length in size)
     if len(img) == 0:
         return numpy.empty((0, out_h, out_w), dtype=img.dtype)

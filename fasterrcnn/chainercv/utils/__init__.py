@@ -1,9 +1,10 @@
-"""``chainercv.utils``: box IoU, NMS, image reading and the test helpers a
-detection test uses, with chainercv's semantics."""
+"""``chainercv.utils``: box IoU, NMS, image reading and writing, and the test
+helpers a detection test uses, with chainercv's semantics."""
 
 from fasterrcnn import boxes, nms
 from fasterrcnn.chainercv.utils import testing  # noqa: F401
 from fasterrcnn.chainercv.utils.image import read_image  # noqa: F401
+from fasterrcnn.chainercv.utils.image import write_image  # noqa: F401
 from fasterrcnn.chainercv.utils.testing import assert_is_bbox  # noqa: F401
 from fasterrcnn.chainercv.utils.testing import \
     assert_is_detection_link  # noqa: F401

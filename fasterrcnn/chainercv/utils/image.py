@@ -9,6 +9,8 @@ gives chainercv's Pillow results.
 import numpy
 from PIL import Image
 
+from fasterrcnn.chainercv.backends import check_pillow
+
 _ALPHAS = (None, 'ignore', 'blend_with_white', 'blend_with_black')
 
 
@@ -73,6 +75,7 @@ def read_image(file, dtype=numpy.float32, color=True, alpha=None):
         ValueError: an RGBA image with ``alpha=None``, or an unknown
             ``alpha``.
     """
+    check_pillow('cv_read_image_backend')
     if alpha not in _ALPHAS:
         raise ValueError(
             'read_image: alpha must be one of {}, got {!r}'.format(
@@ -99,3 +102,21 @@ def read_image(file, dtype=numpy.float32, color=True, alpha=None):
     if img.shape[-1] == 4:
         img = _drop_alpha(img, alpha, file).astype(dtype, copy=False)
     return img.transpose((2, 0, 1))
+
+
+def write_image(img, file, format=None):
+    """Write a CHW image with Pillow, as chainercv's ``write_image``.
+
+    Args:
+        img (numpy.ndarray): ``(3, H, W)`` RGB or ``(1, H, W)`` grayscale,
+            values in ``[0, 255]`` (cast to uint8, as chainercv).
+        file (str or file object): where to write.
+        format (str or None): Pillow's format name; None takes it from the
+            file name.
+    """
+    img = numpy.asarray(img)
+    if img.ndim != 3 or img.shape[0] not in (1, 3):
+        raise ValueError('write_image: img must be (3, H, W) or (1, H, W), '
+                         'got shape {}'.format(img.shape))
+    img = img[0] if img.shape[0] == 1 else img.transpose((1, 2, 0))
+    Image.fromarray(img.astype(numpy.uint8)).save(file, format=format)

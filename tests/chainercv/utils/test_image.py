@@ -6,7 +6,7 @@ import numpy
 import pytest
 from PIL import Image
 
-from fasterrcnn.chainercv.utils.image import read_image
+from fasterrcnn.chainercv.utils.image import read_image, write_image
 
 
 def save(tmp_path, name, array):
@@ -105,3 +105,18 @@ def test_missing_and_bad_files(tmp_path):
     with pytest.raises(OSError) as info:
         read_image(str(cut))
     assert str(cut) in str(info.value) and '\n' not in str(info.value)
+
+
+@pytest.mark.parametrize('channels', [1, 3])
+def test_write_image_round_trip(tmp_path, channels):
+    rng = numpy.random.RandomState(channels)
+    img = rng.randint(0, 256, (channels, 5, 7)).astype(numpy.float32)
+    path = str(tmp_path / 'out.png')
+    write_image(img, path)
+    numpy.testing.assert_array_equal(
+        read_image(path, color=channels == 3), img)
+
+
+def test_write_image_bad_shape(tmp_path):
+    with pytest.raises(ValueError, match=r'\(3, H, W\)'):
+        write_image(numpy.zeros((2, 4, 4)), str(tmp_path / 'x.png'))

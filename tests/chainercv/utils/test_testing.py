@@ -1,6 +1,9 @@
 """chainercv-compatible generate_random_bbox, assert_is_bbox,
 assert_is_detection_link and the chainer.testing names passed on."""
 
+import importlib.util
+import unittest
+
 import chainer.testing
 import numpy
 import pytest
@@ -136,3 +139,40 @@ def test_chainer_testing_names():
     assert testing.run_module is chainer.testing.run_module
     assert testing.product({'a': [1, 2], 'b': [3]}) == [
         {'a': 1, 'b': 3}, {'a': 2, 'b': 3}]
+
+
+_SEEN = []
+
+
+@testing.parameterize({'value': 1}, {'value': 2})
+class TestParameterizeSetsBeforeSetUp(unittest.TestCase):
+    """chainercv's parameterize: setUp sees (and may change) the value."""
+
+    def setUp(self):
+        self.doubled = self.value * 2
+
+    def test_value(self):
+        assert self.doubled == 2 * self.value
+        _SEEN.append(self.value)
+
+
+def test_parameterize_made_one_class_per_set():
+    classes = [name for name in globals()
+               if name.startswith('TestParameterizeSetsBeforeSetUp_')]
+    assert len(classes) == 2
+
+
+def test_attr_markers():
+    assert testing.attr.slow is chainer.testing.attr.slow
+    assert testing.attr.gpu is chainer.testing.attr.gpu
+    marked = testing.attr.mpi(lambda: None)
+    if importlib.util.find_spec('mpi4py') is None:
+        assert marked.__unittest_skip__
+    else:
+        assert any(mark.name == 'mpi' for mark in marked.pytestmark)
+
+
+def test_generate_random_bbox_module_path():
+    from fasterrcnn.chainercv.utils.testing.generate_random_bbox import \
+        generate_random_bbox
+    assert generate_random_bbox is testing.generate_random_bbox

@@ -1,48 +1,6 @@
-"""chainercv's test helpers for detection code.
-
-:func:`generate_random_bbox`, :func:`assert_is_bbox` and
-:func:`assert_is_detection_link` with the names, signatures and checks of
-``chainercv.utils.testing``, and chainer.testing's :func:`product`,
-:func:`product_dict` and :func:`run_module`, which that module passes on too.
-
-Importing this module imports the :mod:`fasterrcnn` package first, which
-imports ``chainer.testing`` through :mod:`fasterrcnn._compat` (it needs
-``pkg_resources``, which today's setuptools no longer has).
-"""
+"""chainercv's assertions for box arrays and detection links."""
 
 import numpy
-from chainer.testing import product, product_dict, run_module
-
-__all__ = ['assert_is_bbox', 'assert_is_detection_link',
-           'generate_random_bbox', 'product', 'product_dict', 'run_module']
-
-
-def generate_random_bbox(n, img_size, min_length, max_length):
-    """Random boxes that lie inside an image.
-
-    Drawn from NumPy's global random state in chainercv's order (all
-    ``y_min``, all ``x_min``, then the heights, then the widths, each with
-    ``numpy.random.uniform``), so after the same ``numpy.random.seed`` the
-    boxes equal chainercv's: ``y_min`` is uniform in ``[0, H - max_length)``,
-    the height in ``[min_length, max_length)``, and likewise along ``x``.
-
-    Args:
-        n (int): number of boxes.
-        img_size (tuple of int): ``(H, W)`` of the image.
-        min_length (float): smallest height and width.
-        max_length (float): bound on height and width (exclusive).
-
-    Returns:
-        numpy.ndarray: ``(n, 4)`` float32 boxes,
-        ``(y_min, x_min, y_max, x_max)`` in pixels.
-    """
-    height, width = img_size
-    y_min = numpy.random.uniform(0, height - max_length, size=(n,))
-    x_min = numpy.random.uniform(0, width - max_length, size=(n,))
-    y_max = y_min + numpy.random.uniform(min_length, max_length, size=(n,))
-    x_max = x_min + numpy.random.uniform(min_length, max_length, size=(n,))
-    return numpy.stack((y_min, x_min, y_max, x_max), axis=1).astype(
-        numpy.float32)
 
 
 def assert_is_bbox(bbox, size=None):
