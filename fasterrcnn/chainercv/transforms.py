@@ -131,12 +131,7 @@ def random_flip(img, y_random=False, x_random=False, return_param=False,
     """
     y_flip = random.choice([True, False]) if y_random else False
     x_flip = random.choice([True, False]) if x_random else False
-    if y_flip:
-        img = img[:, ::-1, :]
-    if x_flip:
-        img = img[:, :, ::-1]
-    if copy:
-        img = img.copy()
+    img = flip(img, y_flip=y_flip, x_flip=x_flip, copy=copy)
     if return_param:
         return img, {'y_flip': y_flip, 'x_flip': x_flip}
     return img
