@@ -48,10 +48,14 @@ def atomic_write(path, binary=True):
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp_path, path)
-    except BaseException:
+    except BaseException as e:
         try:
             os.remove(tmp_path)
         except OSError:
             pass
+        if isinstance(e, OSError) and e.errno is not None and \
+                e.filename is None:
+            # A failed write (a full disk) does not say which file.
+            e.filename = path
         raise
     fsync_dir(directory)

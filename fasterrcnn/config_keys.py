@@ -180,6 +180,12 @@ KEYS = (
         'train on objects marked difficult too'),
     Key('data.flip', bool, True,
         'random horizontal flips of the training images'),
+    Key('data.bad_examples', Literal['error', 'skip'], 'error',
+        'an unusable example (image missing, empty, truncated or not an '
+        'image; annotation missing or malformed; unknown class; bad, '
+        'zero-area or out-of-image box): \'error\' stops with one line '
+        'naming the file; \'skip\' leaves it out, warns once and lists it '
+        'in <out>/bad_examples.txt'),
     # train
     Key('train.iterations', POS_INT, 70000,
         'number of updates (one image each)'),

@@ -39,6 +39,11 @@ class BadFileError(ValueError):
     that names the file (and the entry or key where there is one)."""
 
 
+class DamagedFileError(BadFileError):
+    """The file is not a complete, readable archive (truncated or
+    corrupted, as a crash while it was copied can leave it)."""
+
+
 def _entry_name(member):
     """The key under which ``numpy.load`` shows a zip member."""
     if member.endswith(_NPY_SUFFIX):
@@ -85,7 +90,8 @@ def check_npz(path):
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as e:
-        raise BadFileError('{}: not an .npz archive ({})'.format(path, e))
+        raise DamagedFileError('{}: not an .npz archive ({})'.format(
+            path, e))
     entries = {}
     with archive:
         for member in archive.namelist():
@@ -95,7 +101,7 @@ def check_npz(path):
                     shape, dtype = _read_header(fp)
             except (ValueError, EOFError, OSError, zipfile.BadZipFile,
                     zlib.error, SyntaxError) as e:
-                raise BadFileError(
+                raise DamagedFileError(
                     '{}: entry {!r} is not a readable NumPy array ({}); '
                     'refused'.format(path, key, str(e).splitlines()[0]))
             if dtype.hasobject:
@@ -139,7 +145,7 @@ def read_entry(npz, key, path):
         return npz[key]
     except (ValueError, EOFError, OSError, zipfile.BadZipFile,
             zlib.error) as e:
-        raise BadFileError('{}: entry {!r} is damaged ({})'.format(
+        raise DamagedFileError('{}: entry {!r} is damaged ({})'.format(
             path, key, str(e).splitlines()[0]))
 
 
@@ -187,9 +193,9 @@ class SafeNpzDeserializer(NpzDeserializer):
             return super(SafeNpzDeserializer, self).__call__(key, value)
         except (ValueError, TypeError, EOFError, OSError, zipfile.BadZipFile,
                 zlib.error) as e:
-            raise BadFileError('{}: entry {!r} cannot be loaded ({}): a '
-                               'damaged file?'.format(
-                                   self.name, full, str(e).splitlines()[0]))
+            raise DamagedFileError(
+                '{}: entry {!r} cannot be loaded ({}): a damaged file?'
+                .format(self.name, full, str(e).splitlines()[0]))
 
 
 def load_npz(path, target, what='file'):

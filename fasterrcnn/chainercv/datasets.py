@@ -87,6 +87,9 @@ class VOCBboxDataset(_voc.VOCBboxDataset):
         difficult: ``(R,)`` bool.
     """
 
+    # chainercv strips and lowercases the names in the annotations.
+    lowercase_names = True
+
     def __init__(self, data_dir='auto', split='train', year='2012',
                  use_difficult=False, return_difficult=False):
         if data_dir == 'auto':
@@ -99,19 +102,3 @@ class VOCBboxDataset(_voc.VOCBboxDataset):
         super().__init__(data_dir, split=split, use_difficult=use_difficult,
                          return_difficult=return_difficult,
                          label_names=voc_bbox_label_names)
-
-    def get_annotation(self, i):
-        """The boxes of example ``i`` without reading its image.
-
-        Returns:
-            tuple: ``(bbox, label, difficult)``: ``(R, 4)`` float32
-            ``(y_min, x_min, y_max, x_max)``, ``(R,)`` int32 and ``(R,)``
-            bool, difficult objects left out unless ``use_difficult``.
-        """
-        bbox, label, difficult = _voc.parse_voc_xml(
-            self._path('Annotations', i, '.xml'), self.label_names,
-            lowercase=True)
-        if not self.use_difficult:
-            keep = ~difficult
-            bbox, label, difficult = bbox[keep], label[keep], difficult[keep]
-        return bbox, label, difficult

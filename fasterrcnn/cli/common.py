@@ -1,27 +1,38 @@
 """What every command line shares: flags, GPU selection, the error path.
 
 A mistake in the input (a missing or refused file, an invalid config, a GPU
-that is not there) is a :class:`UserError` or one of the project's own
-error types; :func:`run_command` prints it as one line, ``PROG: error:
-MESSAGE``, with no traceback, and returns exit status 2.
+that is not there, a bad example) is a :class:`UserError` or one of the
+project's own error types; :func:`run_command` prints it as one line,
+``PROG: error: MESSAGE``, with no traceback, and returns exit status 2. A
+run stopped by a fault (:class:`RunFault`: a non-finite loss, a full disk)
+is one line too, with exit status 3.
 """
 
 import sys
 
 from fasterrcnn.backend import gpu_available
 from fasterrcnn.config import ConfigError
+from fasterrcnn.data.bad_examples import BadExampleError
 from fasterrcnn.safe_npz import BadFileError
 
 #: Exit status of a mistake in the input (argparse's own for usage errors).
 EXIT_USER_ERROR = 2
+#: Exit status of a run stopped by a fault (NaN loss, full disk).
+EXIT_FAULT = 3
 
 
 class UserError(Exception):
     """A mistake in the input: reported in one line, exit status 2."""
 
 
+class RunFault(Exception):
+    """A run stopped by a fault that is not the input's (a non-finite loss,
+    a full disk): reported in one line, exit status 3."""
+
+
 #: Errors that name the file or key at fault and need no traceback.
-USER_ERRORS = (UserError, ConfigError, BadFileError, FileNotFoundError)
+USER_ERRORS = (UserError, ConfigError, BadFileError, FileNotFoundError,
+               BadExampleError)
 
 
 def add_config_flags(parser):
@@ -91,3 +102,7 @@ def run_command(prog, parser, run, argv=None):
         print('{}: error: {}'.format(prog, error_message(e)),
               file=sys.stderr)
         return EXIT_USER_ERROR
+    except RunFault as e:
+        print('{}: error: {}'.format(prog, error_message(e)),
+              file=sys.stderr)
+        return EXIT_FAULT

@@ -9,25 +9,42 @@ log (log), loss and mAP plots (loss.png, map.png), snapshots written
 atomically (snapshot_iter_<N>.npz, the newest train.keep_snapshots kept)
 and, at the end, model.npz (weights with architecture and class names, for
 fasterrcnn-eval). ``--resume auto`` continues from the newest complete
-snapshot in the output directory (or starts afresh when there is none);
-``--resume DIR`` from the newest in DIR; ``--resume FILE`` from that
-snapshot. Snapshots are read as data: nothing in them runs.
+snapshot in the output directory (or starts afresh when there is none; a
+damaged one is skipped with a warning); ``--resume DIR`` from the newest in
+DIR; ``--resume FILE`` from that snapshot. Snapshots are read as data:
+nothing in them runs.
+
+Exit status: 0 done; 2 a mistake in the input (one line naming it: the
+config, a file, a bad example); 3 a fault (a NaN or infinite loss, a full
+disk: one line, and the newest snapshot is intact); 130 / 143 stopped by
+SIGINT / SIGTERM, after writing a snapshot of the iteration reached.
 """
 
 import argparse
+import errno
 import os
+import signal
 import sys
 
 import fasterrcnn  # noqa: F401  (chainer through the compat import)
 from fasterrcnn.backend import keep_freed_memory
-from fasterrcnn.cli.common import (UserError, add_config_flags,
-                                   add_device_flags, run_command, select_gpu)
+from fasterrcnn.cli.common import (RunFault, UserError, add_config_flags,
+                                   add_device_flags, error_message,
+                                   run_command, select_gpu)
 from fasterrcnn.config import load_config, print_config_help, save_config
-from fasterrcnn.safe_npz import load_npz
+from fasterrcnn.data.bad_examples import BadExampleError
+from fasterrcnn.links.model_io import META_KEY
+from fasterrcnn.safe_npz import DamagedFileError, load_npz, open_npz
 from fasterrcnn.training.builder import build_trainer
-from fasterrcnn.training.snapshot import find_snapshot
+from fasterrcnn.training.guard import (NonFiniteLossError, StopOnSignal,
+                                       signals_stop, snapshot_now)
+from fasterrcnn.training.snapshot import (NonFiniteWeightsError,
+                                          SnapshotNotFoundError,
+                                          list_snapshots)
 
 PROG = 'fasterrcnn-train'
+#: The errors of a full disk (or quota, or file size limit).
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
 
 def build_parser(prog=PROG):
@@ -59,19 +76,72 @@ def resolve_config(args):
     return load_config(args.config, overrides)
 
 
-def find_resume(resume, out):
-    """The snapshot to resume from, or None to start afresh."""
+def resume_candidates(resume, out):
+    """The snapshots to try, newest first (an empty list: start afresh).
+
+    ``--resume auto`` looks in the output directory (none there: start
+    afresh), ``--resume DIR`` in DIR (none there: an error), ``--resume
+    FILE`` names the one snapshot.
+    """
     if resume is None:
-        return None
-    if resume == 'auto':
-        return find_snapshot(out, auto=True)
-    return find_snapshot(resume)
+        return []
+    if resume != 'auto' and os.path.isfile(resume):
+        return [resume]
+    directory = out if resume == 'auto' else resume
+    if resume != 'auto' and not os.path.isdir(directory):
+        raise SnapshotNotFoundError(
+            '--resume {}: no such snapshot file or directory'.format(resume))
+    found = [path for _, path in reversed(list_snapshots(directory))]
+    if not found and resume != 'auto':
+        raise SnapshotNotFoundError(
+            '--resume {}: no snapshot (snapshot_iter_<N>.npz) in it'.format(
+                resume))
+    return found
+
+
+def _refuse_model_file(path):
+    """A model file given to --resume: say what to do instead."""
+    with open_npz(path) as f:
+        if META_KEY in f.files:
+            raise UserError(
+                '--resume {0}: this is a model file (a run\'s model.npz), '
+                'not a trainer snapshot; to start training from its weights '
+                'use --set model.init_from={0}; to continue a run give its '
+                'snapshot_iter_<N>.npz or --resume auto'.format(path))
+
+
+def load_resume(trainer, candidates):
+    """Load the newest loadable snapshot of ``candidates`` into
+    ``trainer``.
+
+    A damaged file (truncated or corrupted, e.g. by a copy cut short) is
+    skipped with a warning, and the one before it tried; any other refusal
+    (a snapshot of another configuration, a model file) is an error.
+
+    Returns:
+        str or None: the snapshot loaded.
+    """
+    for k, path in enumerate(candidates):
+        _refuse_model_file(path)
+        try:
+            # Read as data only: nothing in a snapshot is unpickled or run.
+            load_npz(path, trainer, what='trainer snapshot')
+        except DamagedFileError as e:
+            if k + 1 == len(candidates):
+                raise
+            print('warning: {}; trying the previous snapshot, {}'.format(
+                error_message(e), candidates[k + 1]), file=sys.stderr,
+                flush=True)
+            continue
+        return path
+    return None
 
 
 def setup(args):
     """Everything before the first iteration: ``(trainer, config, out)``.
 
-    Every mistake in the input shows here, before any output is written.
+    Every mistake in the input shows here, before any output is written
+    (but the bad example list, under ``data.bad_examples: skip``).
     """
     if args.config is None:
         raise UserError('--config is required (see configs/)')
@@ -79,20 +149,29 @@ def setup(args):
     out = args.out or os.path.join(
         'result', os.path.splitext(os.path.basename(args.config))[0])
     select_gpu(args.gpu)
-    snapshot = find_resume(args.resume, out)
+    candidates = resume_candidates(args.resume, out)
     keep_freed_memory()
     try:
         trainer, _, _ = build_trainer(
             config, out, device=args.gpu,
             progress=False if args.no_progress else None)
+    except BadExampleError:
+        raise
     except (KeyError, ValueError) as e:
         # The data set's readers name the file and line at fault.
         raise UserError(e.args[0] if e.args else e) from None
+    snapshot = load_resume(trainer, candidates)
     if snapshot is not None:
-        # Read as data only: nothing in a snapshot is unpickled or run.
-        load_npz(snapshot, trainer, what='trainer snapshot')
         print('resuming from {}'.format(snapshot), flush=True)
     return trainer, config, out
+
+
+def _newest(out):
+    """'the newest snapshot, X' or 'no snapshot yet', for messages."""
+    found = list_snapshots(out)
+    if not found:
+        return 'there is no snapshot yet'
+    return 'the newest snapshot is {}'.format(found[-1][1])
 
 
 def run(args):
@@ -102,7 +181,45 @@ def run(args):
     trainer, config, out = setup(args)
     os.makedirs(out, exist_ok=True)
     save_config(config, os.path.join(out, 'config.yaml'))
-    trainer.run()
+    stop = StopOnSignal(trainer.stop_trigger,
+                        keep=config.train.keep_snapshots)
+    trainer.stop_trigger = stop
+    try:
+        with signals_stop(stop):
+            trainer.run(show_loop_exception_msg=False)
+    except BadExampleError as e:
+        # Met while reading (data.bad_examples: error): the iterator is
+        # where it was, so this snapshot holds the last complete iteration.
+        path = snapshot_now(trainer, config.train.keep_snapshots)
+        raise UserError(
+            '{}; the run stopped at iteration {} and wrote {}: fix the file '
+            '(or --set data.bad_examples=skip), then --resume auto'.format(
+                error_message(e), trainer.updater.iteration, path)) from None
+    except (NonFiniteLossError, NonFiniteWeightsError) as e:
+        raise RunFault('{}; the run stopped and {}: lower train.lr (or look '
+                       'at the data), then --resume auto'.format(
+                           error_message(e), _newest(out))) from None
+    except KeyboardInterrupt:
+        print('stopped at once at iteration {}; {}; continue with --resume '
+              'auto'.format(trainer.updater.iteration, _newest(out)),
+              file=sys.stderr)
+        return 128 + signal.SIGINT
+    except OSError as e:
+        if e.errno not in DISK_FULL:
+            raise
+        raise RunFault('{} while writing {}; {} and intact: free some '
+                       'space, then --resume auto'.format(
+                           os.strerror(e.errno), e.filename or 'in ' + out,
+                           _newest(out))) from None
+    summary = trainer.bad_example_log.summary()
+    if summary:
+        print(summary)
+    if stop.signum is not None:
+        print('stopped by {} at iteration {}: snapshot {}; continue with '
+              '--resume auto'.format(signal.Signals(stop.signum).name,
+                                     trainer.updater.iteration,
+                                     stop.snapshot), flush=True)
+        return 128 + stop.signum
     return 0
 
 

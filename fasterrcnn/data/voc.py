@@ -20,6 +20,9 @@ import chainer
 import numpy
 from PIL import Image
 
+from fasterrcnn.data.bad_examples import (BadExampleError,
+                                          MissingExampleFileError, one_line)
+
 #: The 20 PASCAL VOC classes in their standard order (label 0 .. 19).
 VOC_BBOX_LABEL_NAMES = (
     'aeroplane',
@@ -72,9 +75,9 @@ def _text(element, tag, path, where):
     """Stripped text of the child ``tag`` of ``element``; an error if none."""
     child = element.find(tag)
     if child is None or child.text is None or not child.text.strip():
-        raise ValueError('{}: {} has no <{}>; every object needs <name> and '
-                         '<bndbox> with <xmin>, <ymin>, <xmax>, <ymax>'
-                         .format(path, where, tag))
+        raise BadExampleError(
+            '{}: {} has no <{}>; every object needs <name> and <bndbox> with '
+            '<xmin>, <ymin>, <xmax>, <ymax>'.format(path, where, tag))
     return child.text.strip()
 
 
@@ -86,11 +89,12 @@ def _flag(element, tag, path, where):
     try:
         return bool(int(float(child.text.strip())))
     except ValueError:
-        raise ValueError('{}: {} has <{}>{}</{}>; expected 0 or 1'.format(
-            path, where, tag, child.text.strip(), tag)) from None
+        raise BadExampleError(
+            '{}: {} has <{}>{}</{}>; expected 0 or 1'.format(
+                path, where, tag, child.text.strip(), tag)) from None
 
 
-def parse_voc_xml(path, label_names, lowercase=False):
+def parse_voc_xml(path, label_names, lowercase=False, img_size=None):
     """Objects of one VOC annotation file.
 
     Args:
@@ -98,19 +102,30 @@ def parse_voc_xml(path, label_names, lowercase=False):
         label_names (sequence of str): class names; an object's label is the
             index of its ``<name>`` (surrounding white space stripped) here.
         lowercase (bool): lowercase each ``<name>`` before looking it up.
+        img_size (tuple of int or None): ``(H, W)`` of the image: a box that
+            crosses its border is clipped to it (to rows ``0 .. H - 1`` and
+            columns ``0 .. W - 1``), one wholly outside it is an error.
 
     Returns:
         tuple: ``(bbox, label, difficult)``:
         ``(R, 4)`` float32 ``(y_min, x_min, y_max, x_max)`` 0-based pixels,
         ``(R,)`` int32 labels, ``(R,)`` bool difficult flags, for all ``R``
         objects in file order.
+
+    Raises:
+        BadExampleError: the file is missing or malformed, or an object has
+            no name or box, an unknown name, a coordinate that is not a
+            finite number, an inverted or zero-area box, or (with
+            ``img_size``) a box wholly outside the image; one line naming
+            the file and the object.
     """
     index = {name: i for i, name in enumerate(label_names)}
     try:
         root = ElementTree.parse(path).getroot()
     except ElementTree.ParseError as e:
-        raise ValueError('{}: not well-formed XML ({}); fix or regenerate '
-                         'the annotation'.format(path, e)) from None
+        raise BadExampleError('{}: not well-formed XML ({}); fix or '
+                              'regenerate the annotation'.format(path, e)) \
+            from None
     bbox, label, difficult = [], [], []
     for i, obj in enumerate(root.findall('object')):
         name = _text(obj, 'name', path, 'object {}'.format(i))
@@ -118,30 +133,39 @@ def parse_voc_xml(path, label_names, lowercase=False):
             name = name.lower()
         where = 'object {} ({!r})'.format(i, name)
         if name not in index:
-            raise ValueError(
+            raise BadExampleError(
                 '{}: {} has a class name that is not among the {} label '
                 'names ({}); add it to {} in the data directory or pass '
                 'label_names'.format(path, where, len(label_names),
                                      ', '.join(label_names), LABELS_FILE))
         box = obj.find('bndbox')
         if box is None:
-            raise ValueError('{}: {} has no <bndbox>'.format(path, where))
+            raise BadExampleError('{}: {} has no <bndbox>'.format(path, where))
         coords = []
         for tag in ('ymin', 'xmin', 'ymax', 'xmax'):
             text = _text(box, tag, path, where)
             try:
                 value = float(text)
             except ValueError:
-                raise ValueError('{}: {} has <{}>{}</{}>, not a number'.format(
-                    path, where, tag, text, tag)) from None
+                raise BadExampleError(
+                    '{}: {} has <{}>{}</{}>, not a number'.format(
+                        path, where, tag, text, tag)) from None
             if not numpy.isfinite(value):
-                raise ValueError('{}: {} has <{}>{}</{}>, not finite'.format(
-                    path, where, tag, text, tag))
+                raise BadExampleError(
+                    '{}: {} has <{}>{}</{}>, not finite'.format(
+                        path, where, tag, text, tag))
             # VOC counts pixels from 1.
             coords.append(value - 1)
         if coords[2] < coords[0] or coords[3] < coords[1]:
-            raise ValueError('{}: {} has ymax < ymin or xmax < xmin'.format(
-                path, where))
+            raise BadExampleError('{}: {} has ymax < ymin or xmax < xmin'
+                                  .format(path, where))
+        if coords[2] == coords[0] or coords[3] == coords[1]:
+            # No extent: its box targets would be log(0) (Faster R-CNN's
+            # box coding, eq. 2), so it can teach nothing.
+            raise BadExampleError('{}: {} has zero area (ymin == ymax or '
+                                  'xmin == xmax)'.format(path, where))
+        if img_size is not None:
+            coords = _clip(coords, img_size, path, where)
         bbox.append(coords)
         label.append(index[name])
         difficult.append(_flag(obj, 'difficult', path, where))
@@ -151,11 +175,64 @@ def parse_voc_xml(path, label_names, lowercase=False):
     return bbox, label, difficult
 
 
+def _clip(coords, img_size, path, where):
+    """``[y_min, x_min, y_max, x_max]`` clipped to the image's pixels, or a
+    BadExampleError for a box that keeps no extent inside it."""
+    height, width = img_size
+    limits = (height - 1, width - 1, height - 1, width - 1)
+    clipped = [min(max(c, 0.), limit) for c, limit in zip(coords, limits)]
+    if clipped[2] <= clipped[0] or clipped[3] <= clipped[1]:
+        raise BadExampleError(
+            '{}: {} lies outside the {}x{} image (box {:g}, {:g}, {:g}, {:g} '
+            'as ymin, xmin, ymax, xmax)'.format(
+                path, where, width, height, *(c + 1 for c in coords)))
+    return clipped
+
+
 def read_image(path):
-    """An image file as float32 ``(3, H, W)`` RGB in ``[0, 255]``."""
-    with Image.open(path) as f:
-        img = numpy.asarray(f.convert('RGB'), dtype=numpy.float32)
+    """An image file as float32 ``(3, H, W)`` RGB in ``[0, 255]``.
+
+    Raises:
+        BadExampleError: the file is empty, not an image, or truncated (one
+            line naming it).
+    """
+    try:
+        with Image.open(path) as f:
+            img = numpy.asarray(f.convert('RGB'), dtype=numpy.float32)
+    except FileNotFoundError:
+        raise MissingExampleFileError('{} not found'.format(path)) from None
+    except (OSError, SyntaxError, ValueError) as e:
+        # Pillow says "truncated", "cannot identify" ... without the path.
+        raise BadExampleError('{}: {}{}'.format(
+            path, _image_problem(path), one_line(e))) from None
     return img.transpose(2, 0, 1).copy()
+
+
+def read_image_size(path):
+    """``(H, W)`` of an image from its header, without decoding it.
+
+    Raises:
+        BadExampleError: as :func:`read_image`, for what the header shows.
+    """
+    try:
+        with Image.open(path) as f:
+            width, height = f.size
+    except FileNotFoundError:
+        raise MissingExampleFileError('{} not found'.format(path)) from None
+    except (OSError, SyntaxError, ValueError) as e:
+        raise BadExampleError('{}: {}{}'.format(
+            path, _image_problem(path), one_line(e))) from None
+    return height, width
+
+
+def _image_problem(path):
+    """What to say first about an image Pillow cannot read."""
+    try:
+        if os.path.getsize(path) == 0:
+            return 'empty file: '
+    except OSError:
+        pass
+    return 'not a readable image: '
 
 
 class VOCBboxDataset(chainer.dataset.DatasetMixin):
@@ -222,34 +299,56 @@ class VOCBboxDataset(chainer.dataset.DatasetMixin):
     def __len__(self):
         return len(self.ids)
 
+    #: Lowercase each object's ``<name>`` before looking it up.
+    lowercase_names = False
+
     def _path(self, folder, i, ext):
         path = os.path.join(self.data_dir, folder, self.ids[i] + ext)
         if not os.path.isfile(path):
-            raise FileNotFoundError(
+            raise MissingExampleFileError(
                 '{} not found: image id {!r} is listed in the {!r} split but '
                 'has no file in {}/; restore the file or remove the id from '
                 'ImageSets/Main/{}.txt'.format(path, self.ids[i], self.split,
                                                folder, self.split))
         return path
 
-    def get_annotation(self, i):
+    def get_annotation(self, i, img_size=None):
         """The boxes of example ``i`` without reading its image.
+
+        Args:
+            i (int): the example.
+            img_size (tuple of int or None): ``(H, W)`` of its image, to
+                clip the boxes to (see :func:`parse_voc_xml`).
 
         Returns:
             tuple: ``(bbox, label, difficult)``, shapes ``(R, 4)`` float32,
             ``(R,)`` int32 and ``(R,)`` bool, as in an example. Difficult
             objects are left out unless ``use_difficult``.
+
+        Raises:
+            BadExampleError: see :func:`parse_voc_xml`.
         """
         bbox, label, difficult = parse_voc_xml(
-            self._path('Annotations', i, '.xml'), self.label_names)
+            self._path('Annotations', i, '.xml'), self.label_names,
+            lowercase=self.lowercase_names, img_size=img_size)
         if not self.use_difficult:
             keep = ~difficult
             bbox, label, difficult = bbox[keep], label[keep], difficult[keep]
         return bbox, label, difficult
 
+    def check_example(self, i):
+        """Check example ``i`` without decoding its image: the image header
+        is read and the annotation parsed against the image's size.
+
+        Raises:
+            BadExampleError: what is wrong (one line naming the file).
+        """
+        size = read_image_size(self._path('JPEGImages', i, '.jpg'))
+        self.get_annotation(i, img_size=size)
+
     def get_example(self, i):
-        bbox, label, difficult = self.get_annotation(i)
         img = read_image(self._path('JPEGImages', i, '.jpg'))
+        bbox, label, difficult = self.get_annotation(i, img.shape[1:])
         if self.return_difficult:
             return img, bbox, label, difficult
         return img, bbox, label

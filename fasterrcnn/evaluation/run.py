@@ -52,7 +52,8 @@ def predict_examples(model, examples, on_image=None):
     Args:
         model: has ``predict(imgs)`` (see :func:`evaluate`).
         examples (iterable): ``(img, bbox, label)`` or ``(img, bbox, label,
-            difficult)`` tuples.
+            difficult)`` tuples; a None (a bad example left out) is
+            skipped.
         on_image (callable or None): called with the number of images done.
 
     Returns:
@@ -63,10 +64,13 @@ def predict_examples(model, examples, on_image=None):
     preds = ([], [], [])
     gts = ([], [], [])
     for done, example in enumerate(examples, 1):
-        for out, value in zip(preds, predict_images(model, example[:1])):
-            out.extend(value)
-        for out, value in zip(gts, ground_truth(example)):
-            out.append(value)
+        # None: a bad example left out (fasterrcnn.data.bad_examples).
+        if example is not None:
+            for out, value in zip(preds, predict_images(model,
+                                                        example[:1])):
+                out.extend(value)
+            for out, value in zip(gts, ground_truth(example)):
+                out.append(value)
         if on_image is not None:
             on_image(done)
     return preds, gts

@@ -14,17 +14,20 @@ import sys
 import chainer
 import numpy
 from chainer import training
-from chainer.datasets import SubDataset, TransformDataset
+from chainer.datasets import TransformDataset
 from chainer.iterators import SerialIterator
 from chainer.training import extensions, triggers
 
 from fasterrcnn.config import ConfigError
+from fasterrcnn.data.bad_examples import (BAD_EXAMPLES_FILE, BadExampleLog,
+                                          Subset, apply_policy)
 from fasterrcnn.data.transforms import TrainTransform
 from fasterrcnn.data.voc import VOCBboxDataset
 from fasterrcnn.evaluation.evaluator import DetectionVOCEvaluator
 from fasterrcnn.links.faster_rcnn_vgg16 import FasterRCNNVGG16
 from fasterrcnn.links.train_chain import FasterRCNNTrainChain
 from fasterrcnn.training.extensions import LearningRateShift
+from fasterrcnn.training.guard import GuardedUpdater
 from fasterrcnn.training.iterator import SeededSerialIterator
 from fasterrcnn.training.snapshot import AtomicSnapshot, RandomStateHolder
 
@@ -188,7 +191,14 @@ def build_trainer(config, out, device=-1, progress=None):
             terminal; in a log file its escape codes are noise).
 
     Returns:
-        tuple: ``(trainer, model, label_names)``.
+        tuple: ``(trainer, model, label_names)``. The trainer's
+        ``bad_example_log`` (:class:`~fasterrcnn.data.bad_examples.
+        BadExampleLog`) holds the examples left out under
+        ``data.bad_examples: skip``.
+
+    Raises:
+        BadExampleError: under ``data.bad_examples: error``, the first bad
+            example found by the check of every example made here.
     """
     t, m = config.train, config.model
     _require_data(config)
@@ -197,6 +207,14 @@ def build_trainer(config, out, device=-1, progress=None):
         use_difficult=config.data.use_difficult,
         label_names=config.data.label_names)
     label_names = list(train_data.label_names)
+    if progress is None:
+        progress = sys.stdout.isatty()
+    # Every annotation parsed and every image header read now, so that a
+    # bad file stops the run (or is left out) before hours of training.
+    bad_log = BadExampleLog(os.path.join(out, BAD_EXAMPLES_FILE))
+    train_data = apply_policy(
+        train_data, config.data.bad_examples, bad_log,
+        prefix=config.data.train_split + '/', progress=progress)
     n_fg_class = m.n_fg_class if m.n_fg_class is not None else \
         len(label_names)
     if n_fg_class != len(label_names):
@@ -225,9 +243,9 @@ def build_trainer(config, out, device=-1, progress=None):
     optimizer, multipliers = setup_optimizer(
         chain, t.lr, t.momentum, t.weight_decay, m.bias_lr_x2)
 
-    updater = training.updaters.StandardUpdater(
-        train_iter, optimizer, device=device)
+    updater = GuardedUpdater(train_iter, optimizer, device=device)
     trainer = training.Trainer(updater, (t.iterations, 'iteration'), out=out)
+    trainer.bad_example_log = bad_log
     trainer.extend(LearningRateShift(t.lr_shift_at, t.lr_shift_factor,
                                      init=t.lr, multipliers=multipliers))
     trainer.extend(RandomStateHolder(transform.random_state),
@@ -245,8 +263,12 @@ def build_trainer(config, out, device=-1, progress=None):
             config.data.dir, config.data.test_split, use_difficult=True,
             return_difficult=True, label_names=config.data.label_names)
         if config.eval.n_images is not None:
-            test_data = SubDataset(test_data, 0,
-                                   min(config.eval.n_images, len(test_data)))
+            test_data = Subset(test_data, range(
+                min(config.eval.n_images, len(test_data))))
+        test_data = apply_policy(
+            test_data, config.data.bad_examples, bad_log,
+            prefix=config.data.test_split + '/', progress=progress,
+            evaluation=True)
         test_iter = SerialIterator(test_data, 1, repeat=False, shuffle=False)
         trainer.extend(
             DetectionVOCEvaluator(test_iter, model,
@@ -257,8 +279,6 @@ def build_trainer(config, out, device=-1, progress=None):
     log_trigger = (t.log_every, 'iteration')
     trainer.extend(extensions.observe_lr(), trigger=log_trigger)
     trainer.extend(extensions.LogReport(trigger=log_trigger))
-    if progress is None:
-        progress = sys.stdout.isatty()
     trainer.extend(extensions.PrintReport(
         report_keys + ['elapsed_time'],
         out=sys.stdout if progress else _PlainStream(sys.stdout)),

@@ -164,6 +164,24 @@ def find_snapshot(path, auto=False):
         SNAPSHOT_PREFIX, SNAPSHOT_SUFFIX, path))
 
 
+class NonFiniteWeightsError(ArithmeticError):
+    """A parameter holds NaN or inf; nothing was written."""
+
+
+def check_finite_params(link):
+    """Raise :class:`NonFiniteWeightsError` naming the first parameter of
+    ``link`` that holds NaN or inf (a snapshot of them would be useless to
+    resume from)."""
+    for name, param in link.namedparams():
+        if param.array is None:
+            continue
+        xp = chainer.backend.get_array_module(param.array)
+        if not bool(xp.isfinite(param.array).all()):
+            raise NonFiniteWeightsError(
+                'parameter {} holds NaN or inf; no snapshot was written'
+                .format(name))
+
+
 class _SnapshotTrigger(object):
     """Fires when ``interval`` fires or at the trainer's last iteration.
 
@@ -200,8 +218,10 @@ class AtomicSnapshot(training.Extension):
 
     Writes ``trainer.out/snapshot_iter_<N>.npz`` when ``trigger`` fires and
     at the last iteration (when the stop trigger tells its length), keeping
-    the ``keep`` newest. Its priority is below that of the usual extensions,
-    so that the snapshot holds their state after this iteration.
+    the ``keep`` newest; weights with NaN or inf are refused
+    (:class:`NonFiniteWeightsError`) rather than written. Its priority is
+    below that of the usual extensions, so that the snapshot holds their
+    state after this iteration.
 
     Args:
         keep (int or None): how many snapshots to keep; None keeps all.
@@ -220,6 +240,7 @@ class AtomicSnapshot(training.Extension):
         self.trigger = _SnapshotTrigger(trigger)
 
     def __call__(self, trainer):
+        check_finite_params(trainer.updater.get_optimizer('main').target)
         write_snapshot(trainer, trainer.out, trainer.updater.iteration,
                        keep=self.keep, compression=self.compression)
 

@@ -221,7 +221,8 @@ def test_resume_from_a_model_file(tmp_path, data_dir, finished_run, capsys):
     argv = args(config, str(tmp_path), '--resume', finished_run['model'])
     assert train_cli.main(argv) == 2
     line = one_error_line(capsys)
-    assert finished_run['model'] in line and 'is missing' in line
+    assert finished_run['model'] in line and 'is a model file' in line
+    assert 'model.init_from=' in line
 
 
 def test_pretrained_weights_that_would_run_code(tmp_path, data_dir,
