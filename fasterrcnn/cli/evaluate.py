@@ -45,6 +45,8 @@ from fasterrcnn.backend import keep_freed_memory
 from fasterrcnn.cli.common import (UserError, add_config_flags,
                                    add_device_flags, run_command, select_gpu)
 from fasterrcnn.config import KEYS_BY_NAME, load_config
+from fasterrcnn.data.bad_examples import (BAD_EXAMPLES_FILE, BadExampleLog,
+                                          Subset, apply_policy)
 from fasterrcnn.data.voc import LABELS_FILE, VOCBboxDataset
 from fasterrcnn.evaluation.report import (METRIC_TITLES, VIS_SCORE_THRESH,
                                           format_ap, format_table,
@@ -164,21 +166,13 @@ def match_classes(n_model, model_names, data_names, data_source):
     return model_names
 
 
-def _check_data_files(dataset, n):
-    """Read the first ``n`` annotations and look for their images now,
-    rather than fail in the middle of a long run."""
-    for i in range(n):
-        try:
-            dataset.get_annotation(i)
-        except (FileNotFoundError, ValueError) as e:
-            raise UserError(str(e)) from None
-        image = os.path.join(dataset.data_dir, 'JPEGImages',
-                             dataset.ids[i] + '.jpg')
-        if not os.path.isfile(image):
-            raise UserError(
-                '{} not found: image id {!r} of the {!r} split has an '
-                'annotation but no image'.format(image, dataset.ids[i],
-                                                 dataset.split))
+def _check_examples(dataset, n, policy, log):
+    """The first ``n`` examples, checked now (every annotation parsed, every
+    image header read) rather than failing in the middle of a long run;
+    ``data.bad_examples`` says whether a bad one stops the evaluation or is
+    left out."""
+    return apply_policy(Subset(dataset, range(n)), policy, log,
+                        prefix=dataset.split + '/', evaluation=True)
 
 
 def _check_output_dir(path, option):
@@ -249,7 +243,11 @@ def run(args):
     if n == 0:
         raise UserError('the {!r} split of {} lists no images'.format(
             split, data_dir))
-    _check_data_files(dataset, n)
+    bad_log = BadExampleLog(
+        None if args.out is None else os.path.join(
+            os.path.dirname(os.path.abspath(args.out)), BAD_EXAMPLES_FILE))
+    examples = _check_examples(dataset, n, config.data.bad_examples,
+                               bad_log)
 
     if args.vis_dir is not None:
         try:
@@ -264,7 +262,7 @@ def run(args):
         model.to_gpu()
         device = 'gpu:{}'.format(args.gpu)
 
-    result = evaluate(model, dataset, n_images=n,
+    result = evaluate(model, examples, n_images=len(examples),
                       progress=not args.no_progress)
 
     metric = 'voc07' if use_07_metric else 'area'
@@ -278,6 +276,8 @@ def run(args):
     print('{} images in {:.1f} s ({:.2f} images/s, {})'.format(
         result['n_images'], result['seconds'], result['images_per_second'],
         device))
+    if bad_log.summary():
+        print(bad_log.summary())
 
     if args.out is not None:
         write_json_atomic(args.out, result_record(
@@ -285,7 +285,7 @@ def run(args):
             use_07_metric, device))
         print('results written to {}'.format(args.out))
     if args.vis_dir is not None:
-        paths = save_visualizations(dataset, result, names, args.vis_dir,
+        paths = save_visualizations(examples, result, names, args.vis_dir,
                                     vis_n)
         print('{} drawing{} written to {}'.format(
             len(paths), '' if len(paths) == 1 else 's', args.vis_dir))

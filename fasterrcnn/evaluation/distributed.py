@@ -55,6 +55,8 @@ def predict_distributed(model, batches, comm):
     for batch in batches:
         # None: a bad example left out (fasterrcnn.data.bad_examples).
         batch = [example for example in batch if example is not None]
+        if not batch:
+            continue
         shares = split_evenly([example[0] for example in batch], comm.size)
         mine = comm.mpi_comm.scatter(shares, root=0)
         gathered = comm.gather_obj(predict_images(model, mine))

@@ -92,7 +92,10 @@ def save_visualizations(dataset, result, label_names, vis_dir, vis_n):
     from fasterrcnn.visualize import draw_detections
     paths = []
     for i in range(min(vis_n, result['n_images'])):
-        img, gt_bbox, gt_label = dataset[i][:3]
+        example = dataset[i]
+        if example is None:  # a bad example left out
+            continue
+        img, gt_bbox, gt_label = example[:3]
         score = numpy.asarray(result['pred_scores'][i])
         keep = score >= VIS_SCORE_THRESH
         path = os.path.join(vis_dir, dataset.ids[i] + '.png')

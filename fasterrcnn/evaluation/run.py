@@ -52,8 +52,8 @@ def predict_examples(model, examples, on_image=None):
     Args:
         model: has ``predict(imgs)`` (see :func:`evaluate`).
         examples (iterable): ``(img, bbox, label)`` or ``(img, bbox, label,
-            difficult)`` tuples; a None (a bad example left out) is
-            skipped.
+            difficult)`` tuples; a None (a bad example left out) counts as
+            an image with no object and no detection.
         on_image (callable or None): called with the number of images done.
 
     Returns:
@@ -64,8 +64,13 @@ def predict_examples(model, examples, on_image=None):
     preds = ([], [], [])
     gts = ([], [], [])
     for done, example in enumerate(examples, 1):
-        # None: a bad example left out (fasterrcnn.data.bad_examples).
-        if example is not None:
+        if example is None:
+            # A bad example left out (fasterrcnn.data.bad_examples): no
+            # detection and no object, which changes no AP, and the lists
+            # stay aligned with the data set.
+            for out, value in zip(preds + gts, _NOTHING):
+                out.append(value)
+        else:
             for out, value in zip(preds, predict_images(model,
                                                         example[:1])):
                 out.extend(value)
@@ -74,6 +79,12 @@ def predict_examples(model, examples, on_image=None):
         if on_image is not None:
             on_image(done)
     return preds, gts
+
+
+#: The predictions and ground truth of an example left out.
+_NOTHING = (numpy.zeros((0, 4), numpy.float32), numpy.zeros(0, numpy.int32),
+            numpy.zeros(0, numpy.float32), numpy.zeros((0, 4), numpy.float32),
+            numpy.zeros(0, numpy.int32), numpy.zeros(0, bool))
 
 
 def predict_images(model, imgs):
