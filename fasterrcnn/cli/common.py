@@ -78,8 +78,15 @@ def select_gpu(gpu):
 
 
 def error_message(error):
-    """The one-line text of an error (its first argument, as raised)."""
-    text = str(error.args[0]) if error.args else str(error)
+    """The one-line text of an error (its first argument, as raised; for an
+    operating system error, its file and reason)."""
+    if isinstance(error, OSError) and error.strerror and \
+            len(error.args) > 1:
+        text = '{}{}'.format(
+            '{}: '.format(error.filename) if error.filename else '',
+            error.strerror)
+    else:
+        text = str(error.args[0]) if error.args else str(error)
     return ' '.join(text.split())
 
 

@@ -122,8 +122,8 @@ def load_resume(trainer, candidates):
         str or None: the snapshot loaded.
     """
     for k, path in enumerate(candidates):
-        _refuse_model_file(path)
         try:
+            _refuse_model_file(path)
             # Read as data only: nothing in a snapshot is unpickled or run.
             load_npz(path, trainer, what='trainer snapshot')
         except DamagedFileError as e:
@@ -167,11 +167,11 @@ def setup(args):
 
 
 def _newest(out):
-    """'the newest snapshot, X' or 'no snapshot yet', for messages."""
+    """Where the run's work is, for messages."""
     found = list_snapshots(out)
     if not found:
-        return 'there is no snapshot yet'
-    return 'the newest snapshot is {}'.format(found[-1][1])
+        return 'no snapshot has been written yet'
+    return 'the newest snapshot, {}, is intact'.format(found[-1][1])
 
 
 def run(args):
@@ -191,6 +191,11 @@ def run(args):
         # Met while reading (data.bad_examples: error): the iterator is
         # where it was, so this snapshot holds the last complete iteration.
         path = snapshot_now(trainer, config.train.keep_snapshots)
+        if path is None:
+            raise UserError(
+                '{}; the run stopped before its first update: fix the file '
+                '(or --set data.bad_examples=skip) and run again'.format(
+                    error_message(e))) from None
         raise UserError(
             '{}; the run stopped at iteration {} and wrote {}: fix the file '
             '(or --set data.bad_examples=skip), then --resume auto'.format(
@@ -207,18 +212,22 @@ def run(args):
     except OSError as e:
         if e.errno not in DISK_FULL:
             raise
-        raise RunFault('{} while writing {}; {} and intact: free some '
-                       'space, then --resume auto'.format(
+        raise RunFault('{} while writing {}; {}: free some space, then '
+                       '--resume auto'.format(
                            os.strerror(e.errno), e.filename or 'in ' + out,
                            _newest(out))) from None
     summary = trainer.bad_example_log.summary()
     if summary:
         print(summary)
     if stop.signum is not None:
-        print('stopped by {} at iteration {}: snapshot {}; continue with '
-              '--resume auto'.format(signal.Signals(stop.signum).name,
-                                     trainer.updater.iteration,
-                                     stop.snapshot), flush=True)
+        name = signal.Signals(stop.signum).name
+        if stop.snapshot is None:
+            print('stopped by {} before the first update'.format(name),
+                  flush=True)
+        else:
+            print('stopped by {} at iteration {}: snapshot {}; continue '
+                  'with --resume auto'.format(name, trainer.updater.iteration,
+                                              stop.snapshot), flush=True)
         return 128 + stop.signum
     return 0
 

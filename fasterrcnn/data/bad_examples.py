@@ -16,6 +16,7 @@ with its message; ``'skip'`` leaves bad examples out, warns once, and lists
 them in a file (:class:`BadExampleLog`).
 """
 
+import os
 import sys
 
 import chainer
@@ -101,6 +102,8 @@ class BadExampleLog(object):
             return
         self.entries.append((name, message))
         if self.path is not None:
+            os.makedirs(os.path.dirname(os.path.abspath(self.path)),
+                        exist_ok=True)
             with open(self.path, 'a' if len(self.entries) > 1 else 'w',
                       encoding='utf-8') as f:
                 f.write('{}\t{}\n'.format(name, message))

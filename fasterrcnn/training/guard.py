@@ -129,9 +129,12 @@ def snapshot_now(trainer, keep=None):
     unless it exists.
 
     Returns:
-        str: its path.
+        str or None: its path; None before the first update (there is
+        nothing to keep, and the optimizer's state does not exist yet).
     """
     iteration = trainer.updater.iteration
+    if iteration == 0:
+        return None
     for number, path in list_snapshots(trainer.out):
         if number == iteration:
             return path
