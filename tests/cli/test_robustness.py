@@ -396,3 +396,22 @@ def test_eval_with_a_bad_test_example(tmp_path, data, model_file, capsys,
         assert code == 0
         assert 'skipped 1 bad example: test/{}'.format(ids[0]) in stdout
         assert 'mAP' in stdout
+
+
+# -- bad setups (the rest are in test_train.py and test_evaluate.py) ---------
+
+@pytest.mark.parametrize('setting,fragments', [
+    ('data.train_split=nope', ['split file', 'nope.txt', 'splits found']),
+    ('train.lr=-1', ['train.lr', 'greater than 0']),
+    ('train.iterations=ten', ['train.iterations', 'int']),
+    ('data.bad_examples=ignore', ['data.bad_examples', "'error'"]),
+])
+def test_bad_setups_are_one_line(tmp_path, data_dir, capsys, setting,
+                                 fragments):
+    out = str(tmp_path / 'out')
+    argv = args(write_config(tmp_path, data_dir), out, '--set', setting)
+    assert train_cli.main(argv) == 2
+    _, err = error_lines(capsys)
+    assert len(err) == 1, err
+    for fragment in fragments:
+        assert fragment in err[0], (fragment, err[0])
