@@ -104,6 +104,16 @@ def test_bad_examples_skipped_and_listed(tmp_path, data, capsys):
     assert os.path.isfile(os.path.join(out, 'model.npz'))
 
 
+def truncate(path):
+    """Cut the last 300 bytes of a file (a JPEG keeps its header); returns
+    the bytes it had."""
+    with open(path, 'rb') as f:
+        good = f.read()
+    with open(path, 'wb') as f:
+        f.write(good[:len(good) - 300])
+    return good
+
+
 def read_at(iteration, n=4, seed=0):
     """The training example read at ``iteration`` (1-based) of the tiny
     run: its iterator's first epoch, one image per batch."""
@@ -117,10 +127,7 @@ def test_truncated_image_stops_with_a_snapshot_and_resumes_exactly(
         tmp_path, data, whole, capsys):
     # Met at iteration 3: the snapshot holds iteration 2.
     image = train_image(data, read_at(3))
-    with open(image, 'rb') as f:
-        good = f.read()
-    with open(image, 'wb') as f:
-        f.write(good[:len(good) - 300])
+    good = truncate(image)
     assert scan(VOCBboxDataset(data, 'trainval')) == []  # header intact
     config = write_config(tmp_path, data)
     out = str(tmp_path / 'out')
@@ -141,10 +148,7 @@ def test_truncated_image_stops_with_a_snapshot_and_resumes_exactly(
 def test_truncated_image_met_first_stops_before_any_update(
         tmp_path, data, capsys):
     image = train_image(data, read_at(1))
-    with open(image, 'rb') as f:
-        good = f.read()
-    with open(image, 'wb') as f:
-        f.write(good[:len(good) - 300])
+    truncate(image)
     out = str(tmp_path / 'out')
     assert train_cli.main(args(write_config(tmp_path, data), out)) == 2
     _, err = error_lines(capsys)
@@ -154,11 +158,7 @@ def test_truncated_image_met_first_stops_before_any_update(
 
 
 def test_truncated_image_skipped_when_met(tmp_path, data, capsys):
-    image = train_image(data, read_at(2))
-    with open(image, 'rb') as f:
-        good = f.read()
-    with open(image, 'wb') as f:
-        f.write(good[:len(good) - 300])
+    truncate(train_image(data, read_at(2)))
     out = str(tmp_path / 'out')
     argv = args(write_config(tmp_path, data), out, '--set',
                 'data.bad_examples=skip')
