@@ -254,3 +254,23 @@ def enumerate_shifted_anchor(anchor_base, feat_stride, height, width,
                       shift_y.ravel(), shift_x.ravel()), axis=1)
     anchor = anchor_base[None, :, :] + shift[:, None, :].astype(xp.float32)
     return anchor.reshape((-1, 4)).astype(xp.float32, copy=False)
+
+
+def grid_anchor_index(height, width, n_anchor, valid_height, valid_width):
+    """Positions, in :func:`enumerate_shifted_anchor`'s order, of the anchors
+    of the top-left ``valid_height x valid_width`` cells of a ``height x
+    width`` feature map: an image's own anchors in a padded batch, in the
+    order they have when the image is alone.
+
+    Args:
+        height, width (int): the feature map's size.
+        n_anchor (int): anchors per cell.
+        valid_height, valid_width (int): the image's own cells.
+
+    Returns:
+        numpy.ndarray: ``(valid_height * valid_width * n_anchor,)`` int64.
+    """
+    cells = (numpy.arange(valid_height)[:, None] * width +
+             numpy.arange(valid_width)[None, :]).ravel()
+    return (cells[:, None] * n_anchor + numpy.arange(n_anchor)[None, :]) \
+        .ravel()

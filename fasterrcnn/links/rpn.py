@@ -7,7 +7,8 @@ import numpy
 from chainer import initializers
 
 from fasterrcnn.backend import to_cpu
-from fasterrcnn.boxes import enumerate_shifted_anchor, generate_anchor_base
+from fasterrcnn.boxes import (enumerate_shifted_anchor, generate_anchor_base,
+                              grid_anchor_index)
 from fasterrcnn.creators.proposal import ProposalCreator
 from fasterrcnn.links.vgg16 import FEAT_STRIDE
 
@@ -76,7 +77,8 @@ class RegionProposalNetwork(chainer.Chain):
             self.loc = L.Convolution2D(mid_channels, n_anchor * 4, 1, 1, 0,
                                        initialW=w)
 
-    def forward(self, x, img_size, scale=1.):
+    def forward(self, x, img_size, scale=1., img_sizes=None,
+                feat_sizes=None):
         """RPN outputs and proposals.
 
         Args:
@@ -85,6 +87,11 @@ class RegionProposalNetwork(chainer.Chain):
             scale (float or sequence of floats): input size over original
                 size (sets the proposals' minimum size), one for all images
                 or one per image.
+            img_sizes, feat_sizes (arrays or None): ``(N, 2)`` int, for a
+                padded batch: each image's own ``(H, W)`` in ``img_size``
+                and its own cells ``(H', W')`` of the feature map. Its
+                proposals then come from its own anchors only and are
+                clipped to its own size, as when it is alone.
 
         Returns:
             tuple: ``rpn_locs`` ``(N, H'W'A, 4)`` and ``rpn_scores`` ``(N,
@@ -112,9 +119,32 @@ class RegionProposalNetwork(chainer.Chain):
         scales = per_image(scale, n)
         rois, roi_indices = [], []
         for i in range(n):
-            roi = self.proposal_layer(rpn_locs.array[i], fg[i], anchor,
-                                      img_size, scale=scales[i])
+            locs, scores, anchors, size = rpn_locs.array[i], fg[i], anchor, \
+                img_size
+            if img_sizes is not None:
+                size = tuple(int(v) for v in img_sizes[i])
+                index = self.own_anchors(hh, ww, feat_sizes[i], xp)
+                if index is not None:
+                    locs, scores, anchors = locs[index], scores[index], \
+                        anchor[index]
+            roi = self.proposal_layer(locs, scores, anchors, size,
+                                      scale=scales[i])
             rois.append(roi)
             roi_indices.append(xp.full((len(roi),), i, dtype=numpy.int32))
         return (rpn_locs, rpn_scores, xp.concatenate(rois, axis=0),
                 xp.concatenate(roi_indices, axis=0), anchor)
+
+    def own_anchors(self, height, width, feat_size, xp=numpy):
+        """Positions of an image's own anchors in a padded feature map, or
+        None when the image fills it.
+
+        Args:
+            height, width (int): the feature map's size.
+            feat_size (pair of int): the image's own ``(H', W')`` cells.
+            xp: numpy or cupy, where the positions are wanted.
+        """
+        valid_height, valid_width = (int(v) for v in feat_size)
+        if (valid_height, valid_width) == (height, width):
+            return None
+        return xp.asarray(grid_anchor_index(
+            height, width, len(self.anchor_base), valid_height, valid_width))

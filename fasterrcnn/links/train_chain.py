@@ -9,6 +9,7 @@ from fasterrcnn.creators.proposal_target import ProposalTargetCreator
 from fasterrcnn.creators.sampling import as_random_state
 from fasterrcnn.links.faster_rcnn import check_input_size
 from fasterrcnn.links.losses import faster_rcnn_losses
+from fasterrcnn.links.rpn import per_image
 
 
 class FasterRCNNTrainChain(chainer.Chain):
@@ -44,45 +45,98 @@ class FasterRCNNTrainChain(chainer.Chain):
             ProposalTargetCreator()
         self.random_state = as_random_state(random_state)
 
-    def forward(self, imgs, bboxes, labels, scales):
-        """Total loss of a batch of one image.
+    def forward(self, imgs, bboxes, labels, scales, sizes=None):
+        """Mean total loss of a batch of images.
+
+        Every loss is computed image by image, as for one image alone, and
+        averaged over the images: a batch of one gives exactly the loss of
+        the unbatched chain, and the gradient of a batch is the mean of its
+        images' gradients (to float rounding). The target creators draw
+        first the proposal targets of every image, then the anchor targets
+        of every image.
 
         Args:
-            imgs (array): ``(1, 3, H, W)`` float32 prepared image.
-            bboxes (array): ``(1, R, 4)`` float32 ground truth in the
-                prepared image's pixels (``R`` may be 0).
-            labels (array): ``(1, R)`` int32 labels in ``[0, n_fg_class)``.
-            scales (array or float): the resize factor of the image.
+            imgs (array): ``(N, 3, H, W)`` float32 prepared images; in a
+                padded batch each image fills the top-left ``sizes[i]``.
+            bboxes (array or sequence of arrays): per image, ``(R_i, 4)``
+                float32 ground truth, ``(y_min, x_min, y_max, x_max)`` in the
+                prepared image's pixels (``R_i`` may be 0); an ``(N, R, 4)``
+                array when every image has ``R`` boxes.
+            labels (array or sequence of arrays): per image, ``(R_i,)``
+                int32 labels in ``[0, n_fg_class)``.
+            scales (array or float): each image's resize factor (one for
+                all, or ``(N,)``).
+            sizes (array or None): ``(N, 2)`` int ``(H_i, W_i)`` of each
+                image in ``imgs``; None: every image fills ``imgs``.
 
         Returns:
-            chainer.Variable: the total loss.
+            chainer.Variable: the mean total loss.
         """
-        imgs, bboxes, labels, scales = (
+        imgs, bboxes, labels, scales, sizes = (
             x.array if isinstance(x, chainer.Variable) else x
-            for x in (imgs, bboxes, labels, scales))
-        if len(imgs) != 1:
-            raise ValueError('FasterRCNNTrainChain takes one image per batch, '
-                             'got {}'.format(len(imgs)))
-        scale = float(numpy.asarray(to_cpu(scales)).reshape(-1)[0])
-        bbox = bboxes[0]
-        label = labels[0]
+            for x in (imgs, bboxes, labels, scales, sizes))
+        n = len(imgs)
+        if len(bboxes) != n or len(labels) != n:
+            raise ValueError('{} images but {} box and {} label arrays'
+                             .format(n, len(bboxes), len(labels)))
         img_size = imgs.shape[2:]
-        check_input_size(img_size)
+        if sizes is not None:
+            sizes = numpy.asarray(to_cpu(sizes), dtype=numpy.int64) \
+                .reshape(n, 2)
+        own_sizes = [img_size if sizes is None else tuple(int(v) for v in s)
+                     for s in (sizes if sizes is not None else [None] * n)]
+        for size in own_sizes:
+            check_input_size(size)
+        scales = per_image(scales, n)
         model = self.faster_rcnn
-        features = model.extractor(imgs)
-        rpn_locs, rpn_scores, rois, roi_indices, anchor = model.rpn(
-            features, img_size, scale)
-        sample_roi, gt_roi_loc, gt_roi_label = self.proposal_targets(
-            rois, bbox, label)
-        sample_roi_index = self.xp.zeros((len(sample_roi),), numpy.int32)
+        if sizes is None:
+            features = model.extractor(imgs)
+            rpn_locs, rpn_scores, rois, roi_indices, anchor = model.rpn(
+                features, img_size, scales)
+            feat_sizes = None
+        else:
+            features = model.extractor(imgs, sizes)
+            feat_sizes = model.extractor.output_sizes(sizes)
+            rpn_locs, rpn_scores, rois, roi_indices, anchor = model.rpn(
+                features, img_size, scales, sizes, feat_sizes)
+
+        samples = []
+        for i in range(n):
+            own_rois = rois if n == 1 else rois[roi_indices == i]
+            samples.append(self.proposal_targets(own_rois, bboxes[i],
+                                                 labels[i]))
+        sample_roi = self.xp.concatenate([roi for roi, _, _ in samples])
+        sample_roi_index = self.xp.concatenate([
+            self.xp.full((len(roi),), i, numpy.int32)
+            for i, (roi, _, _) in enumerate(samples)])
         roi_cls_loc, roi_score = model.head(features, sample_roi,
                                             sample_roi_index)
-        gt_rpn_loc, gt_rpn_label = self.anchor_targets(bbox, anchor,
-                                                       img_size)
-        losses = faster_rcnn_losses(
-            rpn_locs[0], rpn_scores[0], gt_rpn_loc, gt_rpn_label,
-            roi_cls_loc, roi_score, gt_roi_loc, gt_roi_label,
-            self.rpn_sigma, self.roi_sigma)
+
+        per_image_losses = []
+        start = 0
+        hh, ww = features.shape[2:]
+        for i, (roi, gt_roi_loc, gt_roi_label) in enumerate(samples):
+            index = None if feat_sizes is None else \
+                model.rpn.own_anchors(hh, ww, feat_sizes[i], self.xp)
+            rpn_loc, rpn_score, own_anchor = rpn_locs[i], rpn_scores[i], \
+                anchor
+            if index is not None:
+                rpn_loc, rpn_score = rpn_loc[index], rpn_score[index]
+                own_anchor = anchor[index]
+            gt_rpn_loc, gt_rpn_label = self.anchor_targets(
+                bboxes[i], own_anchor, own_sizes[i])
+            stop = start + len(roi)
+            own = slice(None) if n == 1 else slice(start, stop)
+            per_image_losses.append(faster_rcnn_losses(
+                rpn_loc, rpn_score, gt_rpn_loc, gt_rpn_label,
+                roi_cls_loc[own], roi_score[own], gt_roi_loc, gt_roi_label,
+                self.rpn_sigma, self.roi_sigma))
+            start = stop
+        if n == 1:
+            losses = per_image_losses[0]
+        else:
+            losses = {key: sum(loss[key] for loss in per_image_losses) / n
+                      for key in per_image_losses[0]}
         chainer.reporter.report(losses, self)
         return losses['loss']
 

@@ -104,25 +104,81 @@ class VGG16(chainer.Chain):
             return []
         return [self.conv(name) for name in conv_names()[:4]]
 
-    def _block(self, h, b):
+    def _block(self, h, b, sizes=None):
         for k in range(VGG16_DEPTHS[b]):
             h = F.relu(self.conv('conv{}_{}'.format(b + 1, k + 1))(h))
+            h = _mask(h, sizes)
         if b < 4:
             h = F.max_pooling_2d(h, 2, 2, cover_all=self.cover_all)
-        return h
+            sizes = self.pooled_sizes(sizes)
+            h = _mask(h, sizes)
+        return h, sizes
 
-    def forward(self, x):
-        """``(N, 3, H, W)`` normalised images to ``(N, C5, H/16, W/16)``."""
+    def pooled_sizes(self, sizes):
+        """The valid sizes after one 2 x 2 pooling (floor, or ceil with
+        ``cover_all``); None stays None."""
+        if sizes is None:
+            return None
+        return (sizes + 1) // 2 if self.cover_all else sizes // 2
+
+    def output_sizes(self, sizes):
+        """``(N, 2)`` int valid ``(H', W')`` of the output for input sizes
+        ``(N, 2)`` (four poolings)."""
+        for _ in range(4):
+            sizes = self.pooled_sizes(sizes)
+        return sizes
+
+    def forward(self, x, sizes=None):
+        """``(N, 3, H, W)`` normalised images to ``(N, C5, H/16, W/16)``.
+
+        Args:
+            x (chainer.Variable or array): ``(N, 3, H, W)`` network input.
+            sizes (array or None): ``(N, 2)`` int ``(H_i, W_i)``: image
+                ``i`` fills only the top-left ``H_i x W_i`` of ``x`` (a
+                padded batch). After every convolution and pooling the
+                values outside each image's region are set to 0, which is
+                what each convolution's own zero padding would see without
+                the batch's padding: inside its region an image's features
+                (and their gradients) are those it has alone, to float
+                rounding. None: every image fills ``x``.
+        """
+        sizes = _partial_sizes(x, sizes)
         h = x
         if self.freeze_conv12:
             with chainer.no_backprop_mode():
-                h = self._block(self._block(h, 0), 1)
+                h, sizes = self._block(h, 0, sizes)
+                h, sizes = self._block(h, 1, sizes)
             h = chainer.Variable(h.array)
         else:
-            h = self._block(self._block(h, 0), 1)
+            h, sizes = self._block(h, 0, sizes)
+            h, sizes = self._block(h, 1, sizes)
         for b in range(2, 5):
-            h = self._block(h, b)
+            h, sizes = self._block(h, b, sizes)
         return h
+
+
+def _partial_sizes(x, sizes):
+    """``sizes`` as an int array on the host, or None when every image
+    fills ``x`` (no masking needed: the unbatched computation, exactly)."""
+    if sizes is None:
+        return None
+    sizes = numpy.asarray(chainer.backend.CpuDevice().send(sizes),
+                          dtype=numpy.int64).reshape(-1, 2)
+    if (sizes == numpy.array(x.shape[2:])).all():
+        return None
+    return sizes
+
+
+def _mask(h, sizes):
+    """``h`` with the values outside each image's valid region set to 0."""
+    if sizes is None:
+        return h
+    xp = chainer.backend.get_array_module(h)
+    height, width = h.shape[2:]
+    rows = numpy.arange(height)[None, :] < sizes[:, :1]
+    cols = numpy.arange(width)[None, :] < sizes[:, 1:]
+    mask = (rows[:, :, None] & cols[:, None, :])[:, None]
+    return h * xp.asarray(mask, dtype=h.dtype)
 
 
 class VGG16RoIHead(chainer.Chain):
