@@ -188,7 +188,11 @@ KEYS = (
         'in <out>/bad_examples.txt'),
     # train
     Key('train.iterations', POS_INT, 70000,
-        'number of updates (one image each)'),
+        'number of updates (of train.batch_size images each)'),
+    Key('train.batch_size', POS_INT, 1,
+        'images per update: padded into one array, each image\'s losses '
+        'computed as alone and averaged (1: the PyTorch version\'s '
+        'training)'),
     Key('train.lr', POS_FLOAT, 1e-3,
         'initial learning rate'),
     Key('train.momentum', FRACTION, 0.9,
@@ -222,6 +226,9 @@ KEYS = (
         'PASCAL VOC2007 11-point AP (false: area under the curve)'),
     Key('eval.n_images', Optional[POS_INT], None,
         'evaluate on the first n test images only; null: all'),
+    Key('eval.batch_size', POS_INT, 1,
+        'images per predict call (one padded batch; the detections are '
+        'those of one image at a time)'),
 )
 
 KEYS_BY_NAME = {key.name: key for key in KEYS}

@@ -263,7 +263,8 @@ def run(args):
         device = 'gpu:{}'.format(args.gpu)
 
     result = evaluate(model, examples, n_images=len(examples),
-                      progress=not args.no_progress)
+                      progress=not args.no_progress,
+                      batch_size=config.eval.batch_size)
 
     metric = 'voc07' if use_07_metric else 'area'
     print('model: {}'.format(args.model))

@@ -23,7 +23,8 @@ class DetectionVOCEvaluator(extensions.Evaluator):
             examples ``(img, bbox, label)`` or ``(img, bbox, label,
             difficult)``: ``(3, H, W)`` float32 RGB in ``[0, 255]``,
             ``(R, 4)`` float32 ``(y_min, x_min, y_max, x_max)`` pixels,
-            ``(R,)`` int32, ``(R,)`` bool. It is reset before each run. With
+            ``(R,)`` int32, ``(R,)`` bool. It is reset before each run; its
+            batch size is the number of images per ``predict`` call. With
             ``comm``, only rank 0's is read (the others may pass None).
         target (chainer.Link): has ``predict(imgs)`` taking a list of such
             images and returning ``(bboxes, labels, scores)``, lists with one
@@ -62,7 +63,8 @@ class DetectionVOCEvaluator(extensions.Evaluator):
         iterator.reset()
         if self.comm is None:
             preds, gts = predict_examples(
-                target, (example for batch in iterator for example in batch))
+                target, (example for batch in iterator for example in batch),
+                batch_size=iterator.batch_size)
         else:
             preds, gts = predict_distributed(target, iterator, self.comm)
         result = eval_detection_voc(*(preds + gts),

@@ -46,8 +46,9 @@ def _mean(ap):
     return float(ap[valid].mean()) if valid.any() else float('nan')
 
 
-def predict_examples(model, examples, on_image=None):
-    """Predict every example, one image at a time, and collect the truth.
+def predict_examples(model, examples, on_image=None, batch_size=1):
+    """Predict every example, ``batch_size`` images a time, and collect the
+    truth.
 
     Args:
         model: has ``predict(imgs)`` (see :func:`evaluate`).
@@ -55,6 +56,7 @@ def predict_examples(model, examples, on_image=None):
             difficult)`` tuples; a None (a bad example left out) counts as
             an image with no object and no detection.
         on_image (callable or None): called with the number of images done.
+        batch_size (int): images per ``predict`` call (one padded batch).
 
     Returns:
         tuple: ``(pred_bboxes, pred_labels, pred_scores)`` and
@@ -63,37 +65,51 @@ def predict_examples(model, examples, on_image=None):
     """
     preds = ([], [], [])
     gts = ([], [], [])
-    for done, example in enumerate(examples, 1):
-        if example is None:
-            # A bad example left out (fasterrcnn.data.bad_examples): no
-            # detection and no object, which changes no AP, and the lists
-            # stay aligned with the data set.
-            for out, value in zip(preds + gts, _NOTHING):
-                out.append(value)
-        else:
-            for out, value in zip(preds, predict_images(model,
-                                                        example[:1])):
-                out.extend(value)
+    done = 0
+    for chunk in _chunks(examples, batch_size):
+        results = predict_images(
+            model, [example[0] for example in chunk if example is not None],
+            batch_size)
+        k = 0
+        for example in chunk:
+            if example is None:
+                # A bad example left out (fasterrcnn.data.bad_examples): no
+                # detection and no object, which changes no AP, and the
+                # lists stay aligned with the data set.
+                for out, value in zip(preds + gts, _NOTHING):
+                    out.append(value)
+                continue
+            for out, value in zip(preds, results):
+                out.append(value[k])
             for out, value in zip(gts, ground_truth(example)):
                 out.append(value)
+            k += 1
+        done += len(chunk)
         if on_image is not None:
             on_image(done)
     return preds, gts
 
 
-#: The predictions and ground truth of an example left out.
-_NOTHING = (numpy.zeros((0, 4), numpy.float32), numpy.zeros(0, numpy.int32),
-            numpy.zeros(0, numpy.float32), numpy.zeros((0, 4), numpy.float32),
-            numpy.zeros(0, numpy.int32), numpy.zeros(0, bool))
+def _chunks(items, size):
+    """Lists of ``size`` consecutive items (the last one shorter)."""
+    chunk = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
-def predict_images(model, imgs):
-    """``model.predict`` in test mode, one image at a time.
+def predict_images(model, imgs, batch_size=1):
+    """``model.predict`` in test mode, ``batch_size`` images a call.
 
     Args:
         model: has ``predict(imgs)`` (see :func:`evaluate`).
         imgs (iterable of numpy.ndarray): ``(3, H, W)`` float32 RGB images
             in ``[0, 255]``.
+        batch_size (int): images per call.
 
     Returns:
         tuple: ``(pred_bboxes, pred_labels, pred_scores)``, lists with one
@@ -101,9 +117,9 @@ def predict_images(model, imgs):
     """
     preds = ([], [], [])
     with chainer.using_config('train', False), chainer.no_backprop_mode():
-        for img in imgs:
-            for out, value in zip(preds, model.predict([img])):
-                out.append(value[0])
+        for chunk in _chunks(imgs, batch_size):
+            for out, value in zip(preds, model.predict(chunk)):
+                out.extend(value)
     return preds
 
 
@@ -116,13 +132,20 @@ def ground_truth(example):
     return bbox, label, difficult
 
 
-def evaluate(model, dataset, n_images=None, progress=True, iou_thresh=0.5):
+#: The predictions and ground truth of an example left out.
+_NOTHING = (numpy.zeros((0, 4), numpy.float32), numpy.zeros(0, numpy.int32),
+            numpy.zeros(0, numpy.float32), numpy.zeros((0, 4), numpy.float32),
+            numpy.zeros(0, numpy.int32), numpy.zeros(0, bool))
+
+
+def evaluate(model, dataset, n_images=None, progress=True, iou_thresh=0.5,
+             batch_size=1):
     """VOC AP per class and mAP, under both AP definitions, of a detector.
 
     The model predicts with its ``'evaluate'`` preset (NMS 0.3, score 0.05),
-    one image at a time, in data set order; its previous thresholds are put
-    back afterwards. For the VOC protocol the data set should keep the
-    difficult objects and return their flags
+    ``batch_size`` images at a time, in data set order; its previous
+    thresholds are put back afterwards. For the VOC protocol the data set
+    should keep the difficult objects and return their flags
     (``VOCBboxDataset(..., use_difficult=True, return_difficult=True)``):
     a detection matched to a difficult object is then neither a true nor a
     false positive, and difficult objects are not counted as positives.
@@ -141,6 +164,7 @@ def evaluate(model, dataset, n_images=None, progress=True, iou_thresh=0.5):
             (all of them when None or more than there are).
         progress (bool): a progress bar on stderr.
         iou_thresh (float): least IoU of a match (0.5 in VOC).
+        batch_size (int): images per ``predict`` call.
 
     Returns:
         dict: ``'n_images'`` (int), ``'seconds'`` (float, the prediction
@@ -171,7 +195,7 @@ def evaluate(model, dataset, n_images=None, progress=True, iou_thresh=0.5):
         with bar:
             preds, gts = predict_examples(
                 model, (dataset[i] for i in range(n)),
-                lambda done: bar.update(done))
+                lambda done: bar.update(done), batch_size=batch_size)
     finally:
         if saved is not None:
             model.nms_thresh, model.score_thresh = saved

@@ -7,6 +7,7 @@ import numpy
 from fasterrcnn.backend import to_cpu
 from fasterrcnn.boxes import (LOC_NORMALIZE_MEAN, LOC_NORMALIZE_STD, clip_bbox,
                               loc2bbox)
+from fasterrcnn.data.batch import pad_images
 from fasterrcnn.data.transforms import get_normalizer, resize, scale_size
 from fasterrcnn.links.vgg16 import FEAT_STRIDE
 from fasterrcnn.nms import non_maximum_suppression
@@ -74,23 +75,36 @@ class FasterRCNN(chainer.Chain):
         """Classes including the background."""
         return self.head.n_class
 
-    def forward(self, x, scale=1.):
+    def forward(self, x, scale=1., sizes=None):
         """Head outputs for the proposals of a batch of network inputs.
 
         Args:
             x (chainer.Variable or array): ``(N, 3, H, W)`` prepared images.
             scale (float or sequence of floats): input size over original
                 size, for all images or one per image.
+            sizes (array or None): ``(N, 2)`` int, each image's own ``(H,
+                W)`` in a padded batch (see :mod:`fasterrcnn.data.batch`);
+                None: every image fills ``x``.
 
         Returns:
             tuple: ``roi_cls_locs`` ``(R, n_class * 4)``, ``roi_scores``
             ``(R, n_class)`` Variables, ``rois`` ``(R, 4)`` float32 in input
             pixels and ``roi_indices`` ``(R,)`` int32.
         """
+        return self._forward(x, scale, sizes)
+
+    def _forward(self, x, scale, sizes):
         img_size = x.shape[2:]
-        check_input_size(img_size)
-        h = self.extractor(x)
-        _, _, rois, roi_indices, _ = self.rpn(h, img_size, scale)
+        if sizes is None:
+            check_input_size(img_size)
+            h = self.extractor(x)
+            _, _, rois, roi_indices, _ = self.rpn(h, img_size, scale)
+        else:
+            for size in sizes:
+                check_input_size(size)
+            h = self.extractor(x, sizes)
+            _, _, rois, roi_indices, _ = self.rpn.propose(
+                h, img_size, scale, sizes, self.extractor.output_sizes(sizes))
         roi_cls_locs, roi_scores = self.head(h, rois, roi_indices)
         return roi_cls_locs, roi_scores, rois, roi_indices
 
@@ -133,6 +147,9 @@ class FasterRCNN(chainer.Chain):
     def predict(self, imgs):
         """Detect objects in images.
 
+        The images go through the network in one padded batch; each gets
+        the detections it gets alone (to float rounding).
+
         Args:
             imgs (iterable of numpy.ndarray): ``(3, H, W)`` float32 RGB
                 images in ``[0, 255]``, of any sizes.
@@ -143,17 +160,27 @@ class FasterRCNN(chainer.Chain):
             pixels, ``labels`` ``(K,)`` int32 in ``[0, n_fg_class)``,
             ``scores`` ``(K,)`` float32 probabilities.
         """
+        originals = [img.shape[1:] for img in imgs]
+        prepared = [self._prepare(numpy.asarray(to_cpu(img), numpy.float32))
+                    for img in imgs]
+        if not prepared:
+            return [], [], []
+        scales = [scale for _, scale in prepared]
+        with chainer.using_config('train', False), \
+                chainer.no_backprop_mode():
+            if len(prepared) == 1:
+                x, sizes, scale = prepared[0][0][None], None, scales[0]
+            else:
+                x, sizes = pad_images([img for img, _ in prepared])
+                scale = scales
+            roi_cls_loc, roi_score, rois, roi_indices = self._forward(
+                self.xp.asarray(x), scale, sizes)
         bboxes, labels, scores = [], [], []
-        for img in imgs:
-            size = img.shape[1:]
-            x, scale = self._prepare(numpy.asarray(to_cpu(img),
-                                                   numpy.float32))
-            with chainer.using_config('train', False), \
-                    chainer.no_backprop_mode():
-                x = self.xp.asarray(x[None])
-                roi_cls_loc, roi_score, rois, _ = self.forward(x, scale)
+        for i, (size, scale) in enumerate(zip(originals, scales)):
+            own = slice(None) if len(prepared) == 1 else roi_indices == i
             bbox, label, score = self.decode(
-                roi_cls_loc.array, roi_score.array, rois, size, scale)
+                roi_cls_loc.array[own], roi_score.array[own], rois[own],
+                size, scale)
             bboxes.append(bbox)
             labels.append(label)
             scores.append(score)

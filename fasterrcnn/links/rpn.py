@@ -79,6 +79,11 @@ class RegionProposalNetwork(chainer.Chain):
 
     def forward(self, x, img_size, scale=1., img_sizes=None,
                 feat_sizes=None):
+        """See :meth:`propose` (the same)."""
+        return self.propose(x, img_size, scale, img_sizes, feat_sizes)
+
+    def propose(self, x, img_size, scale=1., img_sizes=None,
+                feat_sizes=None):
         """RPN outputs and proposals.
 
         Args:

@@ -97,8 +97,9 @@ class FasterRCNNTrainChain(chainer.Chain):
         else:
             features = model.extractor(imgs, sizes)
             feat_sizes = model.extractor.output_sizes(sizes)
-            rpn_locs, rpn_scores, rois, roi_indices, anchor = model.rpn(
-                features, img_size, scales, sizes, feat_sizes)
+            rpn_locs, rpn_scores, rois, roi_indices, anchor = \
+                model.rpn.propose(features, img_size, scales, sizes,
+                                  feat_sizes)
 
         samples = []
         for i in range(n):

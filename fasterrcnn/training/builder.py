@@ -21,6 +21,7 @@ from chainer.training import extensions, triggers
 from fasterrcnn.config import ConfigError
 from fasterrcnn.data.bad_examples import (BAD_EXAMPLES_FILE, BadExampleLog,
                                           Subset, apply_policy)
+from fasterrcnn.data.batch import concat_detection_examples
 from fasterrcnn.data.transforms import TrainTransform
 from fasterrcnn.data.voc import VOCBboxDataset
 from fasterrcnn.evaluation.evaluator import DetectionVOCEvaluator
@@ -235,7 +236,7 @@ def build_trainer(config, out, device=-1, progress=None):
         random_state=numpy.random.RandomState(t.seed + 1),
         flip=config.data.flip)
     train_iter = SeededSerialIterator(
-        TransformDataset(train_data, transform), 1, seed=t.seed)
+        TransformDataset(train_data, transform), t.batch_size, seed=t.seed)
     if device >= 0:
         chainer.backends.cuda.get_device_from_id(device).use()
         chain.to_gpu(device)
@@ -243,7 +244,8 @@ def build_trainer(config, out, device=-1, progress=None):
     optimizer, multipliers = setup_optimizer(
         chain, t.lr, t.momentum, t.weight_decay, m.bias_lr_x2)
 
-    updater = GuardedUpdater(train_iter, optimizer, device=device)
+    updater = GuardedUpdater(train_iter, optimizer, device=device,
+                             converter=concat_detection_examples)
     trainer = training.Trainer(updater, (t.iterations, 'iteration'), out=out)
     trainer.bad_example_log = bad_log
     trainer.extend(LearningRateShift(t.lr_shift_at, t.lr_shift_factor,
@@ -269,7 +271,8 @@ def build_trainer(config, out, device=-1, progress=None):
             test_data, config.data.bad_examples, bad_log,
             prefix=config.data.test_split + '/', progress=progress,
             evaluation=True)
-        test_iter = SerialIterator(test_data, 1, repeat=False, shuffle=False)
+        test_iter = SerialIterator(test_data, config.eval.batch_size,
+                                   repeat=False, shuffle=False)
         trainer.extend(
             DetectionVOCEvaluator(test_iter, model,
                                   use_07_metric=config.eval.use_07_metric,

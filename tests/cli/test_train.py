@@ -279,3 +279,18 @@ def test_init_from_a_model_file(tmp_path, data_dir, finished_run, capsys):
     assert train_cli.main(argv) == 2
     line = one_error_line(capsys)
     assert 'model.init_from' in line and 'head/' in line and 'shape' in line
+
+
+def test_minibatches_train_and_evaluate(tmp_path, data_dir, capsys):
+    config = write_config(tmp_path, data_dir)
+    out = os.path.join(str(tmp_path), 'batched')
+    assert train_cli.main(args(config, out, '--set', 'train.batch_size=2',
+                               '--set', 'eval.batch_size=2')) == 0
+    import json
+    with open(os.path.join(out, 'log')) as f:
+        log = json.load(f)
+    assert [entry['iteration'] for entry in log] == [2, 4, 6]
+    # Six updates of two images: three epochs of the four-image set.
+    assert log[-1]['epoch'] == 3
+    assert all(numpy.isfinite(entry['main/loss']) for entry in log)
+    assert 0 <= log[-1]['validation/main/map'] <= 1

@@ -145,3 +145,23 @@ def test_label_beyond_the_classes_is_an_error():
     model.predict = shifted
     with pytest.raises(ValueError, match='only 3 classes'):
         evaluate(model, dataset, progress=False)
+
+
+def test_batches_give_the_numbers_of_one_image_at_a_time():
+    from tests.dummy_model import random_image, tiny_model
+    rng = numpy.random.RandomState(4)
+    sizes = ((50, 70), (120, 40), (64, 64), (80, 100), (40, 90))
+    dataset = []
+    for height, width in sizes:
+        bbox = numpy.array([[5, 5, height - 10, width - 10]], numpy.float32)
+        dataset.append((random_image(rng, height, width), bbox,
+                        numpy.array([1], numpy.int32)))
+    model = tiny_model(min_size=48, max_size=96)
+    model.score_thresh = 0.0
+    one = evaluate(model, dataset, progress=False, batch_size=1)
+    three = evaluate(model, dataset, progress=False, batch_size=3)
+    assert sum(len(b) for b in one['pred_bboxes']) > 0
+    for key in ('pred_bboxes', 'pred_scores'):
+        for a, b in zip(one[key], three[key]):
+            numpy.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-4)
+    numpy.testing.assert_allclose(one['ap_voc07'], three['ap_voc07'])

@@ -36,3 +36,22 @@ def test_network_input_smaller_than_one_stride_is_a_clear_error():
     model = tiny_model()
     with pytest.raises(ValueError, match='at least 16'):
         model(numpy.zeros((1, 3, 12, 40), numpy.float32))
+
+
+def test_a_batch_predicts_what_one_at_a_time_predicts():
+    rng = numpy.random.RandomState(3)
+    model = tiny_model(min_size=48, max_size=96)
+    model.use_preset('evaluate')
+    model.score_thresh = 0.0    # every box of every class is compared
+    imgs = [rng.uniform(0, 255, size).astype(numpy.float32)
+            for size in ((3, 50, 70), (3, 120, 40), (3, 64, 64))]
+    together = model.predict(imgs)
+    n_boxes = 0
+    for i, img in enumerate(imgs):
+        alone = model.predict([img])
+        for got, want in zip(together, alone):
+            numpy.testing.assert_allclose(got[i], want[0], rtol=1e-5,
+                                          atol=1e-4)
+        n_boxes += len(alone[0][0])
+    assert n_boxes > 0
+    assert model.predict([]) == ([], [], [])
