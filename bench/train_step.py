@@ -62,8 +62,10 @@ def device_sync(device):
     return cupy.cuda.Device(device).synchronize
 
 
-def build(root, device=-1, size=(600, 800), demo=False, n_images=4):
-    """A Trainer on ``n_images`` synthetic images of ``size`` in ``root``.
+def build(root, device=-1, size=(600, 800), demo=False, n_images=4,
+          extra=()):
+    """A Trainer on ``n_images`` synthetic images of ``size`` in ``root``;
+    ``extra`` config overrides (``KEY=VALUE``) come last.
 
     Returns:
         tuple: ``(trainer, model)``.
@@ -79,7 +81,7 @@ def build(root, device=-1, size=(600, 800), demo=False, n_images=4):
                  'model.max_size={}'.format(max(size))]
     if demo:
         overrides = DEMO_MODEL + overrides[:-2]
-    config = load_config(None, overrides)
+    config = load_config(None, overrides + list(extra))
     trainer, model, _ = build_trainer(config, os.path.join(root, 'run'),
                                       device=device, progress=False)
     return trainer, model
