@@ -28,14 +28,19 @@ import sys
 
 import fasterrcnn  # noqa: F401  (chainer through the compat import)
 from fasterrcnn.backend import keep_freed_memory
-from fasterrcnn.cli.common import (RunFault, UserError, add_config_flags,
+from fasterrcnn.cli.common import (EXIT_FAULT, EXIT_USER_ERROR, USER_ERRORS,
+                                   RunFault, UserError, add_config_flags,
                                    add_device_flags, error_message,
                                    run_command, select_gpu)
-from fasterrcnn.config import load_config, print_config_help, save_config
+from fasterrcnn.config import (dump_config, load_config, print_config_help,
+                               save_config)
 from fasterrcnn.data.bad_examples import BadExampleError
 from fasterrcnn.links.model_io import META_KEY
 from fasterrcnn.safe_npz import DamagedFileError, load_npz, open_npz
 from fasterrcnn.training.builder import build_trainer
+from fasterrcnn.training.distributed import (MismatchError, check_same_run,
+                                             create_communicator,
+                                             run_fingerprint)
 from fasterrcnn.training.guard import (NonFiniteLossError, StopOnSignal,
                                        signals_stop, snapshot_now)
 from fasterrcnn.training.snapshot import (NonFiniteWeightsError,
@@ -62,6 +67,11 @@ def build_parser(prog=PROG):
                         help='override train.snapshot_every')
     parser.add_argument('--help-config', action='store_true',
                         help='list every config key with its default')
+    parser.add_argument('--communicator', metavar='NAME',
+                        help='train over the processes of mpiexec with this '
+                             'ChainerMN communicator (naive on the CPU, '
+                             'pure_nccl on GPUs: one process per GPU, '
+                             '--gpu N then means GPU N + local rank)')
     return parser
 
 
@@ -137,7 +147,7 @@ def load_resume(trainer, candidates):
     return None
 
 
-def setup(args):
+def setup(args, comm=None):
     """Everything before the first iteration: ``(trainer, config, out)``.
 
     Every mistake in the input shows here, before any output is written
@@ -148,20 +158,30 @@ def setup(args):
     config = resolve_config(args)
     out = args.out or os.path.join(
         'result', os.path.splitext(os.path.basename(args.config))[0])
-    select_gpu(args.gpu)
+    device = args.gpu
+    if comm is not None and device >= 0:
+        device += comm.intra_rank
+    select_gpu(device)
     candidates = resume_candidates(args.resume, out)
     keep_freed_memory()
     try:
         trainer, _, _ = build_trainer(
-            config, out, device=args.gpu,
-            progress=False if args.no_progress else None)
+            config, out, device=device,
+            progress=False if args.no_progress else None, comm=comm)
     except BadExampleError:
         raise
     except (KeyError, ValueError) as e:
         # The data set's readers name the file and line at fault.
         raise UserError(e.args[0] if e.args else e) from None
+    if comm is not None:
+        iterator = trainer.updater.get_iterator('main')
+        try:
+            check_same_run(comm, run_fingerprint(
+                dump_config(config), list(iterator.dataset.ids)))
+        except MismatchError as e:
+            raise UserError(error_message(e)) from None
     snapshot = load_resume(trainer, candidates)
-    if snapshot is not None:
+    if snapshot is not None and (comm is None or comm.rank == 0):
         print('resuming from {}'.format(snapshot), flush=True)
     return trainer, config, out
 
@@ -178,16 +198,40 @@ def run(args):
     if args.help_config:
         print_config_help()
         return 0
-    trainer, config, out = setup(args)
-    os.makedirs(out, exist_ok=True)
-    save_config(config, os.path.join(out, 'config.yaml'))
+    if args.communicator is None:
+        return _train(args, None)
+    try:
+        comm = create_communicator(args.communicator)
+    except ValueError as e:
+        raise UserError(error_message(e)) from None
+    try:
+        return _train(args, comm)
+    except (USER_ERRORS + (RunFault,)) as e:
+        # One process's error stops them all (MPI's abort), rather than
+        # leave the others waiting for it for ever.
+        status = EXIT_FAULT if isinstance(e, RunFault) else EXIT_USER_ERROR
+        print('{}: error: rank {}: {}'.format(PROG, comm.rank,
+                                              error_message(e)),
+              file=sys.stderr, flush=True)
+        comm.mpi_comm.Abort(status)
+        return status
+
+
+def _train(args, comm):
+    trainer, config, out = setup(args, comm)
+    writer = comm is None or comm.rank == 0
+    if writer:
+        os.makedirs(out, exist_ok=True)
+        save_config(config, os.path.join(out, 'config.yaml'))
     stop = StopOnSignal(trainer.stop_trigger,
-                        keep=config.train.keep_snapshots)
+                        keep=config.train.keep_snapshots, comm=comm)
     trainer.stop_trigger = stop
     try:
         with signals_stop(stop):
             trainer.run(show_loop_exception_msg=False)
     except BadExampleError as e:
+        if comm is not None:
+            raise
         # Met while reading (data.bad_examples: error): the iterator is
         # where it was, so this snapshot holds the last complete iteration.
         path = snapshot_now(trainer, config.train.keep_snapshots)
@@ -217,9 +261,9 @@ def run(args):
                            os.strerror(e.errno), e.filename or 'in ' + out,
                            _newest(out))) from None
     summary = trainer.bad_example_log.summary()
-    if summary:
+    if summary and writer:
         print(summary)
-    if stop.signum is not None:
+    if stop.signum is not None and writer:
         name = signal.Signals(stop.signum).name
         if stop.snapshot is None:
             print('stopped by {} before the first update'.format(name),
@@ -228,6 +272,7 @@ def run(args):
             print('stopped by {} at iteration {}: snapshot {}; continue '
                   'with --resume auto'.format(name, trainer.updater.iteration,
                                               stop.snapshot), flush=True)
+    if stop.signum is not None:
         return 128 + stop.signum
     return 0
 

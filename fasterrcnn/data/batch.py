@@ -36,8 +36,9 @@ def pad_images(imgs):
 
 
 def concat_detection_examples(batch, device=None):
-    """The training converter: ``(img, bbox, label, scale)`` examples to
-    the train chain's ``(imgs, bboxes, labels, scales, sizes)``.
+    """The training converter: ``(img, bbox, label, scale[, key])``
+    examples to the train chain's ``(imgs, bboxes, labels, scales, sizes[,
+    keys])``.
 
     Args:
         batch (list of tuples): examples of the training transform: ``(3,
@@ -50,7 +51,9 @@ def concat_detection_examples(batch, device=None):
     Returns:
         tuple: ``imgs`` ``(N, 3, H, W)`` padded, ``bboxes`` and ``labels``
         lists of per-image arrays, ``scales`` ``(N,)`` float32 and
-        ``sizes`` ``(N, 2)`` int32 (on the host).
+        ``sizes`` ``(N, 2)`` int32 (on the host); and ``keys`` ``(N,)``
+        int64 (host) when the examples carry a fifth entry, their number in
+        the run's global order.
     """
     import chainer
     device = chainer.get_device(device if device is not None else -1)
@@ -62,4 +65,6 @@ def concat_detection_examples(batch, device=None):
             [device.send(numpy.asarray(example[2], numpy.int32))
              for example in batch],
             numpy.array([example[3] for example in batch], numpy.float32),
-            sizes)
+            sizes) + ((numpy.array([example[4] for example in batch],
+                                   numpy.int64),)
+                      if len(batch[0]) > 4 else ())

@@ -304,10 +304,12 @@ class TrainTransform(object):
             ``(y_min, x_min, y_max, x_max)`` in pixels of ``img``,
         label (numpy.ndarray): ``(R,)`` int32 in ``[0, n_fg_class)``,
 
-    returns ``(img, bbox, label, scale)``: the resized, normalised and
-    possibly flipped ``(3, H', W')`` float32 image, ``(R, 4)`` float32 boxes in
-    its pixels, the labels unchanged, and ``scale = H' / H`` (a float, as the
-    PyTorch version computes it).
+    and optionally ``random_state``, the example's own state to draw the
+    flip from (see :mod:`fasterrcnn.training.seeding`) in place of the
+    transform's; it returns ``(img, bbox, label, scale)``: the resized,
+    normalised and possibly flipped ``(3, H', W')`` float32 image, ``(R,
+    4)`` float32 boxes in its pixels, the labels unchanged, and ``scale =
+    H' / H`` (a float, as the PyTorch version computes it).
     """
 
     def __init__(self, min_size=600, max_size=1000, normalize='torchvision',
@@ -320,8 +322,8 @@ class TrainTransform(object):
         self.random_state = random_state
         self.flip = flip
 
-    def __call__(self, in_data):
-        img, bbox, label = in_data
+    def __call__(self, in_data, random_state=None):
+        img, bbox, label = in_data[:3]
         _, height, width = img.shape
         _, out_size = scale_size((height, width), self.min_size,
                                  self.max_size)
@@ -329,7 +331,8 @@ class TrainTransform(object):
         bbox = resize_bbox(bbox, (height, width), out_size)
         # The draw happens with flips off too, so that switching them off
         # leaves the other random streams where they were.
-        x_flip = bool(self.random_state.randint(2)) and self.flip
+        source = self.random_state if random_state is None else random_state
+        x_flip = bool(source.randint(2)) and self.flip
         img = flip(img, x_flip=x_flip)
         bbox = flip_bbox(bbox, out_size, x_flip=x_flip)
         scale = out_size[0] / float(height)

@@ -10,6 +10,7 @@ from fasterrcnn.creators.sampling import as_random_state
 from fasterrcnn.links.faster_rcnn import check_input_size
 from fasterrcnn.links.losses import faster_rcnn_losses
 from fasterrcnn.links.rpn import per_image
+from fasterrcnn.training.seeding import TARGETS, example_random_state
 
 
 class FasterRCNNTrainChain(chainer.Chain):
@@ -29,11 +30,16 @@ class FasterRCNNTrainChain(chainer.Chain):
         random_state (numpy.random.RandomState or int or None): the state
             the target sampling draws from; keep it in the snapshot for an
             exact resume.
+        sample_seed (int or None): with it, an image given with its key
+            (see :meth:`forward`) draws its targets from a state of its own,
+            derived from this seed and the key, in place of
+            ``random_state`` (a run then draws the same whatever its batch
+            is split into).
     """
 
     def __init__(self, faster_rcnn, rpn_sigma=3., roi_sigma=1.,
                  anchor_target_creator=None, proposal_target_creator=None,
-                 random_state=None):
+                 random_state=None, sample_seed=None):
         super(FasterRCNNTrainChain, self).__init__()
         with self.init_scope():
             self.faster_rcnn = faster_rcnn
@@ -44,8 +50,9 @@ class FasterRCNNTrainChain(chainer.Chain):
         self.proposal_target_creator = proposal_target_creator or \
             ProposalTargetCreator()
         self.random_state = as_random_state(random_state)
+        self.sample_seed = sample_seed
 
-    def forward(self, imgs, bboxes, labels, scales, sizes=None):
+    def forward(self, imgs, bboxes, labels, scales, sizes=None, keys=None):
         """Mean total loss of a batch of images.
 
         Every loss is computed image by image, as for one image alone, and
@@ -68,6 +75,11 @@ class FasterRCNNTrainChain(chainer.Chain):
                 all, or ``(N,)``).
             sizes (array or None): ``(N, 2)`` int ``(H_i, W_i)`` of each
                 image in ``imgs``; None: every image fills ``imgs``.
+            keys (array or None): ``(N,)`` int, each image's number in the
+                run's global order: with ``sample_seed`` set, image ``i``'s
+                targets are drawn from its own state
+                (:mod:`fasterrcnn.training.seeding`) instead of the chain's
+                ``random_state``.
 
         Returns:
             chainer.Variable: the mean total loss.
@@ -101,11 +113,17 @@ class FasterRCNNTrainChain(chainer.Chain):
                 model.rpn.propose(features, img_size, scales, sizes,
                                   feat_sizes)
 
+        if keys is not None and self.sample_seed is not None:
+            keys = numpy.asarray(to_cpu(keys)).reshape(-1)
+            states = [example_random_state(self.sample_seed, TARGETS, key)
+                      for key in keys]
+        else:
+            states = [self.random_state] * n
         samples = []
         for i in range(n):
             own_rois = rois if n == 1 else rois[roi_indices == i]
             samples.append(self.proposal_targets(own_rois, bboxes[i],
-                                                 labels[i]))
+                                                 labels[i], states[i]))
         sample_roi = self.xp.concatenate([roi for roi, _, _ in samples])
         sample_roi_index = self.xp.concatenate([
             self.xp.full((len(roi),), i, numpy.int32)
@@ -125,7 +143,7 @@ class FasterRCNNTrainChain(chainer.Chain):
                 rpn_loc, rpn_score = rpn_loc[index], rpn_score[index]
                 own_anchor = anchor[index]
             gt_rpn_loc, gt_rpn_label = self.anchor_targets(
-                bboxes[i], own_anchor, own_sizes[i])
+                bboxes[i], own_anchor, own_sizes[i], states[i])
             stop = start + len(roi)
             own = slice(None) if n == 1 else slice(start, stop)
             per_image_losses.append(faster_rcnn_losses(
@@ -141,19 +159,19 @@ class FasterRCNNTrainChain(chainer.Chain):
         chainer.reporter.report(losses, self)
         return losses['loss']
 
-    def proposal_targets(self, rois, bbox, label):
+    def proposal_targets(self, rois, bbox, label, random_state=None):
         """The head's sampled RoIs and targets: calls
-        ``proposal_target_creator`` with this chain's random state and the
-        model's loc normalisation (see
+        ``proposal_target_creator`` with ``random_state`` (the chain's when
+        None) and the model's loc normalisation (see
         :class:`fasterrcnn.creators.ProposalTargetCreator`)."""
         model = self.faster_rcnn
         return self.proposal_target_creator(
-            rois, bbox, label, self.random_state, model.loc_normalize_mean,
-            model.loc_normalize_std)
+            rois, bbox, label, random_state or self.random_state,
+            model.loc_normalize_mean, model.loc_normalize_std)
 
-    def anchor_targets(self, bbox, anchor, img_size):
-        """The RPN's targets: calls ``anchor_target_creator`` with this
-        chain's random state (see
+    def anchor_targets(self, bbox, anchor, img_size, random_state=None):
+        """The RPN's targets: calls ``anchor_target_creator`` with
+        ``random_state`` (the chain's when None; see
         :class:`fasterrcnn.creators.AnchorTargetCreator`)."""
         return self.anchor_target_creator(bbox, anchor, img_size,
-                                          self.random_state)
+                                          random_state or self.random_state)

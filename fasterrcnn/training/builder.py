@@ -1,11 +1,13 @@
 """Build the chainer.training.Trainer of a configured training run.
 
-Everything random in a run draws from its own RandomState, seeded from
-``train.seed`` and saved in every snapshot: the data order (the iterator),
-the flips (the transform) and the target sampling (the train chain). With
-the optimizer's state and the extensions', a run stopped and resumed from a
-snapshot ends with the same weights, bit for bit on the CPU, as the same run
-left alone.
+Everything random in a run comes from ``train.seed``: the data order from
+the iterator's RandomState (saved in every snapshot), each example's flip
+and target sampling from a state of its own derived from the seed and the
+example's place in the global order (:mod:`fasterrcnn.training.seeding`).
+With the optimizer's state and the extensions', a run stopped and resumed
+from a snapshot ends with the same weights, bit for bit on the CPU, as the
+same run left alone, and a run split over several processes draws what one
+process would.
 """
 
 import os
@@ -14,7 +16,6 @@ import sys
 import chainer
 import numpy
 from chainer import training
-from chainer.datasets import TransformDataset
 from chainer.iterators import SerialIterator
 from chainer.training import extensions, triggers
 
@@ -29,8 +30,8 @@ from fasterrcnn.links.faster_rcnn_vgg16 import FasterRCNNVGG16
 from fasterrcnn.links.train_chain import FasterRCNNTrainChain
 from fasterrcnn.training.extensions import LearningRateShift
 from fasterrcnn.training.guard import GuardedUpdater
-from fasterrcnn.training.iterator import SeededSerialIterator
-from fasterrcnn.training.snapshot import AtomicSnapshot, RandomStateHolder
+from fasterrcnn.training.iterator import ShardedIterator
+from fasterrcnn.training.snapshot import AtomicSnapshot
 
 #: The keys PrintReport shows (those reported at that point).
 LOSS_KEYS = ('main/rpn_loc_loss', 'main/rpn_cls_loss', 'main/roi_loc_loss',
@@ -106,7 +107,7 @@ def _init_from(model, path):
 
 
 def setup_optimizer(chain, lr, momentum=0.9, weight_decay=5e-4,
-                    bias_lr_x2=True):
+                    bias_lr_x2=True, comm=None):
     """The PyTorch version's optimizer for a train chain.
 
     MomentumSGD; weight decay on the weights; biases at twice the learning
@@ -119,6 +120,9 @@ def setup_optimizer(chain, lr, momentum=0.9, weight_decay=5e-4,
         momentum (float): MomentumSGD's momentum.
         weight_decay (float): the L2 rate (0: none).
         bias_lr_x2 (bool): the PyTorch version's bias rule.
+        comm: a ChainerMN communicator: the optimizer averages the
+            gradients over its processes (and starts them from rank 0's
+            weights); None for one process.
 
     Returns:
         tuple: ``(optimizer, multipliers)``; ``multipliers`` maps parameter
@@ -127,7 +131,16 @@ def setup_optimizer(chain, lr, momentum=0.9, weight_decay=5e-4,
         already applied.
     """
     optimizer = chainer.optimizers.MomentumSGD(lr=lr, momentum=momentum)
+    if comm is not None:
+        import chainermn
+        optimizer = chainermn.create_multi_node_optimizer(optimizer, comm)
     optimizer.setup(chain)
+    if comm is not None:
+        # ChainerMN's optimizer broadcasts rank 0's weights at its first
+        # update and skips that update; broadcast them now instead (and let
+        # it record the parameters), so that every update counts.
+        optimizer.is_changed(chain)
+        comm.bcast_data(chain)
     for link in chain.faster_rcnn.extractor.frozen_links():
         link.disable_update()
     multipliers = {}
@@ -181,7 +194,7 @@ def _eval_trigger(every):
     return triggers.ManualScheduleTrigger(list(every), 'iteration')
 
 
-def build_trainer(config, out, device=-1, progress=None):
+def build_trainer(config, out, device=-1, progress=None, comm=None):
     """A ready-to-run Trainer for ``config``, writing into ``out``.
 
     Args:
@@ -190,6 +203,12 @@ def build_trainer(config, out, device=-1, progress=None):
         device (int): GPU id, or -1 for the CPU.
         progress (bool or None): add the ProgressBar (None: when stdout is a
             terminal; in a log file its escape codes are noise).
+        comm: a ChainerMN communicator, or None for one process. With one,
+            each process reads its share of every global batch
+            (``train.batch_size`` images in all), the gradients are averaged
+            over the processes, the evaluation is split among them, and
+            only rank 0 writes (log, plots, snapshots, model, the bad
+            example list).
 
     Returns:
         tuple: ``(trainer, model, label_names)``. The trainer's
@@ -202,6 +221,8 @@ def build_trainer(config, out, device=-1, progress=None):
             example found by the check of every example made here.
     """
     t, m = config.train, config.model
+    rank, size = (0, 1) if comm is None else (comm.rank, comm.size)
+    writer = rank == 0
     _require_data(config)
     train_data = VOCBboxDataset(
         config.data.dir, config.data.train_split,
@@ -210,9 +231,11 @@ def build_trainer(config, out, device=-1, progress=None):
     label_names = list(train_data.label_names)
     if progress is None:
         progress = sys.stdout.isatty()
+    progress = progress and writer
     # Every annotation parsed and every image header read now, so that a
     # bad file stops the run (or is left out) before hours of training.
-    bad_log = BadExampleLog(os.path.join(out, BAD_EXAMPLES_FILE))
+    bad_log = BadExampleLog(os.path.join(out, BAD_EXAMPLES_FILE)
+                            if writer else None)
     train_data = apply_policy(
         train_data, config.data.bad_examples, bad_log,
         prefix=config.data.train_split + '/', progress=progress)
@@ -228,36 +251,35 @@ def build_trainer(config, out, device=-1, progress=None):
     numpy.random.seed(t.seed)
     model = build_model(config, n_fg_class)
     model.use_preset('evaluate')
-    chain = FasterRCNNTrainChain(
-        model, rpn_sigma=t.rpn_sigma, roi_sigma=t.roi_sigma,
-        random_state=numpy.random.RandomState(t.seed + 2))
-    transform = TrainTransform(
-        m.min_size, m.max_size, normalize=m.normalize,
-        random_state=numpy.random.RandomState(t.seed + 1),
-        flip=config.data.flip)
-    train_iter = SeededSerialIterator(
-        TransformDataset(train_data, transform), t.batch_size, seed=t.seed)
+    # Each example's flip and target sampling draw from a state of its own
+    # (fasterrcnn.training.seeding), derived from these seeds and its place
+    # in the global order: the same run whatever the batch is split into.
+    chain = FasterRCNNTrainChain(model, rpn_sigma=t.rpn_sigma,
+                                 roi_sigma=t.roi_sigma,
+                                 sample_seed=t.seed + 2)
+    transform = TrainTransform(m.min_size, m.max_size,
+                               normalize=m.normalize, flip=config.data.flip)
+    train_iter = ShardedIterator(train_data, t.batch_size, transform,
+                                 seed=t.seed, transform_seed=t.seed + 1,
+                                 rank=rank, size=size)
     if device >= 0:
         chainer.backends.cuda.get_device_from_id(device).use()
         chain.to_gpu(device)
 
     optimizer, multipliers = setup_optimizer(
-        chain, t.lr, t.momentum, t.weight_decay, m.bias_lr_x2)
+        chain, t.lr, t.momentum, t.weight_decay, m.bias_lr_x2, comm=comm)
 
     updater = GuardedUpdater(train_iter, optimizer, device=device,
-                             converter=concat_detection_examples)
+                             converter=concat_detection_examples, comm=comm)
     trainer = training.Trainer(updater, (t.iterations, 'iteration'), out=out)
     trainer.bad_example_log = bad_log
     trainer.extend(LearningRateShift(t.lr_shift_at, t.lr_shift_factor,
                                      init=t.lr, multipliers=multipliers))
-    trainer.extend(RandomStateHolder(transform.random_state),
-                   name='augment_random_state')
-    trainer.extend(RandomStateHolder(chain.random_state),
-                   name='target_random_state')
-    trainer.extend(AtomicSnapshot(keep=t.keep_snapshots,
-                                  trigger=(t.snapshot_every, 'iteration')))
-    trainer.extend(_SaveModel(model, label_names, t.iterations),
-                   name='save_model')
+    if writer:
+        trainer.extend(AtomicSnapshot(
+            keep=t.keep_snapshots, trigger=(t.snapshot_every, 'iteration')))
+        trainer.extend(_SaveModel(model, label_names, t.iterations),
+                       name='save_model')
 
     report_keys = ['iteration'] + list(LOSS_KEYS) + ['lr']
     if config.data.test_split:
@@ -274,12 +296,18 @@ def build_trainer(config, out, device=-1, progress=None):
         test_iter = SerialIterator(test_data, config.eval.batch_size,
                                    repeat=False, shuffle=False)
         trainer.extend(
-            DetectionVOCEvaluator(test_iter, model,
+            DetectionVOCEvaluator(test_iter if writer else None, model,
                                   use_07_metric=config.eval.use_07_metric,
-                                  label_names=label_names),
+                                  label_names=label_names, comm=comm),
             trigger=_eval_trigger(config.eval.every))
         report_keys.append('validation/main/map')
     log_trigger = (t.log_every, 'iteration')
+    if comm is not None:
+        # The losses every process reports, averaged over them.
+        from fasterrcnn.training.distributed import MeanOverProcesses
+        trainer.extend(MeanOverProcesses(comm, LOSS_KEYS))
+    if not writer:
+        return trainer, model, label_names
     trainer.extend(extensions.observe_lr(), trigger=log_trigger)
     trainer.extend(extensions.LogReport(trigger=log_trigger))
     trainer.extend(extensions.PrintReport(

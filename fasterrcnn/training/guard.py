@@ -58,11 +58,14 @@ class GuardedUpdater(updaters.StandardUpdater):
     when reading a batch fails.
 
     Args: as StandardUpdater (``iterator``, ``optimizer``, ``device``,
-        ``loss_func`` ...).
+        ``loss_func`` ...), and ``comm``, a ChainerMN communicator (the
+        loss check is then agreed among the processes).
     """
 
-    def __init__(self, iterator, optimizer, loss_func=None, **kwargs):
+    def __init__(self, iterator, optimizer, loss_func=None, comm=None,
+                 **kwargs):
         target = loss_func or optimizer.target
+        self.comm = comm
         super(GuardedUpdater, self).__init__(
             iterator, optimizer, loss_func=self._checked(target), **kwargs)
 
@@ -70,7 +73,12 @@ class GuardedUpdater(updaters.StandardUpdater):
         def checked(*args, **kwargs):
             loss = loss_func(*args, **kwargs)
             value = float(to_cpu(loss.array))
-            if not math.isfinite(value):
+            finite = math.isfinite(value)
+            if self.comm is not None:
+                # Every process stops, or none: one that went on alone
+                # would wait for the others' gradients for ever.
+                finite = self.comm.allreduce_obj(int(not finite)) == 0
+            if not finite:
                 observation = chainer.reporter.get_current_reporter() \
                     .observation
                 raise NonFiniteLossError(
@@ -105,18 +113,29 @@ class StopOnSignal(object):
     Args:
         trigger: the trainer's stop trigger.
         keep (int or None): snapshots to keep (``train.keep_snapshots``).
+        comm: a ChainerMN communicator, or None: the processes agree at
+            every check, and only rank 0 writes.
     """
 
-    def __init__(self, trigger, keep=None):
+    def __init__(self, trigger, keep=None, comm=None):
         self.trigger = trigger
         self.keep = keep
+        self.comm = comm
         self.signum = None
         self.snapshot = None
 
     def __call__(self, trainer):
-        if self.signum is None:
+        signalled = self.signum is not None
+        if self.comm is not None:
+            # A signal seen by any process stops all of them at the same
+            # iteration; rank 0 writes the snapshot.
+            signalled = self.comm.allreduce_obj(int(signalled)) > 0
+            if signalled and self.signum is None:
+                self.signum = signal.SIGTERM
+        if not signalled:
             return self.trigger(trainer)
-        self.snapshot = snapshot_now(trainer, self.keep)
+        if self.comm is None or self.comm.rank == 0:
+            self.snapshot = snapshot_now(trainer, self.keep)
         return True
 
     def __getattr__(self, name):

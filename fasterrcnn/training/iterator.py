@@ -9,9 +9,10 @@ goes on with exactly the batches the uninterrupted run would have had.
 """
 
 import numpy
-from chainer.iterators import SerialIterator
+from chainer.iterators import SerialIterator, _statemachine
 from chainer.iterators.order_samplers import ShuffleOrderSampler
 
+from fasterrcnn.training.seeding import FLIP, example_random_state
 from fasterrcnn.training.snapshot import RandomStateHolder
 
 
@@ -55,3 +56,62 @@ class SeededSerialIterator(SerialIterator):
         super(SeededSerialIterator, self).serialize(serializer)
         RandomStateHolder(self.random_state).serialize(
             serializer['random_state'])
+
+
+class ShardedIterator(SeededSerialIterator):
+    """The global batches of a run, of which this process reads its share.
+
+    Every process of a run holds the same iterator state (the order of each
+    epoch comes from the same seeded RandomState): each ``next()`` steps
+    through one global batch of ``batch_size`` examples, of which process
+    ``rank`` of ``size`` reads and transforms only the contiguous share
+    ``[rank * b, (rank + 1) * b)``, ``b = batch_size / size``. Each example
+    is transformed with its own random state
+    (:func:`fasterrcnn.training.seeding.example_random_state` of ``seed``
+    and its key) and comes out with that key appended: ``(img, bbox,
+    label, scale, key)``, the key being the example's number in the run's
+    global order. The snapshot entries are those of
+    :class:`SeededSerialIterator`, the same in every process, so a run
+    resumes with any number of processes that divides ``batch_size``.
+
+    Args:
+        dataset: the examples ``(img, bbox, label)``.
+        batch_size (int): the global batch.
+        transform (callable): ``transform(example, random_state)``.
+        seed (int): the order's seed.
+        transform_seed (int): the seed the examples' states derive from.
+        rank, size (int): this process and the number of processes.
+    """
+
+    def __init__(self, dataset, batch_size, transform, seed, transform_seed,
+                 rank=0, size=1):
+        if batch_size % size:
+            raise ValueError(
+                'train.batch_size {} is not a multiple of the {} processes: '
+                'each takes an equal share of every batch'.format(
+                    batch_size, size))
+        super(ShardedIterator, self).__init__(dataset, batch_size, seed=seed)
+        self.transform = transform
+        self.transform_seed = transform_seed
+        self.rank = rank
+        self.size = size
+
+    def __next__(self):
+        n = len(self.dataset)
+        first = self.epoch * n + self.current_position
+        self._previous_epoch_detail = self.epoch_detail
+        self._state, indices = _statemachine.iterator_statemachine(
+            self._state, self.batch_size, self.repeat, self.order_sampler, n)
+        if indices is None:
+            raise StopIteration
+        share = self.batch_size // self.size
+        batch = []
+        for j in range(self.rank * share, (self.rank + 1) * share):
+            key = first + j
+            example = self.transform(
+                self.dataset[indices[j]],
+                example_random_state(self.transform_seed, FLIP, key))
+            batch.append(tuple(example) + (key,))
+        return batch
+
+    next = __next__

@@ -165,7 +165,9 @@ def test_parameterize_made_one_class_per_set():
 def test_attr_markers():
     assert testing.attr.slow is chainer.testing.attr.slow
     assert testing.attr.gpu is chainer.testing.attr.gpu
-    marked = testing.attr.mpi(lambda: None)
+    def needs_mpi():
+        pass
+    marked = testing.attr.mpi(needs_mpi)
     if importlib.util.find_spec('mpi4py') is None:
         assert marked.__unittest_skip__
     else:

@@ -35,10 +35,10 @@ class FasterRCNNTrainChain(train_chain.FasterRCNNTrainChain):
         self.loc_normalize_mean = faster_rcnn.loc_normalize_mean
         self.loc_normalize_std = faster_rcnn.loc_normalize_std
 
-    def proposal_targets(self, rois, bbox, label):
+    def proposal_targets(self, rois, bbox, label, random_state=None):
         return self.proposal_target_creator(
             rois, bbox, label, self.loc_normalize_mean,
             self.loc_normalize_std)
 
-    def anchor_targets(self, bbox, anchor, img_size):
+    def anchor_targets(self, bbox, anchor, img_size, random_state=None):
         return self.anchor_target_creator(bbox, anchor, img_size)
