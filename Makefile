@@ -19,7 +19,7 @@ PYTEST_ARGS ?=
 NEWEST_PYTHON ?= python3.13
 
 .PHONY: venv venv-np2 venv-torch test test-fast test-np2 test-newest lint \
-	demo bench compare gpu-check gpu-wheels clean
+	demo bench compare gpu-check gpu-wheels clean mpi
 
 venv: $(VENV)/.ready
 venv-np2: $(VENV_NP2)/.ready
@@ -32,11 +32,16 @@ $(WHEELS)/.ready: requirements/build-constraints.txt
 	  $(PYTHON) -m pip wheel -q --no-deps -w $(WHEELS) chainer==7.8.1
 	@touch $@
 
-$(VENV)/.ready: requirements/base.txt $(NUMPY_REQ) $(WHEELS)/.ready setup.cfg pyproject.toml
+$(VENV)/.ready: requirements/base.txt $(NUMPY_REQ) requirements/mpi.txt $(WHEELS)/.ready setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --find-links $(WHEELS) -r $(NUMPY_REQ)
+	$(PY) -m pip install -q --find-links $(WHEELS) -r $(NUMPY_REQ) -r requirements/mpi.txt
 	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
 	@touch $@
+
+# mpi4py and MPICH (PyPI wheels) into an environment made before they were
+# part of it: multi-process training with --communicator under mpiexec.
+mpi: $(VENV)/.ready
+	$(PY) -m pip install -q -r requirements/mpi.txt
 
 # numpy 2 beside the main environment, with torch's CPU build for the .pth
 # tests: how the code runs on the GPU machine.

@@ -1,7 +1,8 @@
 """A stand-in for a ChainerMN communicator: ranks are threads of one process.
 
 Implements the calls the package makes (``rank``, ``size``,
-``mpi_comm.scatter``, ``gather_obj``) with MPI's semantics, so that
+``mpi_comm.scatter``, ``mpi_comm.allgather``, ``gather_obj``) with MPI's
+semantics, so that
 distributed code paths run in a unit test without MPI. Objects are passed
 by reference, not pickled.
 """
@@ -29,6 +30,14 @@ class _MpiComm(object):
             group.root_value = list(sendobj)
         group.barrier.wait()
         value = group.root_value[rank]
+        group.barrier.wait()
+        return value
+
+    def allgather(self, sendobj):
+        group, rank = self._comm._group, self._comm.rank
+        group.slots[rank] = sendobj
+        group.barrier.wait()
+        value = list(group.slots)
         group.barrier.wait()
         return value
 

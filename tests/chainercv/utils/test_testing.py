@@ -165,6 +165,7 @@ def test_parameterize_made_one_class_per_set():
 def test_attr_markers():
     assert testing.attr.slow is chainer.testing.attr.slow
     assert testing.attr.gpu is chainer.testing.attr.gpu
+
     def needs_mpi():
         pass
     marked = testing.attr.mpi(needs_mpi)

@@ -1,0 +1,155 @@
+"""Training over several processes (ChainerMN, mpiexec on the CPU): the same
+run whatever the number of processes, resumable with another number, and
+stopped with one line when the processes disagree
+(fasterrcnn/training/distributed.py, builder, cli/train.py)."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy
+import pytest
+
+from fasterrcnn.training.distributed import (MismatchError, check_same_run,
+                                             run_fingerprint)
+from fasterrcnn.training.snapshot import list_snapshots
+from tests.cli.test_train import ROOT, TINY, data_dir, params, write_config
+from tests.thread_comm import group, run_ranks
+
+__all__ = ['data_dir']  # the shared shapes data (a module fixture)
+
+MPIEXEC = os.path.join(os.path.dirname(sys.executable), 'mpiexec')
+SCRIPT = os.path.join(ROOT, 'train_chainer.py')
+
+
+def test_mismatch_names_the_ranks_and_what_differs():
+    same = run_fingerprint('a: 1\n', ['000001', '000002'])
+    other = run_fingerprint('a: 2\n', ['000001', '000002'])
+    comms = group(3)
+    prints = [same, same, other]
+    errors = []
+
+    def check(rank):
+        def run():
+            try:
+                check_same_run(comms[rank], prints[rank])
+            except MismatchError as e:
+                errors.append(str(e))
+        return run
+    run_ranks([check(rank) for rank in range(3)])
+    assert len(errors) == 3     # every process stops
+    assert 'rank 2 differs from rank 0 in their config' in errors[0]
+    run_ranks([lambda rank=rank: check_same_run(comms[rank], same)
+               for rank in range(3)])   # the same: nothing raised
+
+
+def argv(config, out, *extra, batch=2):
+    items = list(TINY) + ['train.batch_size={}'.format(batch)]
+    result = [SCRIPT, '--config', config, '--out', out, '--no-progress']
+    for item in items:
+        result += ['--set', item]
+    return result + list(extra)
+
+
+def run(command, timeout=300, **kwargs):
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout, **kwargs)
+
+
+def same_weights(a, b, atol=1e-6):
+    got, _ = params(os.path.join(a, 'model.npz'))
+    want, _ = params(os.path.join(b, 'model.npz'))
+    assert got.keys() == want.keys()
+    for name in want:
+        numpy.testing.assert_allclose(got[name], want[name], rtol=0,
+                                      atol=atol, err_msg=name)
+
+
+@pytest.fixture(scope='module')
+def one_process(tmp_path_factory, data_dir):
+    """The tiny run at global batch 2 in one process."""
+    root = tmp_path_factory.mktemp('one')
+    config = write_config(root, data_dir)
+    out = str(root / 'out')
+    done = run([sys.executable] + argv(config, out))
+    assert done.returncode == 0, done.stderr[-2000:]
+    return config, out
+
+
+@pytest.mark.mpi
+def test_two_processes_end_with_the_weights_of_one(tmp_path, one_process):
+    config, expected = one_process
+    out = str(tmp_path / 'two')
+    done = run([MPIEXEC, '-n', '2', sys.executable] +
+               argv(config, out, '--communicator', 'naive'))
+    assert done.returncode == 0, done.stderr[-2000:]
+    same_weights(out, expected)
+    # Rank 0 alone wrote; the log has the whole batch's losses.
+    assert sorted(os.listdir(out)) == sorted(os.listdir(expected))
+    assert done.stdout.count('validation/main/map') == 1
+
+
+@pytest.mark.mpi
+def test_snapshot_of_two_processes_resumes_with_one(tmp_path, one_process):
+    config, expected = one_process
+    out = str(tmp_path / 'run')
+    done = run([MPIEXEC, '-n', '2', sys.executable] +
+               argv(config, out, '--communicator', 'naive',
+                    '--iterations', '3'))
+    assert done.returncode == 0, done.stderr[-2000:]
+    os.remove(os.path.join(out, 'model.npz'))
+    done = run([sys.executable] + argv(config, out, '--resume', 'auto'))
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert 'snapshot_iter_3.npz' in done.stdout
+    same_weights(out, expected)
+
+
+@pytest.mark.mpi
+@pytest.mark.slow
+def test_two_processes_killed_then_resumed(tmp_path, one_process):
+    config, expected = one_process
+    out = str(tmp_path / 'killed')
+    command = [MPIEXEC, '-n', '2', sys.executable] + argv(
+        config, out, '--communicator', 'naive', '--set',
+        'train.snapshot_every=1')
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL,
+                               start_new_session=True)
+    deadline = time.time() + 300
+    while len(list_snapshots(out)) < 2 and process.poll() is None and \
+            time.time() < deadline:
+        time.sleep(0.02)
+    os.killpg(process.pid, signal.SIGKILL)     # every process, at once
+    process.wait()
+    assert list_snapshots(out)
+    done = run(command + ['--resume', 'auto'])
+    assert done.returncode == 0, done.stderr[-2000:]
+    same_weights(out, expected)
+
+
+@pytest.mark.mpi
+def test_processes_that_disagree_stop_with_one_line(tmp_path, data_dir):
+    config = write_config(tmp_path, data_dir)
+    out = str(tmp_path / 'out')
+    first = argv(config, out, '--communicator', 'naive')
+    second = argv(config, out, '--communicator', 'naive', '--set',
+                  'train.lr=0.02')
+    done = run([MPIEXEC, '-n', '1', sys.executable] + first +
+               [':', '-n', '1', sys.executable] + second, timeout=120)
+    assert done.returncode != 0
+    assert 'do not run the same thing' in done.stderr
+    assert 'config' in done.stderr
+    assert list_snapshots(out) == []
+
+
+@pytest.mark.mpi
+def test_batch_must_divide_among_the_processes(tmp_path, data_dir):
+    config = write_config(tmp_path, data_dir)
+    done = run([MPIEXEC, '-n', '2', sys.executable] +
+               argv(config, str(tmp_path / 'out'), '--communicator', 'naive',
+                    batch=3), timeout=120)
+    assert done.returncode != 0
+    assert 'train.batch_size 3 is not a multiple of the 2 processes' in \
+        done.stderr
