@@ -63,9 +63,10 @@ def device_sync(device):
 
 
 def build(root, device=-1, size=(600, 800), demo=False, n_images=4,
-          extra=()):
+          extra=(), comm=None):
     """A Trainer on ``n_images`` synthetic images of ``size`` in ``root``;
-    ``extra`` config overrides (``KEY=VALUE``) come last.
+    ``extra`` config overrides (``KEY=VALUE``) come last; ``comm`` a
+    ChainerMN communicator for a run over several processes.
 
     Returns:
         tuple: ``(trainer, model)``.
@@ -83,7 +84,8 @@ def build(root, device=-1, size=(600, 800), demo=False, n_images=4,
         overrides = DEMO_MODEL + overrides[:-2]
     config = load_config(None, overrides + list(extra))
     trainer, model, _ = build_trainer(config, os.path.join(root, 'run'),
-                                      device=device, progress=False)
+                                      device=device, progress=False,
+                                      comm=comm)
     return trainer, model
 
 

@@ -153,3 +153,18 @@ def test_batch_must_divide_among_the_processes(tmp_path, data_dir):
     assert done.returncode != 0
     assert 'train.batch_size 3 is not a multiple of the 2 processes' in \
         done.stderr
+
+
+@pytest.mark.mpi
+def test_a_process_that_fails_stops_the_others(tmp_path, data_dir):
+    # Rank 1 cannot find its data while rank 0 waits for it: rank 1's
+    # error aborts the group instead of leaving rank 0 waiting for ever.
+    config = write_config(tmp_path, data_dir)
+    out = str(tmp_path / 'out')
+    good = argv(config, out, '--communicator', 'naive')
+    bad = argv(config, out, '--communicator', 'naive', '--set',
+               'data.dir=' + str(tmp_path / 'nowhere'))
+    done = run([MPIEXEC, '-n', '1', sys.executable] + good +
+               [':', '-n', '1', sys.executable] + bad, timeout=120)
+    assert done.returncode != 0
+    assert 'rank 1: data.dir' in done.stderr
