@@ -129,15 +129,22 @@ def test_two_processes_killed_then_resumed(tmp_path, one_process):
     same_weights(out, expected)
 
 
-@pytest.mark.mpi
-def test_processes_that_disagree_stop_with_one_line(tmp_path, data_dir):
+def two_different_processes(tmp_path, data_dir, *second_settings):
+    """mpiexec of two processes, the second with ``second_settings``
+    (``--set`` items) added; the finished run."""
     config = write_config(tmp_path, data_dir)
     out = str(tmp_path / 'out')
     first = argv(config, out, '--communicator', 'naive')
-    second = argv(config, out, '--communicator', 'naive', '--set',
-                  'train.lr=0.02')
-    done = run([MPIEXEC, '-n', '1', sys.executable] + first +
-               [':', '-n', '1', sys.executable] + second, timeout=120)
+    second = list(first)
+    for setting in second_settings:
+        second += ['--set', setting]
+    return run([MPIEXEC, '-n', '1', sys.executable] + first +
+               [':', '-n', '1', sys.executable] + second, timeout=120), out
+
+
+@pytest.mark.mpi
+def test_processes_that_disagree_stop_with_one_line(tmp_path, data_dir):
+    done, out = two_different_processes(tmp_path, data_dir, 'train.lr=0.02')
     assert done.returncode != 0
     assert 'do not run the same thing' in done.stderr
     assert 'config' in done.stderr
@@ -159,12 +166,7 @@ def test_batch_must_divide_among_the_processes(tmp_path, data_dir):
 def test_a_process_that_fails_stops_the_others(tmp_path, data_dir):
     # Rank 1 cannot find its data while rank 0 waits for it: rank 1's
     # error aborts the group instead of leaving rank 0 waiting for ever.
-    config = write_config(tmp_path, data_dir)
-    out = str(tmp_path / 'out')
-    good = argv(config, out, '--communicator', 'naive')
-    bad = argv(config, out, '--communicator', 'naive', '--set',
-               'data.dir=' + str(tmp_path / 'nowhere'))
-    done = run([MPIEXEC, '-n', '1', sys.executable] + good +
-               [':', '-n', '1', sys.executable] + bad, timeout=120)
+    done, _ = two_different_processes(
+        tmp_path, data_dir, 'data.dir=' + str(tmp_path / 'nowhere'))
     assert done.returncode != 0
     assert 'rank 1: data.dir' in done.stderr
