@@ -135,9 +135,10 @@ def parse_voc_xml(path, label_names, lowercase=False, img_size=None):
         if name not in index:
             raise BadExampleError(
                 '{}: {} has a class name that is not among the {} label '
-                'names ({}); add it to {} in the data directory or pass '
-                'label_names'.format(path, where, len(label_names),
-                                     ', '.join(label_names), LABELS_FILE))
+                'names ({}); add it to {} in the data directory (or to '
+                'data.label_names), or fix the name'.format(
+                    path, where, len(label_names), ', '.join(label_names),
+                    LABELS_FILE))
         box = obj.find('bndbox')
         if box is None:
             raise BadExampleError('{}: {} has no <bndbox>'.format(path, where))
