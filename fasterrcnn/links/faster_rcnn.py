@@ -94,19 +94,33 @@ class FasterRCNN(chainer.Chain):
         return self._forward(x, scale, sizes)
 
     def _forward(self, x, scale, sizes):
+        h, (_, _, rois, roi_indices, _), _ = self.propose(x, scale, sizes)
+        roi_cls_locs, roi_scores = self.head(h, rois, roi_indices)
+        return roi_cls_locs, roi_scores, rois, roi_indices
+
+    def propose(self, x, scale=1., sizes=None):
+        """Features and RPN outputs of a batch, each image checked for size.
+
+        Args: as :meth:`forward`.
+
+        Returns:
+            tuple: ``features`` ``(N, C, H', W')``, the RPN's outputs
+            ``(rpn_locs, rpn_scores, rois, roi_indices, anchor)`` (see
+            :meth:`fasterrcnn.links.rpn.RegionProposalNetwork.propose`) and
+            ``feat_sizes``, ``(N, 2)`` each image's own cells of the
+            feature map (None when ``sizes`` is None).
+        """
         img_size = x.shape[2:]
         if sizes is None:
             check_input_size(img_size)
             h = self.extractor(x)
-            _, _, rois, roi_indices, _ = self.rpn(h, img_size, scale)
-        else:
-            for size in sizes:
-                check_input_size(size)
-            h = self.extractor(x, sizes)
-            _, _, rois, roi_indices, _ = self.rpn.propose(
-                h, img_size, scale, sizes, self.extractor.output_sizes(sizes))
-        roi_cls_locs, roi_scores = self.head(h, rois, roi_indices)
-        return roi_cls_locs, roi_scores, rois, roi_indices
+            return h, self.rpn(h, img_size, scale), None
+        for size in sizes:
+            check_input_size(size)
+        h = self.extractor(x, sizes)
+        feat_sizes = self.extractor.output_sizes(sizes)
+        return h, self.rpn.propose(h, img_size, scale, sizes, feat_sizes), \
+            feat_sizes
 
     def use_preset(self, preset):
         """Set ``nms_thresh`` and ``score_thresh`` for ``predict``.

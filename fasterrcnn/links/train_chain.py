@@ -7,7 +7,6 @@ from fasterrcnn.backend import to_cpu
 from fasterrcnn.creators.anchor_target import AnchorTargetCreator
 from fasterrcnn.creators.proposal_target import ProposalTargetCreator
 from fasterrcnn.creators.sampling import as_random_state
-from fasterrcnn.links.faster_rcnn import check_input_size
 from fasterrcnn.links.losses import faster_rcnn_losses
 from fasterrcnn.links.rpn import per_image
 from fasterrcnn.training.seeding import TARGETS, example_random_state
@@ -91,27 +90,16 @@ class FasterRCNNTrainChain(chainer.Chain):
         if len(bboxes) != n or len(labels) != n:
             raise ValueError('{} images but {} box and {} label arrays'
                              .format(n, len(bboxes), len(labels)))
-        img_size = imgs.shape[2:]
-        if sizes is not None:
+        if sizes is None:
+            own_sizes = [imgs.shape[2:]] * n
+        else:
             sizes = numpy.asarray(to_cpu(sizes), dtype=numpy.int64) \
                 .reshape(n, 2)
-        own_sizes = [img_size if sizes is None else tuple(int(v) for v in s)
-                     for s in (sizes if sizes is not None else [None] * n)]
-        for size in own_sizes:
-            check_input_size(size)
-        scales = per_image(scales, n)
+            own_sizes = [tuple(int(v) for v in size) for size in sizes]
         model = self.faster_rcnn
-        if sizes is None:
-            features = model.extractor(imgs)
-            rpn_locs, rpn_scores, rois, roi_indices, anchor = model.rpn(
-                features, img_size, scales)
-            feat_sizes = None
-        else:
-            features = model.extractor(imgs, sizes)
-            feat_sizes = model.extractor.output_sizes(sizes)
-            rpn_locs, rpn_scores, rois, roi_indices, anchor = \
-                model.rpn.propose(features, img_size, scales, sizes,
-                                  feat_sizes)
+        features, rpn_out, feat_sizes = model.propose(
+            imgs, per_image(scales, n), sizes)
+        rpn_locs, rpn_scores, rois, roi_indices, anchor = rpn_out
 
         if keys is not None and self.sample_seed is not None:
             keys = numpy.asarray(to_cpu(keys)).reshape(-1)
