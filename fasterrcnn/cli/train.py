@@ -44,8 +44,7 @@ from fasterrcnn.training.distributed import (MismatchError, check_same_run,
 from fasterrcnn.training.guard import (NonFiniteLossError, StopOnSignal,
                                        signals_stop, snapshot_now)
 from fasterrcnn.training.snapshot import (NonFiniteWeightsError,
-                                          SnapshotNotFoundError,
-                                          list_snapshots)
+                                          list_snapshots, snapshot_candidates)
 
 PROG = 'fasterrcnn-train'
 #: The errors of a full disk (or quota, or file size limit).
@@ -84,29 +83,6 @@ def resolve_config(args):
         overrides.append('train.snapshot_every={}'.format(
             args.snapshot_every))
     return load_config(args.config, overrides)
-
-
-def resume_candidates(resume, out):
-    """The snapshots to try, newest first (an empty list: start afresh).
-
-    ``--resume auto`` looks in the output directory (none there: start
-    afresh), ``--resume DIR`` in DIR (none there: an error), ``--resume
-    FILE`` names the one snapshot.
-    """
-    if resume is None:
-        return []
-    if resume != 'auto' and os.path.isfile(resume):
-        return [resume]
-    directory = out if resume == 'auto' else resume
-    if resume != 'auto' and not os.path.isdir(directory):
-        raise SnapshotNotFoundError(
-            '--resume {}: no such snapshot file or directory'.format(resume))
-    found = [path for _, path in reversed(list_snapshots(directory))]
-    if not found and resume != 'auto':
-        raise SnapshotNotFoundError(
-            '--resume {}: no snapshot (snapshot_iter_<N>.npz) in it'.format(
-                resume))
-    return found
 
 
 def _refuse_model_file(path):
@@ -162,7 +138,11 @@ def setup(args, comm=None):
     if comm is not None and device >= 0:
         device += comm.intra_rank
     select_gpu(device)
-    candidates = resume_candidates(args.resume, out)
+    # --resume auto: the newest snapshots of the output directory (none:
+    # start afresh); --resume DIR: those of DIR; --resume FILE: that one.
+    candidates = [] if args.resume is None else snapshot_candidates(
+        out if args.resume == 'auto' else args.resume,
+        auto=args.resume == 'auto')
     keep_freed_memory()
     try:
         trainer, _, _ = build_trainer(

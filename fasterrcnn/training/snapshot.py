@@ -125,43 +125,70 @@ def write_snapshot(target, out_dir, iteration, keep=3, compression=True):
     return path
 
 
-def find_snapshot(path, auto=False):
-    """The snapshot to resume from.
+def snapshot_candidates(path, auto=False):
+    """The snapshots to resume from, newest first.
 
     Args:
         path (str): with ``auto=True``, the output directory of the run
-            (``--resume auto``); otherwise a directory (its newest snapshot)
-            or a snapshot file (``--resume DIR`` or ``--resume FILE``).
-        auto (bool): a missing directory or one without snapshots gives
-            None instead of an error.
+            (``--resume auto``); otherwise a directory (its snapshots) or a
+            snapshot file (``--resume DIR`` or ``--resume FILE``).
+        auto (bool): a missing directory or one without snapshots gives an
+            empty list instead of an error.
+
+    Returns:
+        list of str: the paths; a file given without ``auto`` is the one
+        entry.
+
+    Raises:
+        SnapshotNotFoundError: ``path`` does not exist, or (without
+            ``auto``) is a directory without snapshots.
+    """
+    path = os.fspath(path)
+    if os.path.isfile(path) and not auto:
+        return [path]
+    if not os.path.isdir(path):
+        if auto and not os.path.exists(path):
+            return []
+        raise SnapshotNotFoundError(
+            'no snapshot: {} is not a directory or file'.format(path))
+    found = [candidate for _, candidate in reversed(list_snapshots(path))]
+    if not found and not auto:
+        raise _no_snapshot_in(path)
+    return found
+
+
+def _no_snapshot_in(path):
+    return SnapshotNotFoundError('no snapshot ({}<N>{}) in {}'.format(
+        SNAPSHOT_PREFIX, SNAPSHOT_SUFFIX, path))
+
+
+def find_snapshot(path, auto=False):
+    """The snapshot to resume from: the newest of
+    :func:`snapshot_candidates` that is a readable zip archive.
+
+    Args: as :func:`snapshot_candidates`.
 
     Returns:
         str or None: the path of the snapshot; None only with ``auto``.
 
     Raises:
-        SnapshotNotFoundError: ``path`` does not exist, or (without
-            ``auto``) is a directory without snapshots.
+        SnapshotNotFoundError: as :func:`snapshot_candidates`.
 
-    A snapshot file that is not a readable zip archive (possible only if it
-    was not written by :func:`write_snapshot`) is skipped with a warning.
+    A file given as ``path`` is taken as it is; in a directory, a snapshot
+    file that is not a readable zip archive (possible only if it was not
+    written by :func:`write_snapshot`) is skipped with a warning.
     """
-    path = os.fspath(path)
-    if os.path.isfile(path) and not auto:
-        return path
-    if not os.path.isdir(path):
-        if auto and not os.path.exists(path):
-            return None
-        raise SnapshotNotFoundError(
-            'no snapshot: {} is not a directory or file'.format(path))
-    for _, candidate in reversed(list_snapshots(path)):
+    candidates = snapshot_candidates(path, auto)
+    if candidates == [os.fspath(path)]:
+        return candidates[0]
+    for candidate in candidates:
         if zipfile.is_zipfile(candidate):
             return candidate
         warnings.warn('skipping {}: not a readable npz file'.format(
             candidate), RuntimeWarning)
     if auto:
         return None
-    raise SnapshotNotFoundError('no snapshot ({}<N>{}) in {}'.format(
-        SNAPSHOT_PREFIX, SNAPSHOT_SUFFIX, path))
+    raise _no_snapshot_in(path)
 
 
 class NonFiniteWeightsError(ArithmeticError):
