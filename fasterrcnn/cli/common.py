@@ -12,7 +12,7 @@ import sys
 
 from fasterrcnn.backend import gpu_available
 from fasterrcnn.config import ConfigError
-from fasterrcnn.data.bad_examples import BadExampleError
+from fasterrcnn.data.bad_examples import BadExampleError, one_line
 from fasterrcnn.safe_npz import BadFileError
 
 #: Exit status of a mistake in the input (argparse's own for usage errors).
@@ -77,17 +77,8 @@ def select_gpu(gpu):
     chainer.backends.cuda.get_device_from_id(gpu).use()
 
 
-def error_message(error):
-    """The one-line text of an error (its first argument, as raised; for an
-    operating system error, its file and reason)."""
-    if isinstance(error, OSError) and error.strerror and \
-            len(error.args) > 1:
-        text = '{}{}'.format(
-            '{}: '.format(error.filename) if error.filename else '',
-            error.strerror)
-    else:
-        text = str(error.args[0]) if error.args else str(error)
-    return ' '.join(text.split())
+#: The one-line text of an error (the data readers' own).
+error_message = one_line
 
 
 def run_command(prog, parser, run, argv=None):

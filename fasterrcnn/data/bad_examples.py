@@ -39,8 +39,15 @@ class MissingExampleFileError(BadExampleError, FileNotFoundError):
 
 
 def one_line(error):
-    """An error's text on one line."""
-    text = str(error.args[0]) if error.args else str(error)
+    """An error's text on one line: its first argument, as raised; for an
+    operating system error, its file and reason."""
+    if isinstance(error, OSError) and error.strerror and \
+            len(error.args) > 1:
+        text = '{}{}'.format(
+            '{}: '.format(error.filename) if error.filename else '',
+            error.strerror)
+    else:
+        text = str(error.args[0]) if error.args else str(error)
     return ' '.join(text.split()) or type(error).__name__
 
 

@@ -10,6 +10,7 @@ import numpy
 from PIL import Image
 
 from fasterrcnn.chainercv.backends import check_pillow
+from fasterrcnn.data.bad_examples import one_line
 
 _ALPHAS = (None, 'ignore', 'blend_with_white', 'blend_with_black')
 
@@ -19,11 +20,6 @@ def _name(file):
     if hasattr(file, 'read'):
         return getattr(file, 'name', None) or repr(file)
     return str(file)
-
-
-def _one_line(error):
-    """The text of ``error`` on one line."""
-    return ' '.join(str(error).split()) or type(error).__name__
 
 
 def _drop_alpha(img, alpha, file):
@@ -95,7 +91,7 @@ def read_image(file, dtype=numpy.float32, color=True, alpha=None):
         # Pillow reports broken files with any of these, most without the
         # file name.
         raise OSError('{}: cannot read the image ({})'.format(
-            _name(file), _one_line(error))) from None
+            _name(file), one_line(error))) from None
     img = img.astype(dtype)
     if img.ndim == 2:
         return img[numpy.newaxis]
