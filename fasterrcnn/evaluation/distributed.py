@@ -1,15 +1,16 @@
 """Prediction over a data set split among ChainerMN processes.
 
-Rank 0 reads the examples; each batch's images are cut into one contiguous
-share per process (the first ``len(batch) % size`` shares one image
-longer), scattered, predicted where they land, and gathered back in rank
-order, so rank 0 ends with the predictions in data set order, as if it had
-done all the work. The ground truth never leaves rank 0. The messages are
-the processes' own arrays (MPI pickles them in flight); nothing read from a
-file goes through them.
+Rank 0 reads the examples; each chunk of ``batch_size`` images is cut into
+one contiguous share per process (the first ``len(chunk) % size`` shares
+one image longer), scattered, predicted where they land, and gathered back
+in rank order, so rank 0 ends with the predictions in data set order, as
+if it had done all the work (the bookkeeping is that of
+:func:`fasterrcnn.evaluation.run.predict_examples`). The ground truth
+never leaves rank 0. The messages are the processes' own arrays (MPI
+pickles them in flight); nothing read from a file goes through them.
 """
 
-from fasterrcnn.evaluation.run import ground_truth, predict_images
+from fasterrcnn.evaluation.run import predict_examples, predict_images
 
 
 def split_evenly(items, n_parts):
@@ -24,20 +25,22 @@ def split_evenly(items, n_parts):
     return parts
 
 
-def predict_distributed(model, batches, comm):
-    """Predict every example of ``batches`` with all processes of ``comm``.
+def predict_distributed(model, examples, comm, batch_size=1):
+    """Predict every example with all processes of ``comm``.
 
-    Every process calls this together; only rank 0 passes the batches.
+    Every process calls this together; only rank 0 passes the examples.
 
     Args:
         model: has ``predict(imgs)`` (see
             :func:`fasterrcnn.evaluation.run.evaluate`); the same weights on
             every process.
-        batches (iterable or None): on rank 0, lists of examples ``(img,
-            bbox, label[, difficult])`` (a Chainer iterator's batches);
-            ignored elsewhere.
+        examples (iterable or None): on rank 0, examples ``(img, bbox,
+            label[, difficult])`` or None (a bad example left out, as in
+            :func:`fasterrcnn.evaluation.run.predict_examples`); ignored
+            elsewhere.
         comm: a ChainerMN communicator (``rank``, ``size``,
             ``mpi_comm.scatter`` and ``gather_obj`` are used).
+        batch_size (int): images split among the processes at a time.
 
     Returns:
         tuple or None: on rank 0, ``(preds, gts)`` as
@@ -50,22 +53,15 @@ def predict_distributed(model, batches, comm):
             if imgs is None:
                 return None
             comm.gather_obj(predict_images(model, imgs))
-    preds = ([], [], [])
-    gts = ([], [], [])
-    for batch in batches:
-        # None: a bad example left out (fasterrcnn.data.bad_examples).
-        batch = [example for example in batch if example is not None]
-        if not batch:
-            continue
-        shares = split_evenly([example[0] for example in batch], comm.size)
-        mine = comm.mpi_comm.scatter(shares, root=0)
+
+    def predict_shared(imgs):
+        mine = comm.mpi_comm.scatter(split_evenly(imgs, comm.size), root=0)
         gathered = comm.gather_obj(predict_images(model, mine))
-        for share in gathered:
-            for out, value in zip(preds, share):
-                out.extend(value)
-        for example in batch:
-            for out, value in zip(gts, ground_truth(example)):
-                out.append(value)
+        return tuple([value for share in gathered for value in share[k]]
+                     for k in range(3))
+
+    result = predict_examples(model, examples, batch_size=batch_size,
+                              predict=predict_shared)
     # None tells the other ranks that the data set is done.
     comm.mpi_comm.scatter([None] * comm.size, root=0)
-    return preds, gts
+    return result

@@ -61,12 +61,13 @@ class DetectionVOCEvaluator(extensions.Evaluator):
             return {}
         iterator = self._iterators['main']
         iterator.reset()
+        examples = (example for batch in iterator for example in batch)
         if self.comm is None:
-            preds, gts = predict_examples(
-                target, (example for batch in iterator for example in batch),
-                batch_size=iterator.batch_size)
+            preds, gts = predict_examples(target, examples,
+                                          batch_size=iterator.batch_size)
         else:
-            preds, gts = predict_distributed(target, iterator, self.comm)
+            preds, gts = predict_distributed(target, examples, self.comm,
+                                             batch_size=iterator.batch_size)
         result = eval_detection_voc(*(preds + gts),
                                     use_07_metric=self.use_07_metric)
         values = {'map': result['map']}

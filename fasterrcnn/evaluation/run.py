@@ -46,7 +46,8 @@ def _mean(ap):
     return float(ap[valid].mean()) if valid.any() else float('nan')
 
 
-def predict_examples(model, examples, on_image=None, batch_size=1):
+def predict_examples(model, examples, on_image=None, batch_size=1,
+                     predict=None):
     """Predict every example, ``batch_size`` images a time, and collect the
     truth.
 
@@ -57,19 +58,25 @@ def predict_examples(model, examples, on_image=None, batch_size=1):
             an image with no object and no detection.
         on_image (callable or None): called with the number of images done.
         batch_size (int): images per ``predict`` call (one padded batch).
+        predict (callable or None): ``predict(imgs)`` of one chunk of
+            images, returning ``(pred_bboxes, pred_labels, pred_scores)``
+            lists; None: :func:`predict_images` of ``model`` (another, e.g.
+            one that splits the chunk among processes, may take its place).
 
     Returns:
         tuple: ``(pred_bboxes, pred_labels, pred_scores)`` and
         ``(gt_bboxes, gt_labels, gt_difficults)``, lists with one array per
         image (``difficult`` all False where the example has none).
     """
+    if predict is None:
+        def predict(imgs):
+            return predict_images(model, imgs, batch_size)
     preds = ([], [], [])
     gts = ([], [], [])
     done = 0
     for chunk in _chunks(examples, batch_size):
-        results = predict_images(
-            model, [example[0] for example in chunk if example is not None],
-            batch_size)
+        results = predict(
+            [example[0] for example in chunk if example is not None])
         k = 0
         for example in chunk:
             if example is None:
