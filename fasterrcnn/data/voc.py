@@ -13,6 +13,7 @@ pixel indices minus 1, so 0-based. As in VOC, ``y_max`` / ``x_max`` are the
 index of the last row / column that the object covers.
 """
 
+import contextlib
 import os
 import xml.etree.ElementTree as ElementTree
 
@@ -194,18 +195,11 @@ def read_image(path):
     """An image file as float32 ``(3, H, W)`` RGB in ``[0, 255]``.
 
     Raises:
-        BadExampleError: the file is empty, not an image, or truncated (one
-            line naming it).
+        BadExampleError: the file is missing, empty, not an image, or
+            truncated (one line naming it).
     """
-    try:
-        with Image.open(path) as f:
-            img = numpy.asarray(f.convert('RGB'), dtype=numpy.float32)
-    except FileNotFoundError:
-        raise MissingExampleFileError('{} not found'.format(path)) from None
-    except (OSError, SyntaxError, ValueError) as e:
-        # Pillow says "truncated", "cannot identify" ... without the path.
-        raise BadExampleError('{}: {}{}'.format(
-            path, _image_problem(path), one_line(e))) from None
+    with _image_errors(path), Image.open(path) as f:
+        img = numpy.asarray(f.convert('RGB'), dtype=numpy.float32)
     return img.transpose(2, 0, 1).copy()
 
 
@@ -215,15 +209,22 @@ def read_image_size(path):
     Raises:
         BadExampleError: as :func:`read_image`, for what the header shows.
     """
+    with _image_errors(path), Image.open(path) as f:
+        width, height = f.size
+    return height, width
+
+
+@contextlib.contextmanager
+def _image_errors(path):
+    """Pillow's errors on ``path`` as one-line BadExampleErrors that name
+    it (Pillow says "truncated", "cannot identify" ... without the path)."""
     try:
-        with Image.open(path) as f:
-            width, height = f.size
+        yield
     except FileNotFoundError:
         raise MissingExampleFileError('{} not found'.format(path)) from None
     except (OSError, SyntaxError, ValueError) as e:
         raise BadExampleError('{}: {}{}'.format(
             path, _image_problem(path), one_line(e))) from None
-    return height, width
 
 
 def _image_problem(path):
