@@ -104,15 +104,21 @@ class VGG16(chainer.Chain):
             return []
         return [self.conv(name) for name in conv_names()[:4]]
 
-    def _block(self, h, b, sizes=None):
+    def _block(self, h, b, sizes=None, mask=None):
+        """Block ``b`` on ``h``; ``mask`` is ``h``'s region mask (None: made
+        here). Returns the output, its sizes and its mask, which the next
+        block's convolutions reuse (they keep the resolution)."""
+        if mask is None:
+            mask = _region_mask(h, sizes)
         for k in range(VGG16_DEPTHS[b]):
-            h = F.relu(self.conv('conv{}_{}'.format(b + 1, k + 1))(h))
-            h = _mask(h, sizes)
+            h = _apply(F.relu(self.conv('conv{}_{}'.format(b + 1, k + 1))(h)),
+                       mask)
         if b < 4:
             h = F.max_pooling_2d(h, 2, 2, cover_all=self.cover_all)
             sizes = self.pooled_sizes(sizes)
-            h = _mask(h, sizes)
-        return h, sizes
+            mask = _region_mask(h, sizes)
+            h = _apply(h, mask)
+        return h, sizes, mask
 
     def pooled_sizes(self, sizes):
         """The valid sizes after one 2 x 2 pooling (floor, or ceil with
@@ -143,17 +149,17 @@ class VGG16(chainer.Chain):
                 rounding. None: every image fills ``x``.
         """
         sizes = _partial_sizes(x, sizes)
-        h = x
+        h, mask = x, None
         if self.freeze_conv12:
             with chainer.no_backprop_mode():
-                h, sizes = self._block(h, 0, sizes)
-                h, sizes = self._block(h, 1, sizes)
+                h, sizes, mask = self._block(h, 0, sizes, mask)
+                h, sizes, mask = self._block(h, 1, sizes, mask)
             h = chainer.Variable(h.array)
         else:
-            h, sizes = self._block(h, 0, sizes)
-            h, sizes = self._block(h, 1, sizes)
+            h, sizes, mask = self._block(h, 0, sizes, mask)
+            h, sizes, mask = self._block(h, 1, sizes, mask)
         for b in range(2, 5):
-            h, sizes = self._block(h, b, sizes)
+            h, sizes, mask = self._block(h, b, sizes, mask)
         return h
 
 
@@ -169,16 +175,22 @@ def _partial_sizes(x, sizes):
     return sizes
 
 
-def _mask(h, sizes):
-    """``h`` with the values outside each image's valid region set to 0."""
+def _region_mask(h, sizes):
+    """``(N, 1, H, W)`` 1 inside each image's valid region of ``h`` and 0
+    outside, on ``h``'s device; None when ``sizes`` is None."""
     if sizes is None:
-        return h
+        return None
     xp = chainer.backend.get_array_module(h)
     height, width = h.shape[2:]
     rows = numpy.arange(height)[None, :] < sizes[:, :1]
     cols = numpy.arange(width)[None, :] < sizes[:, 1:]
     mask = (rows[:, :, None] & cols[:, None, :])[:, None]
-    return h * xp.asarray(mask, dtype=h.dtype)
+    return xp.asarray(mask, dtype=h.dtype)
+
+
+def _apply(h, mask):
+    """``h`` with the values outside the region set to 0."""
+    return h if mask is None else h * mask
 
 
 class VGG16RoIHead(chainer.Chain):
