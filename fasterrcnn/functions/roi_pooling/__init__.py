@@ -72,21 +72,15 @@ class RoIPooling2D(function_node.FunctionNode):
             rois_type.shape[0] == roi_indices_type.shape[0],
         )
 
-    def forward_cpu(self, inputs):
+    def forward(self, inputs):
         x, rois, roi_indices = inputs
         self._x_shape = x.shape
-        y, self.argmax = numpy_impl.forward(
+        # The same arguments and results on either backend.
+        impl = numpy_impl if get_array_module(x) is numpy else cuda_impl
+        y, self.argmax = impl.forward(
             x, rois, roi_indices, self.outh, self.outw, self.spatial_scale)
         # The backward needs the RoIs (CuPy recomputes the bins) and their
         # images, not x itself.
-        self.retain_inputs((1, 2))
-        return y,
-
-    def forward_gpu(self, inputs):
-        x, rois, roi_indices = inputs
-        self._x_shape = x.shape
-        y, self.argmax = cuda_impl.forward(
-            x, rois, roi_indices, self.outh, self.outw, self.spatial_scale)
         self.retain_inputs((1, 2))
         return y,
 
