@@ -1,21 +1,35 @@
-"""Seconds per training iteration (broken down by stage) and per ``predict``.
+"""Seconds per training iteration (broken down by stage) and per ``predict``,
+ours, with Chainer's own CPU functions, and the PyTorch version's.
 
-    python bench/train_step.py [--gpu N] [--size 600 800] [--repeat 5]
-        [--demo] [--json FILE]
+    python bench/train_step.py [--torch-repo PATH] [--gpu N]
+        [--size 600 800] [--repeat 5] [--demo] [--json FILE]
 
-The iteration is the Trainer's own (``configs``' defaults: full VGG16, the
-PyTorch version's recipe) on synthetic shapes images of ``--size``, so the
-data path (iterator, transform, converter, copy to the device) is part of
-it; ``--demo`` takes the demo's narrow VGG16 (``configs/shapes.yaml``).
+Three sides, each in a process of its own (so that its peak memory is its
+own), from the same weights on the same image:
+
+* ``ours``: the Trainer's own iteration (``configs``' defaults: full VGG16,
+  the PyTorch version's recipe) on synthetic shapes images of ``--size``,
+  so the data path (iterator, transform, converter, copy to the device) is
+  part of it; ``--demo`` takes the demo's narrow VGG16
+  (``configs/shapes.yaml``);
+* ``chainer``: the same with Chainer's own CPU convolution and max pooling
+  (``chainer.config.fasterrcnn_cpu_kernels = False``): how this project ran
+  before its own kernels;
+* ``torch``: with ``--torch-repo`` (an unmodified checkout of
+  simple-faster-rcnn-pytorch) and torch importable, the PyTorch version's
+  ``FasterRCNNTrainer.train_step`` on the same prepared image and boxes,
+  and its ``preprocess`` + ``predict``.
+
 Every figure is the median of ``--repeat`` runs after one warm-up.
 
-The breakdown times each stage of the iteration with the device
+The breakdown times each stage of our iteration with the device
 synchronised at its edges (so its sum is a little above the plain
-iteration): data, extractor, RPN (of which the proposal creator), the
-proposal target creator, the RoI head (of which RoI pooling), the anchor
-target creator, the losses, backward, and the rest (the optimizer's update
-and the Trainer's bookkeeping). Peak memory is the process's maximum
-resident size on the CPU, and the bytes held by CuPy's memory pool on a GPU.
+iteration): data, extractor (forward; ``conv1_1``-``conv5_3`` per block),
+RPN (of which the proposal creator), the proposal target creator, the RoI
+head (of which RoI pooling), the anchor target creator, the losses,
+backward, and the rest (the optimizer's update and the Trainer's
+bookkeeping). Peak memory is the process's maximum resident size on the
+CPU, and the bytes held by CuPy's memory pool on a GPU.
 """
 
 import argparse
@@ -24,6 +38,7 @@ import json
 import os
 import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -48,10 +63,18 @@ DEMO_MODEL = ['model.extractor_channels=[8, 16, 32, 64, 64]',
               'model.freeze_conv12=false', 'model.min_size=192',
               'model.max_size=256']
 #: Top-level stages (their times add up to the iteration) and the stages
-#: timed inside one of them.
+#: timed inside one of them: the extractor's five blocks forward, and the
+#: backward of what each stage computed (a Chainer FunctionHook files each
+#: function's backward under the stage that ran its forward).
 STAGES = ('data', 'extractor', 'rpn', 'proposal target creator', 'head',
           'anchor target creator', 'losses', 'backward')
-INNER = {'proposal creator': 'rpn', 'roi pooling': 'head'}
+BLOCKS = tuple('block {}'.format(b + 1) for b in range(5))
+INNER = dict([('proposal creator', 'rpn'), ('roi pooling', 'head')] +
+             [(name, 'extractor') for name in BLOCKS] +
+             [('backward of ' + name, 'backward')
+              for name in BLOCKS[2:] + ('rpn', 'head', 'losses')])
+#: The stages being timed, innermost last (the hook's labels).
+_ACTIVE = []
 
 
 def device_sync(device):
@@ -99,11 +122,56 @@ class _Timed(object):
     def __call__(self, *args, **kwargs):
         self.sync()
         start = time.perf_counter()
+        _ACTIVE.append(self.name)
         try:
             return self.fn(*args, **kwargs)
         finally:
+            _ACTIVE.pop()
             self.sync()
             self.times[self.name] = self.times.get(self.name, 0.) + \
+                time.perf_counter() - start
+
+
+class _TimedBlock(_Timed):
+    """The extractor's ``_block(h, b, ...)``, timed as ``block b + 1``."""
+
+    def __call__(self, h, b, *args, **kwargs):
+        timed = _Timed(self.fn, 'block {}'.format(b + 1), self.times,
+                       self.sync)
+        return timed(h, b, *args, **kwargs)
+
+
+class _BackwardByStage(chainer.FunctionHook):
+    """Adds each function's backward time to ``backward of STAGE``, the
+    innermost stage timed when its forward ran (blocks 3-5, rpn, head,
+    losses; other stages' functions are not counted)."""
+
+    name = 'backward by stage'
+    counted = set(name for name in INNER if name.startswith('block')) | {
+        'rpn', 'head', 'roi pooling', 'losses'}
+
+    def __init__(self, times, sync):
+        self.times, self.sync = times, sync
+        self.labels, self.started = {}, {}
+
+    def forward_postprocess(self, function, in_data):
+        stage = _ACTIVE[-1] if _ACTIVE else None
+        if stage == 'roi pooling':
+            stage = 'head'
+        if stage in self.counted:
+            self.labels[id(function)] = stage
+
+    def backward_preprocess(self, function, in_data, out_grad):
+        if id(function) in self.labels:
+            self.sync()
+            self.started[id(function)] = time.perf_counter()
+
+    def backward_postprocess(self, function, in_data, out_grad):
+        start = self.started.pop(id(function), None)
+        if start is not None:
+            self.sync()
+            name = 'backward of ' + self.labels[id(function)]
+            self.times[name] = self.times.get(name, 0.) + \
                 time.perf_counter() - start
 
 
@@ -122,7 +190,8 @@ def stage_timers(trainer, model, times, sync):
     patches = [
         (updater, 'converter', 'data'),
         (model.extractor, 'forward', 'extractor'),
-        (model.rpn, 'forward', 'rpn'),
+        (model.extractor, '_block', 'block'),
+        (model.rpn, 'propose', 'rpn'),
         (model.rpn, 'proposal_layer', 'proposal creator'),
         (chain, 'proposal_target_creator', 'proposal target creator'),
         (model.head, 'forward', 'head'),
@@ -140,6 +209,8 @@ def stage_timers(trainer, model, times, sync):
         if attr == 'converter' and isinstance(original,
                                               chainer.dataset.Converter):
             setattr(owner, attr, _TimedConverter(original, name, times, sync))
+        elif attr == '_block':
+            setattr(owner, attr, _TimedBlock(original, name, times, sync))
         elif owner is chainer.Variable:
             timed = _Timed(original, name, times, sync)
 
@@ -150,8 +221,10 @@ def stage_timers(trainer, model, times, sync):
             setattr(owner, attr, _Timed(original, name, times, sync))
     # The iterator's next() belongs to 'data' too.
     iterator.next = _Timed(next_fn, 'data', times, sync)
+    hook = _BackwardByStage(times, sync)
     try:
-        yield
+        with hook:
+            yield
     finally:
         del iterator.next
         for owner, attr, had_own, value in reversed(saved):
@@ -226,38 +299,140 @@ def peak_memory(device):
         resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
 
 
-def run(device=-1, size=(600, 800), repeat=5, demo=False, root=None):
-    """Everything this benchmark measures, as a dict."""
+def _load_weights(model, path):
+    """The weights of ``path`` (PyTorch names, see export_weights)."""
+    from fasterrcnn.interop.state_dict import load_state_dict
+    load_state_dict(model, _read_weights(path))
+
+
+def _read_weights(path):
+    from fasterrcnn.safe_npz import open_npz
+    with open_npz(path) as npz:
+        return {key: npz[key] for key in npz.files}
+
+
+def run_ours(root, device=-1, size=(600, 800), repeat=5, demo=False,
+             weights=None):
+    """Our side: every figure of the iteration and ``predict`` (a dict)."""
     keep_freed_memory()
     sync = device_sync(device)
-    with contextlib.ExitStack() as stack:
-        if root is None:
-            root = stack.enter_context(tempfile.TemporaryDirectory())
-        trainer, model = build(root, device, size, demo)
-        result = {'device': device, 'size': list(size), 'demo': demo,
-                  'repeat': repeat}
-        result.update(time_training(trainer, model, repeat, sync))
-        result['predict'] = time_predict(model, size, repeat, sync)
-        result['memory'] = peak_memory(device)
+    trainer, model = build(root, device, size, demo)
+    if weights:
+        _load_weights(model, weights)
+    result = {'device': device, 'size': list(size), 'demo': demo,
+              'repeat': repeat}
+    result.update(time_training(trainer, model, repeat, sync))
+    result['predict'] = time_predict(model, size, repeat, sync)
+    result['memory'] = peak_memory(device)
     return result
 
 
-def format_table(result):
-    """The result as a Markdown table (milliseconds)."""
-    def ms(value):
-        return '-' if value is None else '{:.1f} ms'.format(value * 1e3)
-    lines = ['| stage | time |', '|---|---|',
-             '| training iteration | {} |'.format(ms(result['iteration'])),
-             '| predict | {} |'.format(ms(result['predict']))]
+def run_torch(root, torch_repo, size=(600, 800), repeat=5, weights=None):
+    """The PyTorch version's ``train_step`` and ``preprocess`` +
+    ``predict`` on the first training image of ``root``'s data set, with
+    its boxes, from ``weights`` (CPU)."""
+    from fasterrcnn.data.voc import VOCBboxDataset
+    from fasterrcnn.interop.torch_version import load_torch_version
+    tv = load_torch_version(torch_repo)
+    torch = tv.torch
+    # Its preprocess resizes to these, as ours does to model.min/max_size.
+    tv.opt.min_size, tv.opt.max_size = min(size), max(size)
+    dataset = VOCBboxDataset(os.path.join(root, 'data'), split='trainval')
+    img, bbox, label = dataset[0][:3]
+    n_fg = len(dataset.label_names)
+    model = tv.FasterRCNNVGG16(n_fg_class=n_fg)
+    if weights:
+        model.load_state_dict({k: torch.from_numpy(v) for k, v in
+                               _read_weights(weights).items()})
+    trainer = tv.FasterRCNNTrainer(model)
+    prepared = numpy.asarray(tv.preprocess(img), numpy.float32)
+    scale = prepared.shape[1] / float(img.shape[1])
+    batch = (torch.from_numpy(prepared[None].copy()),
+             torch.from_numpy((bbox * scale)[None].astype(numpy.float32)),
+             torch.from_numpy(label[None].astype(numpy.int32)))
+    model.train()
+    iteration = median_time(lambda: trainer.train_step(*batch, scale),
+                            repeat)
+
+    def predict():
+        x = numpy.asarray(tv.preprocess(img), numpy.float32)
+        with torch.no_grad():
+            model.predict(torch.from_numpy(x[None].copy()),
+                          [img.shape[1:]], visualize=False)
+    model.use_preset('evaluate')
+    return {'iteration': iteration, 'predict': median_time(predict, repeat),
+            'memory': peak_memory(-1), 'torch_threads':
+            torch.get_num_threads()}
+
+
+def export_weights(root, size, demo, path):
+    """Build our model once (seeded, as every side does) and write its
+    starting weights, PyTorch-named, to ``path``: every side loads them."""
+    from fasterrcnn.interop.state_dict import export_state_dict
+    _, model = build(root, -1, size, demo)
+    numpy.savez(path, **export_state_dict(model))
+
+
+def run_side(side, args, root, weights):
+    """One side in a process of its own; its figures (a dict)."""
+    command = [sys.executable, os.path.abspath(__file__), '--side', side,
+               '--root', root, '--weights', weights, '--repeat',
+               str(args.repeat), '--size'] + [str(v) for v in args.size]
+    if args.demo:
+        command.append('--demo')
+    if side == 'torch':
+        command += ['--torch-repo', args.torch_repo]
+    else:
+        command += ['--gpu', str(args.gpu)]
+    out = subprocess.run(command, stdout=subprocess.PIPE, check=True,
+                         universal_newlines=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def _ms(value):
+    return '-' if value is None else '{:.0f} ms'.format(value * 1e3)
+
+
+def _ratio(a, b):
+    return '-' if a is None or b is None else '{:.2f}'.format(a / b)
+
+
+def format_table(results):
+    """Markdown: one column per side, ratios to the PyTorch version."""
+    sides = [s for s in ('ours', 'chainer', 'torch') if s in results]
+    names = {'ours': 'ours', 'chainer': "Chainer's functions (before)",
+             'torch': 'PyTorch version'}
+    torch = results.get('torch')
+    header = '| | ' + ' | '.join(names[s] for s in sides)
+    if torch:
+        header += ' | ' + ' | '.join(
+            '{} / PyTorch'.format(names[s].split(' (')[0])
+            for s in sides if s != 'torch')
+    lines = [header + ' |', '|---' * (header.count('|')) + '|']
+
+    def row(label, key, stage=False):
+        values = [(results[s]['stages'].get(key) if stage else
+                   results[s].get(key)) if s != 'torch' or not stage else None
+                  for s in sides]
+        cells = [_ms(v) for v in values]
+        if torch:
+            cells += [_ratio(v, torch.get(key)) if not stage else ''
+                      for s, v in zip(sides, values) if s != 'torch']
+        lines.append('| {} | {} |'.format(label, ' | '.join(cells)))
+    row('training iteration', 'iteration')
+    row('predict', 'predict')
     for name in STAGES + ('rest',):
-        lines.append('| - {} | {} |'.format(name, ms(result['stages'][name])))
+        row('- ' + name, name, stage=True)
         for inner, outer in INNER.items():
             if outer == name:
-                lines.append('| -- of which {} | {} |'.format(
-                    inner, ms(result['stages'][inner])))
-    name, value = result['memory']
-    lines.append('| peak memory ({}) | {:.0f} MiB |'.format(
-        name, value / 2 ** 20))
+                row('-- ' + inner, inner, stage=True)
+    memory = ['{:.0f} MiB'.format(results[s]['memory'][1] / 2 ** 20)
+              for s in sides]
+    if torch:
+        memory += [_ratio(results[s]['memory'][1], torch['memory'][1])
+                   for s in sides if s != 'torch']
+    lines.append('| peak memory ({}) | {} |'.format(
+        results[sides[0]]['memory'][0], ' | '.join(memory)))
     return '\n'.join(lines)
 
 
@@ -269,13 +444,43 @@ def main(argv=None):
     parser.add_argument('--repeat', type=int, default=5)
     parser.add_argument('--demo', action='store_true',
                         help="the demo's narrow VGG16 instead of the full one")
+    parser.add_argument('--torch-repo', metavar='PATH',
+                        help='a checkout of simple-faster-rcnn-pytorch: '
+                        'time it too (needs torch)')
+    parser.add_argument('--sides', nargs='+', default=('ours', 'chainer',
+                                                        'torch'),
+                        choices=('ours', 'chainer', 'torch'))
     parser.add_argument('--json', help='also write the figures here')
+    # One side, in this process (what the parent runs).
+    parser.add_argument('--side', help=argparse.SUPPRESS)
+    parser.add_argument('--root', help=argparse.SUPPRESS)
+    parser.add_argument('--weights', help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    result = run(args.gpu, args.size, args.repeat, args.demo)
-    print(format_table(result))
+    if args.side:
+        if args.side == 'torch':
+            result = run_torch(args.root, args.torch_repo, args.size,
+                               args.repeat, args.weights)
+        else:
+            with chainer.using_config('fasterrcnn_cpu_kernels',
+                                      args.side == 'ours'):
+                result = run_ours(args.root, args.gpu, args.size,
+                                  args.repeat, args.demo, args.weights)
+        print(json.dumps(result))
+        return 0
+    sides = [s for s in args.sides if s != 'torch' or args.torch_repo]
+    if args.demo or args.gpu >= 0:
+        sides = [s for s in sides if s != 'torch']
+    results = {}
+    with tempfile.TemporaryDirectory() as root:
+        weights = os.path.join(root, 'weights.npz')
+        export_weights(root, args.size, args.demo, weights)
+        for side in sides:
+            print('timing {} ...'.format(side), file=sys.stderr)
+            results[side] = run_side(side, args, root, weights)
+    print(format_table(results))
     if args.json:
         with open(args.json, 'w') as f:
-            json.dump(result, f, indent=1)
+            json.dump(results, f, indent=1)
     return 0
 
 

@@ -193,6 +193,9 @@ KEYS = (
         'images per update: padded into one array, each image\'s losses '
         'computed as alone and averaged (1: the PyTorch version\'s '
         'training)'),
+    Key('train.prefetch', bool, True,
+        'read the next batch on a thread while the current one is computed '
+        '(the same batches and snapshots either way)'),
     Key('train.lr', POS_FLOAT, 1e-3,
         'initial learning rate'),
     Key('train.momentum', FRACTION, 0.9,

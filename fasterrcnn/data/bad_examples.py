@@ -18,6 +18,7 @@ them in a file (:class:`BadExampleLog`).
 
 import os
 import sys
+import threading
 
 import chainer
 
@@ -97,6 +98,7 @@ class BadExampleLog(object):
         self.path = path
         self.stream = stream
         self.entries = []
+        self._lock = threading.Lock()
 
     def add(self, name, message):
         """Record one bad example (once); the first is also a warning.
@@ -105,20 +107,22 @@ class BadExampleLog(object):
             name (str): the example, e.g. ``'trainval/000005'``.
             message (str): what is wrong, one line.
         """
-        if any(entry[0] == name for entry in self.entries):
-            return
-        self.entries.append((name, message))
-        if self.path is not None:
-            os.makedirs(os.path.dirname(os.path.abspath(self.path)),
-                        exist_ok=True)
-            with open(self.path, 'a' if len(self.entries) > 1 else 'w',
-                      encoding='utf-8') as f:
-                f.write('{}\t{}\n'.format(name, message))
-        if len(self.entries) == 1:
-            where = ' (every one left out is listed in {})'.format(
-                self.path) if self.path is not None else ''
-            print('warning: bad example left out: {}{}'.format(
-                message, where), file=self.stream or sys.stderr, flush=True)
+        with self._lock:   # the prefetch thread reads examples too
+            if any(entry[0] == name for entry in self.entries):
+                return
+            self.entries.append((name, message))
+            if self.path is not None:
+                os.makedirs(os.path.dirname(os.path.abspath(self.path)),
+                            exist_ok=True)
+                with open(self.path, 'a' if len(self.entries) > 1 else 'w',
+                          encoding='utf-8') as f:
+                    f.write('{}\t{}\n'.format(name, message))
+            if len(self.entries) == 1:
+                where = ' (every one left out is listed in {})'.format(
+                    self.path) if self.path is not None else ''
+                print('warning: bad example left out: {}{}'.format(
+                    message, where), file=self.stream or sys.stderr,
+                    flush=True)
 
     def summary(self):
         """The closing line, or None when nothing was left out."""

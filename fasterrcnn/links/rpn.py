@@ -2,7 +2,6 @@
 
 import chainer
 import chainer.functions as F
-import chainer.links as L
 import numpy
 from chainer import initializers
 
@@ -10,6 +9,7 @@ from fasterrcnn.backend import to_cpu
 from fasterrcnn.boxes import (enumerate_shifted_anchor, generate_anchor_base,
                               grid_anchor_index)
 from fasterrcnn.creators.proposal import ProposalCreator
+from fasterrcnn.links.convolution_2d import Convolution2D
 from fasterrcnn.links.vgg16 import FEAT_STRIDE
 
 #: What ranks anchors for the proposals (see ``proposal_score``).
@@ -70,11 +70,11 @@ class RegionProposalNetwork(chainer.Chain):
         # N(0, 0.01) weights and zero biases, as the PyTorch version.
         w = initializers.Normal(0.01) if initialW is None else initialW
         with self.init_scope():
-            self.conv1 = L.Convolution2D(in_channels, mid_channels, 3, 1, 1,
+            self.conv1 = Convolution2D(in_channels, mid_channels, 3, 1, 1,
                                          initialW=w)
-            self.score = L.Convolution2D(mid_channels, n_anchor * 2, 1, 1, 0,
+            self.score = Convolution2D(mid_channels, n_anchor * 2, 1, 1, 0,
                                          initialW=w)
-            self.loc = L.Convolution2D(mid_channels, n_anchor * 4, 1, 1, 0,
+            self.loc = Convolution2D(mid_channels, n_anchor * 4, 1, 1, 0,
                                        initialW=w)
 
     def forward(self, x, img_size, scale=1., img_sizes=None,

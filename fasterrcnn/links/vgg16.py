@@ -7,7 +7,9 @@ import chainer.links as L
 import numpy
 from chainer import initializers
 
+from fasterrcnn.functions.pooling import max_pooling_2d
 from fasterrcnn.functions.roi_pooling import roi_pooling_2d
+from fasterrcnn.links.convolution_2d import Convolution2D
 
 #: Channels of VGG16's five blocks (conv1_x .. conv5_x).
 VGG16_CHANNELS = (64, 128, 256, 512, 512)
@@ -37,7 +39,7 @@ class Conv2DActiv(chainer.Chain):
     def __init__(self, *args, **kwargs):
         super(Conv2DActiv, self).__init__()
         with self.init_scope():
-            self.conv = L.Convolution2D(*args, **kwargs)
+            self.conv = Convolution2D(*args, **kwargs)
 
     def forward(self, x):
         return F.relu(self.conv(x))
@@ -77,7 +79,7 @@ class VGG16(chainer.Chain):
         self.freeze_conv12 = freeze_conv12
         self.cover_all = cover_all
         self.activ_links = activ_links
-        link = Conv2DActiv if activ_links else L.Convolution2D
+        link = Conv2DActiv if activ_links else Convolution2D
         in_channels = 3
         with self.init_scope():
             for b, depth in enumerate(VGG16_DEPTHS):
@@ -114,7 +116,7 @@ class VGG16(chainer.Chain):
             h = _apply(F.relu(self.conv('conv{}_{}'.format(b + 1, k + 1))(h)),
                        mask)
         if b < 4:
-            h = F.max_pooling_2d(h, 2, 2, cover_all=self.cover_all)
+            h = max_pooling_2d(h, 2, 2, cover_all=self.cover_all)
             sizes = self.pooled_sizes(sizes)
             mask = _region_mask(h, sizes)
             h = _apply(h, mask)
@@ -154,7 +156,10 @@ class VGG16(chainer.Chain):
             with chainer.no_backprop_mode():
                 h, sizes, mask = self._block(h, 0, sizes, mask)
                 h, sizes, mask = self._block(h, 1, sizes, mask)
-            h = chainer.Variable(h.array)
+            # A leaf that needs no gradient: conv3_1's backward then skips
+            # its input gradient, which nothing would read (as the PyTorch
+            # version, whose frozen layers' output has no grad).
+            h = chainer.Variable(h.array, requires_grad=False)
         else:
             h, sizes, mask = self._block(h, 0, sizes, mask)
             h, sizes, mask = self._block(h, 1, sizes, mask)

@@ -261,7 +261,7 @@ def build_trainer(config, out, device=-1, progress=None, comm=None):
                                normalize=m.normalize, flip=config.data.flip)
     train_iter = ShardedIterator(train_data, t.batch_size, transform,
                                  seed=t.seed, transform_seed=t.seed + 1,
-                                 rank=rank, size=size)
+                                 rank=rank, size=size, prefetch=t.prefetch)
     if device >= 0:
         chainer.backends.cuda.get_device_from_id(device).use()
         chain.to_gpu(device)

@@ -12,6 +12,7 @@ import numpy
 from chainer.iterators import SerialIterator, _statemachine
 from chainer.iterators.order_samplers import ShuffleOrderSampler
 
+from fasterrcnn.data.prefetch import Prefetcher
 from fasterrcnn.training.seeding import FLIP, example_random_state
 from fasterrcnn.training.snapshot import RandomStateHolder
 
@@ -81,10 +82,13 @@ class ShardedIterator(SeededSerialIterator):
         seed (int): the order's seed.
         transform_seed (int): the seed the examples' states derive from.
         rank, size (int): this process and the number of processes.
+        prefetch (bool): read the batch expected next on a thread while the
+            current one is computed (:mod:`fasterrcnn.data.prefetch`; the
+            same batches and snapshots either way).
     """
 
     def __init__(self, dataset, batch_size, transform, seed, transform_seed,
-                 rank=0, size=1):
+                 rank=0, size=1, prefetch=True):
         if batch_size % size:
             raise ValueError(
                 'train.batch_size {} is not a multiple of the {} processes: '
@@ -95,6 +99,37 @@ class ShardedIterator(SeededSerialIterator):
         self.transform_seed = transform_seed
         self.rank = rank
         self.size = size
+        self._prefetcher = Prefetcher(prefetch)
+
+    def _plan(self, indices, first):
+        """``((data set index, key), ...)`` of this process's share of the
+        global batch ``indices`` whose first key is ``first``."""
+        share = self.batch_size // self.size
+        return tuple((int(indices[j]), first + j)
+                     for j in range(self.rank * share, (self.rank + 1) * share))
+
+    def _read(self, plan):
+        """The transformed examples of ``plan``, each with its key."""
+        return [tuple(self.transform(
+            self.dataset[index],
+            example_random_state(self.transform_seed, FLIP, key))) + (key,)
+            for index, key in plan]
+
+    def _expected_next(self):
+        """The plan of the next ``next()`` from the current state, found on
+        copies (the state and its RandomState are left as they are); None
+        at the end of a non-repeating iterator."""
+        sampler = self.order_sampler
+        if isinstance(sampler, ShuffleOrderSampler):
+            copy = numpy.random.RandomState()
+            copy.set_state(self.random_state.get_state())
+            sampler = ShuffleOrderSampler(copy)
+        n = len(self.dataset)
+        _, indices = _statemachine.iterator_statemachine(
+            self._state, self.batch_size, self.repeat, sampler, n)
+        if indices is None:
+            return None
+        return self._plan(indices, self.epoch * n + self.current_position)
 
     def __next__(self):
         n = len(self.dataset)
@@ -104,14 +139,16 @@ class ShardedIterator(SeededSerialIterator):
             self._state, self.batch_size, self.repeat, self.order_sampler, n)
         if indices is None:
             raise StopIteration
-        share = self.batch_size // self.size
-        batch = []
-        for j in range(self.rank * share, (self.rank + 1) * share):
-            key = first + j
-            example = self.transform(
-                self.dataset[indices[j]],
-                example_random_state(self.transform_seed, FLIP, key))
-            batch.append(tuple(example) + (key,))
+        plan = self._plan(indices, first)
+        batch = self._prefetcher.take(plan, lambda: self._read(plan))
+        following = self._expected_next() if self._prefetcher.enabled \
+            else None
+        if following is not None:
+            self._prefetcher.start(following, lambda: self._read(following))
         return batch
 
     next = __next__
+
+    def finalize(self):
+        self._prefetcher.cancel()
+        super(ShardedIterator, self).finalize()

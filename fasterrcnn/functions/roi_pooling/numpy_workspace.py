@@ -6,16 +6,17 @@ rather than each making its own:
 
 * :data:`workspace`: named scratch buffers that grow to the largest call
   seen and are reused (:func:`release_workspace` frees them);
-* :func:`run_parallel`: one thread pool of :func:`_threads` workers that
-  splits the forward into parts writing disjoint slices.
+* :func:`run_parallel`: the forward split into parts writing disjoint
+  slices, on :func:`_threads` threads of the shared CPU pool
+  (:mod:`fasterrcnn.functions.cpu_threads`).
 
 Neither knows anything of RoIs; they hold no state that changes a result.
 """
 
-import concurrent.futures
-import os
-
 import numpy
+
+from fasterrcnn.functions import cpu_threads as cpu_threads_module
+from fasterrcnn.functions.cpu_threads import cpu_threads
 
 
 class _Workspace(object):
@@ -60,13 +61,12 @@ def release_workspace():
 #: Below this many output values one thread does the work: handing it to
 #: threads costs more than it saves.
 _PARALLEL_MIN_SIZE = 1 << 18
-_executor = None
 
 
 def _threads():
     """Threads the forward uses: the cores, at most 4 (bench/ops.py prints
     it next to the timings)."""
-    return min(os.cpu_count() or 1, 4)
+    return min(cpu_threads(), 4)
 
 
 def run_parallel(work, length, size):
@@ -80,19 +80,8 @@ def run_parallel(work, length, size):
     ``size`` is the number of output values, which decides whether threads
     pay off (:data:`_PARALLEL_MIN_SIZE`).
     """
-    global _executor
     n_parts = _threads() if size >= _PARALLEL_MIN_SIZE else 1
     n_parts = max(1, min(n_parts, length))
     bounds = [length * i // n_parts for i in range(n_parts + 1)]
-    if n_parts == 1:
-        work(0, 0, length)
-        return
-    if _executor is None:
-        # One pool for the process, made on first need, so that every
-        # later call reuses its threads.
-        _executor = concurrent.futures.ThreadPoolExecutor(
-            max_workers=_threads(), thread_name_prefix='fasterrcnn-roi-pool')
-    futures = [_executor.submit(work, i, bounds[i], bounds[i + 1])
-               for i in range(n_parts)]
-    for future in futures:
-        future.result()
+    cpu_threads_module.run_parallel(
+        lambda part: work(part, bounds[part], bounds[part + 1]), n_parts)

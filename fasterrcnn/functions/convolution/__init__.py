@@ -1,0 +1,173 @@
+"""2-D convolution: Chainer's semantics, near the BLAS's speed on the CPU.
+
+* :func:`convolution_2d` has the arguments and results of
+  ``chainer.functions.convolution_2d``. On the CPU, for the cases it
+  covers (:func:`supported`: float32 / float64, dilation 1, one group, no
+  ``cover_all``, padding below the kernel size) it runs
+  :class:`Convolution2D`; everything else, and every GPU array (cuDNN),
+  goes to Chainer's own.
+* :class:`Convolution2D` and :class:`Convolution2DGradW` are the
+  FunctionNodes; ``numpy_impl`` computes. The input gradient is the
+  convolution of the output gradient (dilated by the stride, padded by
+  ``k - 1 - p``) with the flipped, transposed kernel, so it runs on the same
+  tiles, and every gradient is itself differentiable (double backprop).
+
+Results equal Chainer's to float rounding: the same products, summed in
+another order by the GEMM.
+"""
+
+import chainer
+import chainer.functions as F
+import numpy
+from chainer import function_node
+
+from fasterrcnn.functions.convolution import numpy_impl
+from fasterrcnn.functions.cpu_threads import kernels_enabled
+
+
+def _pair(value):
+    if isinstance(value, (tuple, list)):
+        return int(value[0]), int(value[1])
+    return int(value), int(value)
+
+
+def supported(x, W, stride=1, pad=0, cover_all=False, dilate=1, groups=1):
+    """Whether :class:`Convolution2D` computes this call (else Chainer's
+    own ``convolution_2d`` does). ``x`` and ``W`` are arrays or Variables."""
+    if not kernels_enabled():
+        return False
+    x = getattr(x, 'array', x)
+    W = getattr(W, 'array', W)
+    if not isinstance(x, numpy.ndarray) or not isinstance(W, numpy.ndarray):
+        return False
+    if x.dtype not in (numpy.float32, numpy.float64) or W.dtype != x.dtype:
+        return False
+    if x.ndim != 4 or W.ndim != 4 or x.shape[1] != W.shape[1]:
+        return False
+    kh, kw = W.shape[2:]
+    ph, pw = _pair(pad)
+    return (not cover_all and _pair(dilate) == (1, 1) and groups == 1 and
+            min(_pair(stride)) >= 1 and 0 <= ph < kh and 0 <= pw < kw and
+            x.shape[2] + 2 * ph >= kh and x.shape[3] + 2 * pw >= kw)
+
+
+class Convolution2D(function_node.FunctionNode):
+    """``y = W * x + b`` on the CPU (``numpy_impl.forward``).
+
+    Inputs ``x`` ``(N, C, H, W)``, ``W`` ``(C_out, C, kh, kw)`` and
+    optionally ``b`` ``(C_out,)``, float32 or float64 NumPy arrays; output
+    ``(N, C_out, H', W')``.
+    """
+
+    def __init__(self, stride=1, pad=0):
+        self.stride = _pair(stride)
+        self.pad = _pair(pad)
+
+    def forward(self, inputs):
+        self.retain_inputs((0, 1))
+        x, W = inputs[:2]
+        b = inputs[2] if len(inputs) == 3 else None
+        return numpy_impl.forward(x, W, b, self.stride, self.pad),
+
+    def backward(self, indexes, grad_outputs):
+        x, W = self.get_retained_inputs()
+        gy, = grad_outputs
+        grads = []
+        if 0 in indexes:
+            grads.append(grad_input(gy, W, x.shape[2:], self.stride,
+                                    self.pad))
+        if 1 in indexes:
+            gW, = Convolution2DGradW(self.stride, self.pad,
+                                     W.shape[2:]).apply((x, gy))
+            grads.append(gW)
+        if 2 in indexes:
+            grads.append(F.sum(gy, axis=(0, 2, 3)))
+        return grads
+
+
+class Convolution2DGradW(function_node.FunctionNode):
+    """``gW`` of :class:`Convolution2D` from ``x`` ``(N, C, H, W)`` and
+    ``gy`` ``(N, C_out, H', W')`` (``numpy_impl.grad_weight``)."""
+
+    def __init__(self, stride, pad, kernel):
+        self.stride = _pair(stride)
+        self.pad = _pair(pad)
+        self.kernel = _pair(kernel)
+
+    def forward(self, inputs):
+        self.retain_inputs((0, 1))
+        x, gy = inputs
+        return numpy_impl.grad_weight(x, gy, self.kernel, self.stride,
+                                      self.pad),
+
+    def backward(self, indexes, grad_outputs):
+        x, gy = self.get_retained_inputs()
+        ggW, = grad_outputs
+        grads = []
+        if 0 in indexes:
+            grads.append(grad_input(gy, ggW, x.shape[2:], self.stride,
+                                    self.pad))
+        if 1 in indexes:
+            grads.append(convolution_2d(x, ggW, None, self.stride, self.pad))
+        return grads
+
+
+def grad_input(gy, W, size, stride, pad):
+    """The gradient of ``x`` from ``gy``: a convolution itself.
+
+    Args:
+        gy (chainer.Variable): ``(N, C_out, H', W')``.
+        W (chainer.Variable): ``(C_out, C, kh, kw)``.
+        size (tuple): ``(H, W)`` of the forward's input.
+        stride, pad (tuple): the forward's.
+
+    Returns:
+        chainer.Variable: ``(N, C, H, W)``.
+    """
+    n, c_out, out_h, out_w = gy.shape
+    kh, kw = W.shape[2:]
+    sy, sx = stride
+    ph, pw = pad
+    # Input rows past the last window (the forward floors) get no gradient.
+    rest_h = size[0] - ((out_h - 1) * sy + kh - 2 * ph)
+    rest_w = size[1] - ((out_w - 1) * sx + kw - 2 * pw)
+    flipped = F.transpose(F.flip(F.flip(W, 2), 3), (1, 0, 2, 3))
+    if (sy, sx) == (1, 1) and rest_h == rest_w == 0:
+        return convolution_2d(gy, flipped, None, 1, (kh - 1 - ph,
+                                                     kw - 1 - pw))
+    # Stride s: the gradient spreads from every s-th cell; put s - 1 zeros
+    # between the cells of gy, pad it on each side, convolve with stride 1.
+    spread = F.pad(F.reshape(gy, (n, c_out, out_h, 1, out_w, 1)),
+                   ((0, 0), (0, 0), (0, 0), (0, sy - 1), (0, 0), (0, sx - 1)),
+                   'constant')
+    spread = F.reshape(spread, (n, c_out, out_h * sy, out_w * sx))
+    spread = spread[:, :, :(out_h - 1) * sy + 1, :(out_w - 1) * sx + 1]
+    spread = F.pad(spread, ((0, 0), (0, 0), (kh - 1 - ph, kh - 1 - ph +
+                                             rest_h),
+                            (kw - 1 - pw, kw - 1 - pw + rest_w)), 'constant')
+    return convolution_2d(spread, flipped, None, 1, 0)
+
+
+def convolution_2d(x, W, b=None, stride=1, pad=0, cover_all=False,
+                   dilate=1, groups=1):
+    """``chainer.functions.convolution_2d`` with the tiled CPU path.
+
+    Args:
+        x (chainer.Variable or array): ``(N, C, H, W)`` input.
+        W (chainer.Variable or array): ``(C_out, C / groups, kh, kw)``.
+        b (chainer.Variable or array or None): ``(C_out,)`` bias.
+        stride, pad, cover_all, dilate, groups: as in Chainer.
+
+    Returns:
+        chainer.Variable: ``(N, C_out, H', W')``.
+    """
+    if not supported(x, W, stride, pad, cover_all, dilate, groups) or (
+            b is not None and getattr(b, 'dtype', None) !=
+            getattr(x, 'dtype', None)):
+        return F.convolution_2d(x, W, b, stride, pad, cover_all=cover_all,
+                                dilate=dilate, groups=groups)
+    node = Convolution2D(stride, pad)
+    inputs = (x, W) if b is None else (x, W, b)
+    y, = node.apply(inputs)
+    return y
+

@@ -1,0 +1,218 @@
+"""The NumPy twin of the 2-D convolution: im2col in cache-sized tiles, GEMM.
+
+Chainer's CPU convolution builds the whole im2col matrix, ``C * kh * kw``
+rows by ``N * H' * W'`` columns, before one GEMM: 1.1 GB for conv1_2 at
+600 x 800, written once and read back from memory, so the large early
+layers of VGG16 run at a fraction of the BLAS's speed (27 GFLOP/s for
+conv1_2 here, where the BLAS gives about 130). Here the same matrix is
+built a few output rows at a time into a buffer of about
+:data:`TILE_BYTES`, which stays in cache while its GEMM reads it, and the
+tiles run on every core (:mod:`fasterrcnn.functions.cpu_threads`).
+
+* :func:`forward`: ``y = W * x + b`` for any stride and zero padding.
+* :func:`grad_weight`: ``gW``. With stride 1 there is no im2col at all:
+  in the padded input flattened row by row, the input cells that kernel
+  offset ``(a, b)`` meets form one contiguous slice starting ``a`` rows
+  and ``b`` cells in, so ``gW[:, :, a, b]`` is one GEMM of the output
+  gradient (widened to the padded width, with zeros in the extra
+  columns) with a strided view of the input. Other strides use the tiles.
+* The input gradient is itself a convolution (of the output gradient with
+  the flipped, transposed kernel); the FunctionNode computes it with
+  :func:`forward`.
+
+Arrays are NCHW, ``W`` is ``(C_out, C_in, kh, kw)``, as in Chainer.
+"""
+
+import numpy
+from numpy.lib.stride_tricks import as_strided
+
+from fasterrcnn.functions.cpu_threads import cpu_threads, run_parallel
+
+#: Bytes of one im2col tile, and the fewest output cells in one. The
+#: tiles need not fit in cache (the GEMM blocks its operands itself), but
+#: each GEMM call packs the whole kernel matrix again, up to 9.4 MB for the
+#: 512-channel layers: with too few columns per call the packing, not the
+#: arithmetic, takes the time. 512 to 16384 cells measured within noise of
+#: each other at every VGG16 layer on the 2-core development machine
+#: (bench/conv.py).
+TILE_BYTES = 4 << 20
+TILE_MIN_CELLS = 512
+
+
+def output_size(size, kernel, stride, pad):
+    """Output cells along one axis (no ``cover_all``)."""
+    return (size + 2 * pad - kernel) // stride + 1
+
+
+def padded(x, pad_h, pad_w, extra_rows=0):
+    """``(N, C, H + 2 pad_h + extra_rows, W + 2 pad_w)`` C-contiguous copy
+    of ``x`` with zeros around it (``extra_rows`` more zero rows at the
+    bottom); ``x`` itself when nothing is added and it is contiguous."""
+    n, c, h, w = x.shape
+    if pad_h == pad_w == extra_rows == 0:
+        return numpy.ascontiguousarray(x)
+    out = numpy.zeros((n, c, h + 2 * pad_h + extra_rows, w + 2 * pad_w),
+                      dtype=x.dtype)
+    out[:, :, pad_h:pad_h + h, pad_w:pad_w + w] = x
+    return out
+
+
+def _row_tiles(n, out_h, out_w, k, itemsize):
+    """``[(image, first output row, rows)]`` covering every output row:
+    tiles of about :data:`TILE_BYTES` of im2col (``k`` values per output
+    cell) and at least :data:`TILE_MIN_CELLS` cells, as many per image as
+    a multiple of the threads so that every thread gets the same work."""
+    cells = max(TILE_BYTES // (k * itemsize), TILE_MIN_CELLS)
+    per_image = -(-out_h * out_w // cells)
+    if n == 1:
+        threads = cpu_threads()
+        per_image = -(-per_image // threads) * threads
+    per_image = max(1, min(per_image, out_h))
+    rows = -(-out_h // per_image)
+    return [(i, r0, min(rows, out_h - r0))
+            for i in range(n) for r0 in range(0, out_h, rows)]
+
+
+def _im2col_view(xp, image, r0, rows, out_w, kernel, stride):
+    """``(C, kh, kw, rows, W')`` view of the padded input ``xp``: the
+    cells each kernel offset meets for output rows ``r0 .. r0 + rows``."""
+    _, c, _, _ = xp.shape
+    kh, kw = kernel
+    sy, sx = stride
+    s = xp.strides
+    return as_strided(xp[image, :, r0 * sy:], (c, kh, kw, rows, out_w),
+                      (s[1], s[2], s[3], s[2] * sy, s[3] * sx),
+                      writeable=False)
+
+
+def _for_each_tile(tiles, col_shape, dtype, work):
+    """Run ``work(tile, col)`` for every tile on the CPU pool, each part
+    with its own im2col buffer of ``col_shape`` (elements per output
+    cell, output cells per tile)."""
+    n_parts = min(cpu_threads(), len(tiles))
+
+    def part(p):
+        col = numpy.empty(col_shape[0] * col_shape[1], dtype=dtype)
+        for tile in tiles[p::n_parts]:
+            work(tile, col)
+    # One BLAS thread per part: the parts already use every core.
+    run_parallel(part, n_parts, blas=1 if n_parts > 1 else None)
+
+
+def forward(x, W, b, stride, pad):
+    """The convolution.
+
+    Args:
+        x (numpy.ndarray): ``(N, C, H, W)`` float input.
+        W (numpy.ndarray): ``(C_out, C, kh, kw)`` kernel, same dtype.
+        b (numpy.ndarray or None): ``(C_out,)`` bias.
+        stride (tuple): ``(sy, sx)``.
+        pad (tuple): ``(ph, pw)`` zero padding on each side.
+
+    Returns:
+        numpy.ndarray: ``(N, C_out, H', W')``.
+    """
+    n, c, h, w = x.shape
+    c_out, _, kh, kw = W.shape
+    out_h = output_size(h, kh, stride[0], pad[0])
+    out_w = output_size(w, kw, stride[1], pad[1])
+    y = numpy.empty((n, c_out, out_h, out_w), dtype=x.dtype)
+    if y.size == 0:
+        return y
+    k = c * kh * kw
+    w2 = numpy.ascontiguousarray(W).reshape(c_out, k)
+    y_flat = y.reshape(n, c_out, out_h * out_w)
+    if (kh, kw, stride, pad) == (1, 1, (1, 1), (0, 0)):
+        # A 1 x 1 kernel needs no im2col: each image is one GEMM (on the
+        # BLAS's own threads).
+        x_flat = numpy.ascontiguousarray(x).reshape(n, c, h * w)
+        for i in range(n):
+            numpy.matmul(w2, x_flat[i], out=y_flat[i])
+    else:
+        xp = padded(x, pad[0], pad[1])
+        tiles = _row_tiles(n, out_h, out_w, k, x.itemsize)
+
+        def work(tile, col):
+            i, r0, rows = tile
+            cells = rows * out_w
+            block = col[:k * cells].reshape(c, kh, kw, rows, out_w)
+            numpy.copyto(block, _im2col_view(xp, i, r0, rows, out_w,
+                                             (kh, kw), stride))
+            numpy.matmul(w2, block.reshape(k, cells),
+                         out=y_flat[i, :, r0 * out_w:r0 * out_w + cells])
+
+        _for_each_tile(tiles, (k, tiles[0][2] * out_w), x.dtype, work)
+    if b is not None:
+        y += b.reshape(1, c_out, 1, 1)
+    return y
+
+
+def grad_weight(x, gy, kernel, stride, pad):
+    """``gW`` of the convolution.
+
+    Args:
+        x (numpy.ndarray): ``(N, C, H, W)`` input of the forward.
+        gy (numpy.ndarray): ``(N, C_out, H', W')`` gradient of its output.
+        kernel (tuple): ``(kh, kw)``.
+        stride, pad (tuple): as in :func:`forward`.
+
+    Returns:
+        numpy.ndarray: ``(C_out, C, kh, kw)``.
+    """
+    n, c, h, w = x.shape
+    _, c_out, out_h, out_w = gy.shape
+    kh, kw = kernel
+    if stride == (1, 1):
+        return _grad_weight_stride1(x, gy, kernel, pad)
+    k = c * kh * kw
+    xp = padded(x, pad[0], pad[1])
+    gy_flat = numpy.ascontiguousarray(gy).reshape(n, c_out, out_h * out_w)
+    tiles = _row_tiles(n, out_h, out_w, k, x.itemsize)
+    n_parts = min(cpu_threads(), len(tiles))
+    sums = numpy.zeros((max(n_parts, 1), c_out, k), dtype=x.dtype)
+    if not tiles:
+        return sums[0].reshape(c_out, c, kh, kw)
+    owner = {tile: p for p in range(n_parts) for tile in tiles[p::n_parts]}
+
+    def work(tile, col):
+        i, r0, rows = tile
+        cells = rows * out_w
+        block = col[:k * cells].reshape(c, kh, kw, rows, out_w)
+        numpy.copyto(block, _im2col_view(xp, i, r0, rows, out_w, kernel,
+                                         stride))
+        sums[owner[tile]] += numpy.matmul(
+            gy_flat[i, :, r0 * out_w:r0 * out_w + cells],
+            block.reshape(k, cells).T)
+
+    _for_each_tile(tiles, (k, tiles[0][2] * out_w), x.dtype, work)
+    return sums.sum(axis=0).reshape(c_out, c, kh, kw)
+
+
+def _grad_weight_stride1(x, gy, kernel, pad):
+    """``gW`` for stride 1 by one GEMM per kernel offset (module doc)."""
+    n, c, h, w = x.shape
+    _, c_out, out_h, out_w = gy.shape
+    kh, kw = kernel
+    # One extra zero row: the last offset's slice runs kw - 1 cells past
+    # the padded image (into columns whose output gradient is zero).
+    xp = padded(x, pad[0], pad[1], extra_rows=1)
+    wide = xp.shape[3]
+    x_flat = xp.reshape(n, c, -1)
+    gy_wide = numpy.zeros((n, c_out, out_h, wide), dtype=gy.dtype)
+    gy_wide[..., :out_w] = gy
+    gy_flat = gy_wide.reshape(n, c_out, out_h * wide)
+    cells = out_h * wide
+    # (kh, kw, C_out, C): each offset's GEMM writes one contiguous block.
+    g = numpy.zeros((kh, kw, c_out, c), dtype=x.dtype)
+    scratch = numpy.empty((c_out, c), dtype=x.dtype) if n > 1 else None
+    for i in range(n):
+        for a in range(kh):
+            for b in range(kw):
+                start = a * wide + b
+                view = x_flat[i, :, start:start + cells].T
+                if i == 0:
+                    numpy.matmul(gy_flat[i], view, out=g[a, b])
+                else:
+                    numpy.matmul(gy_flat[i], view, out=scratch)
+                    g[a, b] += scratch
+    return numpy.ascontiguousarray(g.transpose(2, 3, 0, 1))

@@ -1,0 +1,140 @@
+"""The CPU work of the NumPy twins, split over the cores.
+
+NumPy's copies, ufuncs, ``take`` and ``matmul`` release the GIL, so a
+computation cut into parts that write disjoint slices runs on every core
+from ordinary Python threads. This module owns the one pool of such threads
+(made on first need, kept for the life of the process, dropped in a forked
+child where its threads do not exist) and the BLAS's own thread count while
+they run:
+
+* :func:`run_parallel` runs ``work(part)`` for every part, in the pool;
+* with ``blas_threads=1`` the BLAS computes each part's GEMM on the calling
+  thread only, so that ``T`` threads each running a GEMM use ``T`` cores
+  and not ``T`` times the BLAS's threads (2 x 2 on 2 cores measured 5 to
+  30 % slower than 2 x 1 for the convolution's tiles, bench/conv.py).
+
+The thread count changes no result: every part is computed the same way
+whichever thread runs it.
+"""
+
+import concurrent.futures
+import contextlib
+import os
+import threading
+
+_executor = None
+_executor_lock = threading.Lock()
+#: Callers inside a :func:`blas_threads` block, and the count to restore.
+_blas_users = 0
+_blas_saved = None
+_blas_lock = threading.Lock()
+_blas_controller = None
+
+
+def cpu_threads():
+    """The cores this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _pool():
+    global _executor
+    with _executor_lock:
+        if _executor is None:
+            _executor = concurrent.futures.ThreadPoolExecutor(
+                max_workers=cpu_threads(),
+                thread_name_prefix='fasterrcnn-cpu')
+        return _executor
+
+
+def _forget_pool_in_child():
+    # A forked child (a multiprocess data loader) inherits the pool object
+    # but none of its threads: work handed to it would wait forever.
+    global _executor, _executor_lock, _blas_lock, _blas_users, _blas_saved
+    _executor = None
+    _executor_lock = threading.Lock()
+    _blas_lock = threading.Lock()
+    _blas_users = 0
+    _blas_saved = None
+
+
+if hasattr(os, 'register_at_fork'):
+    os.register_at_fork(after_in_child=_forget_pool_in_child)
+
+
+def _controller():
+    """threadpoolctl's view of the loaded BLAS libraries, or None."""
+    global _blas_controller
+    if _blas_controller is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+            _blas_controller = ThreadpoolController()
+        except Exception:  # not installed or no BLAS found: leave it be
+            _blas_controller = False
+    return _blas_controller or None
+
+
+@contextlib.contextmanager
+def blas_threads(n):
+    """Within the block the BLAS runs each call on ``n`` threads.
+
+    Only from the main thread: OpenBLAS takes a new thread count from the
+    thread that started it and ignores one set elsewhere (measured: a limit
+    set on another thread left that thread's own GEMMs on 2 threads), so
+    elsewhere the block changes nothing, which costs speed, never a result.
+    Counted, so that nested blocks restore the BLAS's own count only when
+    the outermost one ends.
+    """
+    global _blas_users, _blas_saved
+    controller = _controller()
+    if controller is None or \
+            threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    with _blas_lock:
+        if _blas_users == 0:
+            blas = controller.select(user_api='blas')
+            _blas_saved = [lib.num_threads for lib in blas.lib_controllers]
+            blas.limit(limits=n)
+        _blas_users += 1
+    try:
+        yield
+    finally:
+        with _blas_lock:
+            _blas_users -= 1
+            if _blas_users == 0:
+                blas = controller.select(user_api='blas')
+                for lib, saved in zip(blas.lib_controllers, _blas_saved):
+                    lib.set_num_threads(saved)
+
+
+def run_parallel(work, n_parts, blas=None):
+    """Run ``work(part)`` for ``part`` in ``range(n_parts)`` on the pool.
+
+    Args:
+        work (callable): computes part ``part``; parts must write disjoint
+            memory. Its exceptions are raised here (the first part's first).
+        n_parts (int): parts; 1 runs ``work(0)`` on the calling thread.
+        blas (int or None): BLAS threads while the parts run (see
+            :func:`blas_threads`); None leaves the BLAS alone.
+    """
+    if n_parts <= 1:
+        work(0)
+        return
+    context = blas_threads(blas) if blas else contextlib.nullcontext()
+    with context:
+        pool = _pool()
+        futures = [pool.submit(work, part) for part in range(n_parts)]
+        for future in futures:
+            future.result()
+
+
+def kernels_enabled():
+    """Whether this project's CPU convolution and max pooling run (they do
+    unless ``chainer.config.fasterrcnn_cpu_kernels`` is False, which hands
+    every call to Chainer's own functions: ``with chainer.using_config(
+    'fasterrcnn_cpu_kernels', False):``)."""
+    import chainer
+    return bool(getattr(chainer.config, 'fasterrcnn_cpu_kernels', True))

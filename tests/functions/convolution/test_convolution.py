@@ -1,0 +1,151 @@
+"""The convolution FunctionNodes (functions/convolution/__init__.py):
+Chainer's results to float rounding, gradients checked in float64, every
+unsupported case handed to Chainer."""
+
+import chainer
+import chainer.functions as F
+import numpy
+import pytest
+from chainer import gradient_check
+
+from fasterrcnn.functions.convolution import (Convolution2D, convolution_2d,
+                                              supported)
+
+#: (N, C, H, W), C_out, kernel, stride, pad: square and not, strides 1-3,
+#: padding 0 to k - 1, images no larger than the kernel, a 1 x 1 kernel.
+CASES = [
+    ((2, 3, 7, 9), 4, 3, 1, 1),
+    ((1, 5, 8, 6), 3, 3, 2, 1),
+    ((2, 4, 9, 7), 3, 3, 2, 0),
+    ((2, 3, 5, 5), 2, 1, 1, 0),
+    ((1, 3, 6, 7), 2, 2, 3, 1),
+    ((1, 2, 4, 5), 3, (3, 2), (1, 2), (2, 1)),
+    ((1, 2, 1, 1), 3, 3, 1, 1),      # one pixel: only padding around it
+    ((1, 2, 3, 3), 2, 3, 1, 0),      # image the size of the kernel
+    ((3, 1, 2, 2), 2, 3, 2, 2),
+]
+
+
+def _inputs(case, dtype, seed=0):
+    shape, c_out, k, _, _ = case
+    kh, kw = (k, k) if isinstance(k, int) else k
+    rng = numpy.random.RandomState(seed)
+    x = rng.uniform(-1, 1, shape).astype(dtype)
+    W = rng.uniform(-1, 1, (c_out, shape[1], kh, kw)).astype(dtype)
+    b = rng.uniform(-1, 1, c_out).astype(dtype)
+    return x, W, b
+
+
+@pytest.mark.parametrize('case', CASES)
+@pytest.mark.parametrize('dtype', [numpy.float32, numpy.float64])
+def test_forward_and_gradients_equal_chainers(case, dtype):
+    x, W, b = _inputs(case, dtype)
+    stride, pad = case[3], case[4]
+    ours = [chainer.Variable(a.copy()) for a in (x, W, b)]
+    theirs = [chainer.Variable(a.copy()) for a in (x, W, b)]
+    y = convolution_2d(*ours, stride=stride, pad=pad)
+    ref = F.convolution_2d(*theirs, stride=stride, pad=pad)
+    assert isinstance(y.creator, Convolution2D)
+    assert y.shape == ref.shape and y.dtype == dtype
+    tol = {'atol': 1e-5, 'rtol': 1e-5} if dtype == numpy.float32 else \
+        {'atol': 1e-12, 'rtol': 1e-12}
+    numpy.testing.assert_allclose(y.array, ref.array, **tol)
+    gy = numpy.random.RandomState(1).uniform(-1, 1, y.shape).astype(dtype)
+    y.grad, ref.grad = gy, gy.copy()
+    y.backward()
+    ref.backward()
+    for a, r in zip(ours, theirs):
+        assert a.grad.dtype == dtype
+        numpy.testing.assert_allclose(a.grad, r.grad, **tol)
+
+
+@pytest.mark.parametrize('case', CASES)
+def test_check_backward_float64(case):
+    x, W, b = _inputs(case, numpy.float64)
+    stride, pad = case[3], case[4]
+    y = convolution_2d(x, W, b, stride, pad)
+    rng = numpy.random.RandomState(2)
+    gy = rng.uniform(-1, 1, y.shape)
+
+    def f(x, W, b):
+        return convolution_2d(x, W, b, stride, pad)
+    gradient_check.check_backward(f, (x, W, b), gy, dtype=numpy.float64,
+                                  atol=1e-7, rtol=1e-7)
+    gradient_check.check_double_backward(
+        f, (x, W, b), gy, tuple(rng.uniform(-1, 1, a.shape)
+                                for a in (x, W, b)),
+        dtype=numpy.float64, atol=1e-7, rtol=1e-7)
+
+
+def test_without_bias_and_without_input_gradient():
+    x, W, _ = _inputs(CASES[0], numpy.float32)
+    frozen = chainer.Variable(x, requires_grad=False)
+    weight = chainer.Variable(W)
+    y = convolution_2d(frozen, weight, None, 1, 1)
+    numpy.testing.assert_allclose(
+        y.array, F.convolution_2d(x, W, None, 1, 1).array, atol=1e-5)
+    y.grad = numpy.ones(y.shape, numpy.float32)
+    y.backward()
+    assert frozen.grad is None and weight.grad is not None
+
+
+def test_nonfinite_input_spreads_as_in_chainer():
+    x, W, b = _inputs(CASES[0], numpy.float32)
+    x[0, 1, 3, 4] = numpy.inf
+    x[1, 0, 0, 0] = numpy.nan
+    y = convolution_2d(x, W, b, 1, 1).array
+    ref = F.convolution_2d(x, W, b, 1, 1).array
+    numpy.testing.assert_array_equal(numpy.isfinite(y), numpy.isfinite(ref))
+    finite = numpy.isfinite(ref)
+    numpy.testing.assert_allclose(y[finite], ref[finite], atol=1e-5)
+
+
+def test_empty_batch():
+    x, W, b = _inputs(CASES[0], numpy.float32)
+    y = convolution_2d(x[:0], W, b, 1, 1)
+    assert y.shape == (0, 4, 7, 9)
+
+
+@pytest.mark.parametrize('kwargs', [
+    {'dilate': 2}, {'groups': 3}, {'cover_all': True}, {'pad': 3},
+])
+def test_other_cases_go_to_chainer(kwargs):
+    x, W, b = _inputs(((1, 3, 8, 8), 3, 3, 1, 1), numpy.float32)
+    if 'groups' in kwargs:
+        W = W[:, :1]
+    args = dict({'stride': 1, 'pad': 1}, **kwargs)
+    assert not supported(x, W, **args)
+    y = convolution_2d(x, W, b, **args)
+    assert not isinstance(y.creator, Convolution2D)
+    numpy.testing.assert_array_equal(
+        y.array, F.convolution_2d(x, W, b, **args).array)
+
+
+def test_half_precision_and_mixed_dtypes_go_to_chainer():
+    x, W, b = _inputs(CASES[0], numpy.float16)
+    assert not supported(x, W)
+    y = convolution_2d(x, W, b, 1, 1)
+    assert not isinstance(y.creator, Convolution2D)
+    with pytest.raises(Exception):   # Chainer's own type check
+        convolution_2d(x.astype(numpy.float32), W.astype(numpy.float32),
+                       b.astype(numpy.float64), 1, 1)
+
+
+def test_switched_off_by_config():
+    x, W, b = _inputs(CASES[0], numpy.float32)
+    with chainer.using_config('fasterrcnn_cpu_kernels', False):
+        y = convolution_2d(x, W, b, 1, 1)
+    assert not isinstance(y.creator, Convolution2D)
+    assert isinstance(convolution_2d(x, W, b, 1, 1).creator, Convolution2D)
+
+
+@pytest.mark.gpu
+def test_gpu_arrays_go_to_cudnn():
+    import cupy
+    x, W, b = _inputs(CASES[0], numpy.float32)
+    y = convolution_2d(cupy.asarray(x), cupy.asarray(W), cupy.asarray(b),
+                       1, 1)
+    assert not isinstance(y.creator, Convolution2D)
+    numpy.testing.assert_allclose(cupy.asnumpy(y.array),
+                                  convolution_2d(x, W, b, 1, 1).array,
+                                  atol=1e-4)

@@ -1,0 +1,84 @@
+"""The shared CPU threads (functions/cpu_threads.py): parts run, errors
+come back, the BLAS's thread count is restored, a forked child works."""
+
+import multiprocessing
+import threading
+
+import numpy
+import pytest
+import threadpoolctl
+
+from fasterrcnn.functions import cpu_threads
+
+
+def _blas_counts():
+    return [info['num_threads'] for info in threadpoolctl.threadpool_info()
+            if info['user_api'] == 'blas']
+
+
+def test_every_part_runs_once():
+    seen = []
+    lock = threading.Lock()
+
+    def work(part):
+        with lock:
+            seen.append(part)
+    cpu_threads.run_parallel(work, 7)
+    assert sorted(seen) == list(range(7))
+
+
+def test_errors_reach_the_caller():
+    def work(part):
+        if part == 2:
+            raise ValueError('part 2')
+    with pytest.raises(ValueError, match='part 2'):
+        cpu_threads.run_parallel(work, 4, blas=1)
+    assert cpu_threads._blas_users == 0
+
+
+def test_blas_threads_set_from_the_main_thread_and_restored():
+    before = _blas_counts()
+    assert before, 'threadpoolctl finds the BLAS NumPy uses'
+    elsewhere = []
+
+    def other():
+        # OpenBLAS ignores counts set on other threads: nothing changes
+        with cpu_threads.blas_threads(1):
+            elsewhere.append(cpu_threads._blas_users)
+    with cpu_threads.blas_threads(1):
+        with cpu_threads.blas_threads(1):      # nested
+            assert _blas_counts() == [1] * len(before)
+            thread = threading.Thread(target=other)
+            thread.start()
+            thread.join()
+        assert _blas_counts() == [1] * len(before)
+    assert elsewhere == [2]
+    assert _blas_counts() == before
+
+
+def _child(queue):
+    # Work handed to the parent's pool would wait forever here.
+    out = numpy.zeros(4)
+
+    def work(part):
+        out[part] = part + 1
+    cpu_threads.run_parallel(work, 4, blas=1)
+    queue.put(out.tolist())
+
+
+def test_forked_child_gets_a_pool_of_its_own():
+    cpu_threads.run_parallel(lambda part: None, 2)   # the parent's pool
+    context = multiprocessing.get_context('fork')
+    queue = context.Queue()
+    child = context.Process(target=_child, args=(queue,))
+    child.start()
+    child.join(60)
+    assert child.exitcode == 0
+    assert queue.get(timeout=5) == [1., 2., 3., 4.]
+
+
+def test_kernels_switch():
+    import chainer
+    assert cpu_threads.kernels_enabled()
+    with chainer.using_config('fasterrcnn_cpu_kernels', False):
+        assert not cpu_threads.kernels_enabled()
