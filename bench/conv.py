@@ -82,57 +82,57 @@ def _torch_fwd_bwd(torch, fn, args, grad):
     return run
 
 
-def measure_layer(layer, repeat, torch, rng):
-    """One row: seconds of each implementation, and the agreement."""
+def _layer_inputs(layer, rng):
+    """The arrays of one row, and our, Chainer's and torch's function."""
     name, kind, c_in, c_out, h, w = layer
     x = rng.uniform(-1, 1, (1, c_in, h, w)).astype(numpy.float32)
-    row = {'layer': name, 'shape': '{}x{}x{}'.format(c_in, h, w)}
     if kind == 'conv':
         W = rng.normal(0, 0.05, (c_out, c_in, 3, 3)).astype(numpy.float32)
         b = rng.normal(0, 0.1, c_out).astype(numpy.float32)
-        args = (x, W, b)
+        return ((x, W, b),
+                lambda x, W, b: ours.convolution_2d(x, W, b, 1, 1),
+                lambda x, W, b: F.convolution_2d(x, W, b, 1, 1),
+                lambda torch, x, W, b: torch.nn.functional.conv2d(
+                    x, W, b, 1, 1))
+    if kind == 'pool':
+        return ((x,),
+                lambda x: our_pooling.max_pooling_2d(x, 2, 2,
+                                                     cover_all=False),
+                lambda x: F.max_pooling_2d(x, 2, 2, cover_all=False),
+                lambda torch, x: torch.nn.functional.max_pool2d(x, 2, 2))
+    return (x,), F.relu, F.relu, lambda torch, x: torch.relu(x)
 
-        def mine(x, W, b):
-            return ours.convolution_2d(x, W, b, 1, 1)
 
-        def chainers(x, W, b):
-            return F.convolution_2d(x, W, b, 1, 1)
+def measure_layer(layer, repeat, rng):
+    """One row: seconds of ours and Chainer's, and their agreement."""
+    name, kind, c_in, c_out, h, w = layer
+    args, mine, chainers, _ = _layer_inputs(layer, rng)
+    row = {'layer': name, 'shape': '{}x{}x{}'.format(c_in, h, w)}
+    if kind == 'conv':
         row['flop'] = _conv_flop(c_in, c_out, h, w)
-        if torch is not None:
-            def torchs(x, W, b):
-                return torch.nn.functional.conv2d(x, W, b, 1, 1)
-    elif kind == 'pool':
-        args = (x,)
-
-        def mine(x):
-            return our_pooling.max_pooling_2d(x, 2, 2, cover_all=False)
-
-        def chainers(x):
-            return F.max_pooling_2d(x, 2, 2, cover_all=False)
-        if torch is not None:
-            def torchs(x):
-                return torch.nn.functional.max_pool2d(x, 2, 2)
-    else:
-        args = (x,)
-        mine = chainers = F.relu
-        if torch is not None:
-            torchs = torch.relu
     y_ours = mine(*args).array
-    y_chainer = chainers(*args).array
-    row['agree'] = float(numpy.abs(y_ours - y_chainer).max())
+    row['agree'] = float(numpy.abs(y_ours - chainers(*args).array).max())
     grad = rng.uniform(-1, 1, y_ours.shape).astype(numpy.float32)
     with chainer.no_backprop_mode():
         row['ours'] = median_time(lambda: mine(*args), repeat)
         row['chainer'] = median_time(lambda: chainers(*args), repeat)
     row['ours_bwd'] = median_time(_fwd_bwd(mine, args, grad), repeat)
     row['chainer_bwd'] = median_time(_fwd_bwd(chainers, args, grad), repeat)
-    if torch is not None:
-        tensors = [torch.from_numpy(a) for a in args]
-        with torch.no_grad():
-            row['torch'] = median_time(lambda: torchs(*tensors), repeat)
-        row['torch_bwd'] = median_time(
-            _torch_fwd_bwd(torch, torchs, args, grad), repeat)
     return row
+
+
+def measure_torch(row, layer, repeat, torch, rng):
+    """Adds torch's seconds to ``row`` (after every NumPy row: torch's
+    OpenMP threads keep spinning a while after its calls, which would slow
+    whatever NumPy runs next)."""
+    args, _, _, fn = _layer_inputs(layer, rng)
+    tensors = [torch.from_numpy(a) for a in args]
+    with torch.no_grad():
+        y = fn(torch, *tensors)
+        row['torch'] = median_time(lambda: fn(torch, *tensors), repeat)
+    grad = rng.uniform(-1, 1, tuple(y.shape)).astype(numpy.float32)
+    row['torch_bwd'] = median_time(_torch_fwd_bwd(
+        torch, lambda *t: fn(torch, *t), args, grad), repeat)
 
 
 def _ms(seconds, flop=None):
@@ -179,12 +179,16 @@ def main(argv=None):
     keep_freed_memory()
     torch = None if args.no_torch else _load_torch()
     rng = numpy.random.RandomState(0)
-    rows = []
+    rows, chosen = [], []
     for layer in layers(args.size):
         if args.layers and layer[0] not in args.layers:
             continue
-        rows.append(measure_layer(layer, args.repeat, torch, rng))
+        chosen.append(layer)
+        rows.append(measure_layer(layer, args.repeat, rng))
         print(format_table(rows[-1:]).splitlines()[-2], file=sys.stderr)
+    if torch is not None:
+        for row, layer in zip(rows, chosen):
+            measure_torch(row, layer, args.repeat, torch, rng)
     if torch is not None:
         print('torch threads: {}'.format(torch.get_num_threads()))
     print(format_table(rows))

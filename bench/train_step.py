@@ -72,7 +72,7 @@ BLOCKS = tuple('block {}'.format(b + 1) for b in range(5))
 INNER = dict([('proposal creator', 'rpn'), ('roi pooling', 'head')] +
              [(name, 'extractor') for name in BLOCKS] +
              [('backward of ' + name, 'backward')
-              for name in BLOCKS[2:] + ('rpn', 'head', 'losses')])
+              for name in BLOCKS + ('rpn', 'head', 'losses')])
 #: The stages being timed, innermost last (the hook's labels).
 _ACTIVE = []
 
@@ -143,7 +143,7 @@ class _TimedBlock(_Timed):
 
 class _BackwardByStage(chainer.FunctionHook):
     """Adds each function's backward time to ``backward of STAGE``, the
-    innermost stage timed when its forward ran (blocks 3-5, rpn, head,
+    innermost stage timed when its forward ran (the blocks, rpn, head,
     losses; other stages' functions are not counted)."""
 
     name = 'backward by stage'
@@ -436,6 +436,14 @@ def format_table(results):
     return '\n'.join(lines)
 
 
+def blas_speed(repeat=5):
+    """GFLOP/s of NumPy's float32 matrix product (2048 x 2048) on this
+    machine now: the reference the figures are read against (a shared
+    machine's speed moves from day to day)."""
+    a = numpy.random.RandomState(0).rand(2048, 2048).astype(numpy.float32)
+    return 2 * 2048 ** 3 / median_time(lambda: a @ a, repeat) / 1e9
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--gpu', type=int, default=-1)
@@ -471,6 +479,7 @@ def main(argv=None):
     if args.demo or args.gpu >= 0:
         sides = [s for s in sides if s != 'torch']
     results = {}
+    speed = blas_speed()
     with tempfile.TemporaryDirectory() as root:
         weights = os.path.join(root, 'weights.npz')
         export_weights(root, args.size, args.demo, weights)
@@ -478,9 +487,10 @@ def main(argv=None):
             print('timing {} ...'.format(side), file=sys.stderr)
             results[side] = run_side(side, args, root, weights)
     print(format_table(results))
+    print('\nNumPy sgemm on this machine now: {:.0f} GFLOP/s'.format(speed))
     if args.json:
         with open(args.json, 'w') as f:
-            json.dump(results, f, indent=1)
+            json.dump(dict(results, sgemm_gflops=speed), f, indent=1)
     return 0
 
 

@@ -23,6 +23,8 @@ CASES = [
     ((1, 2, 1, 1), 3, 3, 1, 1),      # one pixel: only padding around it
     ((1, 2, 3, 3), 2, 3, 1, 0),      # image the size of the kernel
     ((3, 1, 2, 2), 2, 3, 2, 2),
+    ((2, 2, 6, 5), 9, 3, 1, 1),      # few input channels: gx by col2im
+    ((1, 1, 7, 6), 4, 3, 2, 1),
 ]
 
 
