@@ -225,12 +225,14 @@ def step_ops(args):
 
 def step_train_step(args):
     import train_step
+    root = os.path.join(args.out, 'train_step')
     if args.dry_run:
-        result = train_step.run(args.gpu, size=(192, 256), repeat=1,
-                                demo=True)
+        result = train_step.run_ours(root, args.gpu, size=(192, 256),
+                                     repeat=1, demo=True)
     else:
-        result = train_step.run(args.gpu, size=(600, 800), repeat=5)
-    result['table'] = train_step.format_table(result)
+        result = train_step.run_ours(root, args.gpu, size=(600, 800),
+                                     repeat=5)
+    result['table'] = train_step.format_table({'ours': result})
     return result
 
 

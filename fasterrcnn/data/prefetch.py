@@ -22,6 +22,17 @@ thread never keeps the process from exiting.
 
 import threading
 
+import chainer
+
+
+def _caller_config():
+    """The calling thread's own ``chainer.config`` entries (set with
+    ``chainer.config.x = ...`` or ``using_config``): they are thread-local,
+    and the reading thread must see them as the caller does (a reader that
+    follows ``chainer.config.cv_read_image_backend``, say)."""
+    local = getattr(chainer.config, '_local', None)
+    return dict(vars(local)) if local is not None else {}
+
 
 class _Pending(object):
     """One ``fn()`` running on a daemon thread."""
@@ -30,12 +41,15 @@ class _Pending(object):
         self.key = key
         self.done = threading.Event()
         self.result = self.error = None
-        thread = threading.Thread(target=self._run, args=(fn,),
+        thread = threading.Thread(target=self._run,
+                                  args=(fn, _caller_config()),
                                   name='fasterrcnn-prefetch', daemon=True)
         thread.start()
 
-    def _run(self, fn):
+    def _run(self, fn, config):
         try:
+            for name, value in config.items():
+                setattr(chainer.config, name, value)
             self.result = fn()
         except BaseException as error:  # handed to take(), on the caller
             self.error = error
@@ -78,3 +92,36 @@ class Prefetcher(object):
     def cancel(self):
         """Forget the computation ahead (its thread ends on its own)."""
         self._pending = None
+
+
+#: What :func:`read_ahead`'s thread returns at the end of the items.
+_END = object()
+
+
+def read_ahead(iterable, enabled=True):
+    """The items of ``iterable``, each next one taken on a thread while the
+    caller works on the current one (evaluation: the next chunk of test
+    images is read while this one is predicted).
+
+    Only one thread advances the iterator at a time: the caller waits for
+    the item taken ahead before asking for another. An error raised by the
+    iterable is raised here, at the item that raised it.
+    """
+    if not enabled:
+        for item in iterable:
+            yield item
+        return
+    items = iter(iterable)
+
+    def take():
+        return next(items, _END)
+    prefetcher = Prefetcher()
+    step = 0
+    prefetcher.start(step, take)
+    while True:
+        item = prefetcher.take(step, take)
+        if item is _END:
+            return
+        step += 1
+        prefetcher.start(step, take)
+        yield item

@@ -8,6 +8,7 @@ class and their means. ``eval.py`` and the training demo use this.
 import chainer
 import numpy
 
+from fasterrcnn.data.prefetch import read_ahead
 from fasterrcnn.evaluation.voc import (calc_detection_voc_ap,
                                        calc_detection_voc_prec_rec)
 from fasterrcnn.progress import Progress
@@ -74,7 +75,9 @@ def predict_examples(model, examples, on_image=None, batch_size=1,
     preds = ([], [], [])
     gts = ([], [], [])
     done = 0
-    for chunk in _chunks(examples, batch_size):
+    # The next chunk of images is read (decoded, resized) on a thread while
+    # this one is predicted.
+    for chunk in read_ahead(_chunks(examples, batch_size)):
         results = predict(
             [example[0] for example in chunk if example is not None])
         k = 0

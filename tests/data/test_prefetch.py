@@ -5,7 +5,7 @@ import threading
 
 import pytest
 
-from fasterrcnn.data.prefetch import Prefetcher
+from fasterrcnn.data.prefetch import Prefetcher, read_ahead
 
 
 def test_the_result_computed_ahead_is_taken_for_its_key():
@@ -53,3 +53,34 @@ def test_cancel_forgets_the_work_ahead():
     prefetcher.cancel()
     assert prefetcher.take(1, lambda: 'now') == 'now'
     release.set()
+
+
+def test_read_ahead_yields_every_item_taking_the_next_on_a_thread():
+    taken = []
+
+    def items():
+        for i in range(4):
+            taken.append((i, threading.current_thread().name))
+            yield i
+    assert list(read_ahead(items())) == [0, 1, 2, 3]
+    assert [name for _, name in taken] == ['fasterrcnn-prefetch'] * 4
+    assert list(read_ahead(items(), enabled=False)) == [0, 1, 2, 3]
+    assert list(read_ahead([])) == []
+
+
+def test_read_ahead_raises_at_the_item_that_failed():
+    def items():
+        yield 'a'
+        raise OSError('image 2 unreadable')
+    got = read_ahead(items())
+    assert next(got) == 'a'
+    with pytest.raises(OSError, match='image 2 unreadable'):
+        next(got)
+
+
+def test_the_thread_sees_the_callers_chainer_config():
+    import chainer
+    prefetcher = Prefetcher()
+    with chainer.using_config('fasterrcnn_test_entry', 'caller'):
+        prefetcher.start(1, lambda: chainer.config.fasterrcnn_test_entry)
+    assert prefetcher.take(1, lambda: 'now') == 'caller'
