@@ -207,6 +207,10 @@ KEYS = (
         'train.lr_shift_factor'),
     Key('train.lr_shift_factor', POS_FLOAT, 0.1,
         'factor applied to the learning rate at each train.lr_shift_at'),
+    Key('train.lr_shift_reload_best', bool, False,
+        'at each train.lr_shift_at, reload the weights of the best model '
+        'so far (<out>/best.npz, the highest validation/main/map) before '
+        'shifting, as the PyTorch version\'s recipe does'),
     Key('train.seed', NONNEG_INT, 0,
         'seed of the weight initialisation, data order, augmentation and '
         'target sampling'),
@@ -217,6 +221,14 @@ KEYS = (
         'number of newest snapshots kept on disk'),
     Key('train.log_every', POS_INT, 20,
         'iterations between log lines'),
+    Key('train.tensorboard', bool, False,
+        'write every reported value, and the pictures of train.vis_every, '
+        'to <out>/tensorboard/ for TensorBoard (needs tensorboardX: pip '
+        'install ".[tensorboard]")'),
+    Key('train.vis_every', NONNEG_INT, 0,
+        'iterations between pictures of training (ground truth and '
+        'predictions on the current image, RPN and head confusion '
+        'matrices) in <out>/vis/ and TensorBoard; 0: none'),
     Key('train.rpn_sigma', POS_FLOAT, 3.0,
         'sigma of the smooth L1 localisation loss of the RPN'),
     Key('train.roi_sigma', POS_FLOAT, 1.0,

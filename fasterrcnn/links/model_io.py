@@ -19,16 +19,20 @@ from fasterrcnn.safe_npz import (BadFileError, SafeNpzDeserializer, open_npz,
 META_KEY = 'fasterrcnn_meta'
 
 
-def save_model(model, path, label_names=None):
+def save_model(model, path, label_names=None, info=None):
     """Write ``model``'s weights and its architecture to ``path`` atomically.
 
     Args:
         model (FasterRCNNVGG16): the model (on any device).
         path (str): the ``.npz`` file to write.
         label_names (sequence of str or None): the foreground class names.
+        info (dict or None): more JSON entries for the record (``best.npz``
+            keeps ``{'best': {'iteration': I, 'map': M}}``); read back with
+            :func:`read_model_info`.
     """
-    meta = {'format': 1, 'init_args': model.init_args,
-            'label_names': list(label_names) if label_names else None}
+    meta = dict(info or {})
+    meta.update({'format': 1, 'init_args': model.init_args,
+                 'label_names': list(label_names) if label_names else None})
     arrays = {}
     chainer.serializers.DictionarySerializer(arrays).save(model)
     arrays[META_KEY] = numpy.array(json.dumps(meta))
@@ -70,6 +74,22 @@ def load_model(path):
                                '({})'.format(path, META_KEY, e))
         SafeNpzDeserializer(f, path, 'model file').load(model)
     return model, meta.get('label_names')
+
+
+def read_model_info(path):
+    """The JSON record of a model file (``init_args``, ``label_names`` and
+    what :func:`save_model` was given as ``info``), read as data only.
+
+    Raises:
+        FileNotFoundError, BadFileError: as :func:`load_model`.
+    """
+    if not os.path.isfile(path):
+        raise FileNotFoundError('model file not found: {}'.format(path))
+    with open_npz(path) as f:
+        if META_KEY not in f.files:
+            raise BadFileError('{} holds no {} entry: it is not a model '
+                               'file'.format(path, META_KEY))
+        return _read_meta(path, read_entry(f, META_KEY, path))
 
 
 def _read_meta(path, entry):

@@ -28,6 +28,7 @@ from fasterrcnn.data.voc import VOCBboxDataset
 from fasterrcnn.evaluation.evaluator import DetectionVOCEvaluator
 from fasterrcnn.links.faster_rcnn_vgg16 import FasterRCNNVGG16
 from fasterrcnn.links.train_chain import FasterRCNNTrainChain
+from fasterrcnn.training.best_model import KeepBestModel
 from fasterrcnn.training.extensions import LearningRateShift
 from fasterrcnn.training.guard import GuardedUpdater
 from fasterrcnn.training.iterator import ShardedIterator
@@ -301,6 +302,10 @@ def build_trainer(config, out, device=-1, progress=None, comm=None):
                                   label_names=label_names, comm=comm),
             trigger=_eval_trigger(config.eval.every))
         report_keys.append('validation/main/map')
+        trainer.extend(KeepBestModel(
+            model, label_names, config.eval.every,
+            reload_at=t.lr_shift_at if t.lr_shift_reload_best else (),
+            comm=comm, writer=writer))
     log_trigger = (t.log_every, 'iteration')
     if comm is not None:
         # The losses every process reports, averaged over them.

@@ -1,0 +1,154 @@
+"""The best model (training/best_model.py): kept and written after the
+evaluations that beat it, reloaded at the LR shift, exact across a resume.
+
+The tiny model learns nothing measurable in a few iterations, so the
+evaluator's mAP is scripted (the order of the values is what matters)."""
+
+import os
+
+import chainer
+import numpy
+import pytest
+
+from fasterrcnn.cli import train as train_cli
+from fasterrcnn.data.shapes import generate_shapes
+from fasterrcnn.evaluation.evaluator import DetectionVOCEvaluator
+from fasterrcnn.links.model_io import load_model, read_model_info
+from fasterrcnn.safe_npz import open_npz
+from fasterrcnn.training import builder
+from tests.cli.test_train import TINY, write_config
+
+#: mAP reported after each evaluation: the best is iteration 2's until 6.
+SCRIPT = {2: 0.5, 4: 0.3, 6: 0.7, 8: float('nan')}
+SETTINGS = TINY + ['train.iterations=8', 'eval.every=[2, 4, 6, 8]',
+                   'train.lr_shift_at=[4]', 'train.snapshot_every=2',
+                   'train.keep_snapshots=10',
+                   'train.lr_shift_reload_best=true']
+
+
+@pytest.fixture(scope='module')
+def data_dir(tmp_path_factory):
+    path = str(tmp_path_factory.mktemp('shapes'))
+    generate_shapes(path, n_train=4, n_test=2, seed=0, size=(64, 80),
+                    n_objects=(1, 2), object_size=(16, 40))
+    return path
+
+
+@pytest.fixture(autouse=True)
+def scripted_map(monkeypatch):
+    def evaluate(self, trainer=None):
+        chainer.reporter.report(
+            {'validation/main/map': SCRIPT[trainer.updater.iteration]})
+    monkeypatch.setattr(DetectionVOCEvaluator, '__call__', evaluate)
+
+
+def run(config, out, *extra, resume=None):
+    argv = ['--config', config, '--out', out, '--no-progress']
+    if resume:
+        argv += ['--resume', resume]
+    for item in SETTINGS + list(extra):
+        argv += ['--set', item]
+    return train_cli.main(argv)
+
+
+def weights(path):
+    model, _ = load_model(path)
+    return {name: p.array.copy() for name, p in model.namedparams()}
+
+
+def snapshot_weights(path):
+    prefix = 'updater/model:main/faster_rcnn'
+    with open_npz(path) as f:
+        return {key[len(prefix):]: f[key] for key in f.files
+                if key.startswith(prefix + '/')}
+
+
+def assert_same(a, b):
+    assert a.keys() == b.keys()
+    for name in a:
+        numpy.testing.assert_array_equal(a[name], b[name], err_msg=name)
+
+
+def test_best_kept_written_and_reloaded_at_the_shift(tmp_path, data_dir,
+                                                     monkeypatch):
+    kept = []
+    build = builder.build_trainer
+
+    def recording(*a, **k):
+        trainer, model, names = build(*a, **k)
+        kept.append(trainer.get_extension('best_model'))
+        return trainer, model, names
+    monkeypatch.setattr(train_cli, 'build_trainer', recording)
+    out = str(tmp_path / 'run')
+    assert run(write_config(tmp_path, data_dir), out) == 0
+    best = kept[0]
+    # 0.5 at 2, then 0.3 (not better), 0.7 at 6, NaN (never the best)
+    assert (best.best_iteration, best.best_map) == (6, 0.7)
+    assert best.reloaded == [(4, 2)]
+    info = read_model_info(os.path.join(out, 'best.npz'))
+    assert info['best'] == {'iteration': 6, 'map': 0.7}
+    assert info['label_names'] == ['circle', 'square', 'triangle']
+    # best.npz is iteration 6's model, as its snapshot holds it
+    assert_same(weights(os.path.join(out, 'best.npz')),
+                snapshot_weights(os.path.join(out, 'snapshot_iter_6.npz')))
+    # the reload is visible: the model after iteration 4 is iteration 2's
+    # (snapshot 4 is written after the reload), not what 4 updates made
+    at_2 = snapshot_weights(os.path.join(out, 'snapshot_iter_2.npz'))
+    assert_same(snapshot_weights(os.path.join(out, 'snapshot_iter_4.npz')),
+                at_2)
+
+
+def test_without_an_evaluation_before_the_shift_nothing_is_reloaded(
+        tmp_path, data_dir):
+    # (the first evaluation comes after the shift: no best to reload yet)
+    out = str(tmp_path / 'run')
+    assert run(write_config(tmp_path, data_dir), out,
+               'eval.every=[6, 8]') == 0
+    at_4 = snapshot_weights(os.path.join(out, 'snapshot_iter_4.npz'))
+    at_2 = snapshot_weights(os.path.join(out, 'snapshot_iter_2.npz'))
+    assert any((at_2[n] != at_4[n]).any() for n in at_2)
+
+
+def test_without_reload_the_shift_only_shifts(tmp_path, data_dir):
+    out = str(tmp_path / 'run')
+    assert run(write_config(tmp_path, data_dir), out,
+               'train.lr_shift_reload_best=false') == 0
+    at_2 = snapshot_weights(os.path.join(out, 'snapshot_iter_2.npz'))
+    at_4 = snapshot_weights(os.path.join(out, 'snapshot_iter_4.npz'))
+    assert any((at_2[n] != at_4[n]).any() for n in at_2)
+    assert read_model_info(os.path.join(out, 'best.npz'))['best'][
+        'iteration'] == 6
+
+
+class Crash(Exception):
+    pass
+
+
+@pytest.mark.parametrize('crash_at', [3, 5])
+def test_resume_across_the_reload_is_exact(tmp_path, data_dir, monkeypatch,
+                                           crash_at):
+    # 3: resumed from snapshot 2, the reload at 4 must use the best weights
+    # the snapshot holds; 5: resumed after the reload, before the next best.
+    config = write_config(tmp_path, data_dir)
+    whole = str(tmp_path / 'whole')
+    assert run(config, whole) == 0
+    build = builder.build_trainer
+
+    def crashing(*a, **k):
+        trainer, model, names = build(*a, **k)
+
+        @chainer.training.make_extension(trigger=(crash_at, 'iteration'))
+        def crash(trainer):
+            raise Crash()
+        trainer.extend(crash)
+        return trainer, model, names
+    monkeypatch.setattr(train_cli, 'build_trainer', crashing)
+    broken = str(tmp_path / 'broken')
+    with pytest.raises(Crash):
+        run(config, broken)
+    monkeypatch.setattr(train_cli, 'build_trainer', build)
+    assert run(config, broken, resume='auto') == 0
+    assert_same(weights(os.path.join(broken, 'model.npz')),
+                weights(os.path.join(whole, 'model.npz')))
+    assert_same(weights(os.path.join(broken, 'best.npz')),
+                weights(os.path.join(whole, 'best.npz')))
