@@ -455,8 +455,8 @@ def main(argv=None):
     parser.add_argument('--torch-repo', metavar='PATH',
                         help='a checkout of simple-faster-rcnn-pytorch: '
                         'time it too (needs torch)')
-    parser.add_argument('--sides', nargs='+', default=('ours', 'chainer',
-                                                        'torch'),
+    parser.add_argument('--sides', nargs='+',
+                        default=('ours', 'chainer', 'torch'),
                         choices=('ours', 'chainer', 'torch'))
     parser.add_argument('--json', help='also write the figures here')
     # One side, in this process (what the parent runs).

@@ -189,4 +189,3 @@ def max_pooling_2d(x, ksize, stride=None, pad=0, cover_all=True,
                                 return_indices=return_indices)
     y, = MaxPooling2D(ksize, cover_all).apply((x,))
     return y
-

@@ -71,11 +71,11 @@ class RegionProposalNetwork(chainer.Chain):
         w = initializers.Normal(0.01) if initialW is None else initialW
         with self.init_scope():
             self.conv1 = Convolution2D(in_channels, mid_channels, 3, 1, 1,
-                                         initialW=w)
-            self.score = Convolution2D(mid_channels, n_anchor * 2, 1, 1, 0,
-                                         initialW=w)
-            self.loc = Convolution2D(mid_channels, n_anchor * 4, 1, 1, 0,
                                        initialW=w)
+            self.score = Convolution2D(mid_channels, n_anchor * 2, 1, 1, 0,
+                                       initialW=w)
+            self.loc = Convolution2D(mid_channels, n_anchor * 4, 1, 1, 0,
+                                     initialW=w)
 
     def forward(self, x, img_size, scale=1., img_sizes=None,
                 feat_sizes=None):

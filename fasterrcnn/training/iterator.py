@@ -105,8 +105,9 @@ class ShardedIterator(SeededSerialIterator):
         """``((data set index, key), ...)`` of this process's share of the
         global batch ``indices`` whose first key is ``first``."""
         share = self.batch_size // self.size
+        begin = self.rank * share
         return tuple((int(indices[j]), first + j)
-                     for j in range(self.rank * share, (self.rank + 1) * share))
+                     for j in range(begin, begin + share))
 
     def _read(self, plan):
         """The transformed examples of ``plan``, each with its key."""

@@ -16,7 +16,6 @@ Results equal Chainer's to float rounding: the same products, summed in
 another order by the GEMM.
 """
 
-import chainer
 import chainer.functions as F
 import numpy
 from chainer import function_node
@@ -177,4 +176,3 @@ def convolution_2d(x, W, b=None, stride=1, pad=0, cover_all=False,
     inputs = (x, W) if b is None else (x, W, b)
     y, = node.apply(inputs)
     return y
-
