@@ -8,6 +8,7 @@ run stopped by a fault (:class:`RunFault`: a non-finite loss, a full disk)
 is one line too, with exit status 3.
 """
 
+import argparse
 import sys
 
 from fasterrcnn.backend import gpu_available
@@ -33,6 +34,19 @@ class RunFault(Exception):
 #: Errors that name the file or key at fault and need no traceback.
 USER_ERRORS = (UserError, ConfigError, BadFileError, FileNotFoundError,
                BadExampleError)
+
+
+def positive_int(text):
+    """argparse type: an int >= 1, or a usage error saying what it got."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            'expected a positive integer, got {!r}'.format(text)) from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(
+            'expected a positive integer, got {}'.format(value))
+    return value
 
 
 def add_config_flags(parser):

@@ -43,7 +43,8 @@ import sys
 import fasterrcnn  # noqa: F401  (chainer through the compat import)
 from fasterrcnn.backend import keep_freed_memory
 from fasterrcnn.cli.common import (UserError, add_config_flags,
-                                   add_device_flags, run_command, select_gpu)
+                                   add_device_flags, positive_int, run_command,
+                                   select_gpu)
 from fasterrcnn.config import KEYS_BY_NAME, load_config
 from fasterrcnn.data.bad_examples import (BAD_EXAMPLES_FILE, BadExampleLog,
                                           Subset, apply_policy)
@@ -60,18 +61,6 @@ VIS_N_DEFAULT = 10
 # model.* config keys compared with the model file's architecture.
 _MODEL_KEYS = ('n_fg_class', 'extractor_channels', 'fc_size', 'min_size',
                'max_size', 'normalize')
-
-
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            'expected a positive integer, got {!r}'.format(text)) from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(
-            'expected a positive integer, got {}'.format(value))
-    return value
 
 
 def build_parser(prog=PROG):
@@ -97,10 +86,10 @@ def build_parser(prog=PROG):
                         help='draw predictions (score >= {}) and ground '
                              'truth of the first images as DIR/<id>.png'
                              .format(VIS_SCORE_THRESH))
-    parser.add_argument('--vis-n', type=_positive_int, metavar='K',
+    parser.add_argument('--vis-n', type=positive_int, metavar='K',
                         help='how many images --vis-dir draws (default: '
                              '{})'.format(VIS_N_DEFAULT))
-    parser.add_argument('--n-images', type=_positive_int, metavar='N',
+    parser.add_argument('--n-images', type=positive_int, metavar='N',
                         help='evaluate on the first N images only '
                              '(default: eval.n_images of the config, all)')
     return parser

@@ -222,7 +222,10 @@ def _image_errors(path):
         yield
     except FileNotFoundError:
         raise MissingExampleFileError('{} not found'.format(path)) from None
-    except (OSError, SyntaxError, ValueError) as e:
+    except (OSError, SyntaxError, ValueError,
+            Image.DecompressionBombError) as e:
+        # (a decompression bomb: an image claiming more pixels than
+        # Pillow's limit, refused before it is decoded)
         raise BadExampleError('{}: {}{}'.format(
             path, _image_problem(path), one_line(e))) from None
 

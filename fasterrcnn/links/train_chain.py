@@ -3,7 +3,7 @@
 import chainer
 import numpy
 
-from fasterrcnn.backend import to_cpu
+from fasterrcnn.backend import get_array_module, to_cpu
 from fasterrcnn.creators.anchor_target import AnchorTargetCreator
 from fasterrcnn.creators.proposal_target import ProposalTargetCreator
 from fasterrcnn.creators.sampling import as_random_state
@@ -50,6 +50,9 @@ class FasterRCNNTrainChain(chainer.Chain):
             ProposalTargetCreator()
         self.random_state = as_random_state(random_state)
         self.sample_seed = sample_seed
+        #: A :class:`TargetRecord` that :meth:`forward` fills (the training
+        #: monitor's); None (the default) records nothing.
+        self.record = None
 
     def forward(self, imgs, bboxes, labels, scales, sizes=None, keys=None):
         """Mean total loss of a batch of images.
@@ -134,6 +137,13 @@ class FasterRCNNTrainChain(chainer.Chain):
                 bboxes[i], own_anchor, own_sizes[i], states[i])
             stop = start + len(roi)
             own = slice(None) if n == 1 else slice(start, stop)
+            if self.record is not None:
+                self.record.add(gt_rpn_label, rpn_score, gt_roi_label,
+                                roi_score[own])
+                if i == 0:
+                    height, width = own_sizes[0]
+                    self.record.example = (imgs[0, :, :height, :width],
+                                           bboxes[0], labels[0])
             per_image_losses.append(faster_rcnn_losses(
                 rpn_loc, rpn_score, gt_rpn_loc, gt_rpn_label,
                 roi_cls_loc[own], roi_score[own], gt_roi_loc, gt_roi_label,
@@ -163,3 +173,67 @@ class FasterRCNNTrainChain(chainer.Chain):
         :class:`fasterrcnn.creators.AnchorTargetCreator`)."""
         return self.anchor_target_creator(bbox, anchor, img_size,
                                           random_state or self.random_state)
+
+
+class TargetRecord(object):
+    """What a train chain saw, for the training monitor: confusion counts
+    on the sampled targets, and the first image of the latest batch.
+
+    Set it as the chain's ``record``; each image of each batch then adds
+    its counts (only the anchors and RoIs sampled for the losses, those
+    whose target label is not -1), until :meth:`reset`. Rows are the target
+    label, columns the arg-max of the scores. The arg-max and the selection
+    run where the scores are; only the picked labels come to the host.
+
+    Args:
+        n_class (int): the head's classes, background (0) included.
+
+    Attributes:
+        rpn (numpy.ndarray): ``(2, 2)`` int64 counts of the RPN, label 0
+            background, 1 object.
+        roi (numpy.ndarray): ``(n_class, n_class)`` int64 counts of the
+            head.
+        example (tuple or None): ``(img, bbox, label)`` of the first image
+            of the latest batch, as the chain got it (not copied): ``(3, H,
+            W)`` float32 prepared (normalised) image, ``(R, 4)`` float32
+            ``(y_min, x_min, y_max, x_max)`` boxes in its pixels, ``(R,)``
+            int32 labels in ``[0, n_class - 1)``.
+    """
+
+    def __init__(self, n_class):
+        self.n_class = n_class
+        self.example = None
+        self.reset()
+
+    def reset(self):
+        """Zero the counts (the example is kept)."""
+        self.rpn = numpy.zeros((2, 2), numpy.int64)
+        self.roi = numpy.zeros((self.n_class, self.n_class), numpy.int64)
+
+    def add(self, gt_rpn_label, rpn_score, gt_roi_label, roi_score):
+        """Count one image's sampled anchors and RoIs.
+
+        Args:
+            gt_rpn_label (array): ``(A,)`` int32 anchor labels: 1 object, 0
+                background, -1 not sampled.
+            rpn_score (array or Variable): ``(A, 2)`` float32 RPN logits.
+            gt_roi_label (array): ``(S,)`` int32 RoI labels in ``[0,
+                n_class)``, 0 background.
+            roi_score (array or Variable): ``(S, n_class)`` float32 head
+                logits.
+        """
+        self.rpn += _confusion(gt_rpn_label, rpn_score, 2)
+        self.roi += _confusion(gt_roi_label, roi_score, self.n_class)
+
+
+def _confusion(gt_label, score, n):
+    """``(n, n)`` int64 counts of (target label, arg-max of ``score``) over
+    the rows whose label is not -1."""
+    if isinstance(score, chainer.Variable):
+        score = score.array
+    xp = get_array_module(score)
+    gt_label = xp.asarray(gt_label).reshape(-1)
+    keep = gt_label >= 0
+    pred = xp.argmax(score[keep], axis=1)
+    pair = to_cpu(gt_label[keep].astype(numpy.int64) * n + pred)
+    return numpy.bincount(pair, minlength=n * n).reshape(n, n)

@@ -32,6 +32,7 @@ from fasterrcnn.training.best_model import KeepBestModel
 from fasterrcnn.training.extensions import LearningRateShift
 from fasterrcnn.training.guard import GuardedUpdater
 from fasterrcnn.training.iterator import ShardedIterator
+from fasterrcnn.training.monitor import add_monitoring
 from fasterrcnn.training.snapshot import AtomicSnapshot
 
 #: The keys PrintReport shows (those reported at that point).
@@ -328,4 +329,5 @@ def build_trainer(config, out, device=-1, progress=None, comm=None):
         trainer.extend(extensions.PlotReport(
             ['validation/main/map'], 'iteration',
             trigger=_eval_trigger(config.eval.every), file_name='map.png'))
+    add_monitoring(trainer, config, chain, model, label_names)
     return trainer, model, label_names

@@ -1,0 +1,427 @@
+"""``fasterrcnn-predict`` (``predict.py``): detections of a trained model on
+image files.
+
+    fasterrcnn-predict --model MODEL.npz --out DIR [--gpu N]
+                       [--preset visualize|evaluate] [--score-thresh T]
+                       [--batch-size B] [--skip-bad] [--no-progress]
+                       IMAGE_OR_FOLDER [IMAGE_OR_FOLDER ...]
+
+``MODEL.npz`` is any model file ``fasterrcnn-eval`` reads (written by
+``train_chainer.py``, see :mod:`fasterrcnn.links.model_io`); it is read as
+data, nothing in it runs. Each path is an image file, or a folder whose
+image files (``.jpg .jpeg .png .bmp .ppm``, in any case; not its
+subfolders, not hidden files) are taken in name order. A file named twice
+is predicted once.
+
+For each image ``photos/NAME.EXT`` two files are written in ``DIR``:
+
+* ``NAME.json``: the image's path (absolute), its ``height`` and ``width``
+  in pixels, ``bbox_order`` (``["y_min", "x_min", "y_max", "x_max"]``), the
+  thresholds used, and ``detections``, a list (best score first within each
+  class, classes in label order, as ``predict`` returns them) of
+  ``{"bbox": [4 floats], "label": int, "label_name": str or null,
+  "score": float}``; boxes are in pixels of the original image, ``(0, 0)``
+  its top-left corner. Written atomically.
+* ``NAME.png``: the image with the boxes drawn, each labelled with its class
+  name and score.
+
+Two inputs with the same ``NAME`` (``a/x.jpg`` and ``b/x.jpg``, or
+``x.jpg`` and ``x.png``) do not overwrite each other: the first one in
+command-line order keeps ``NAME``, the next ones get ``NAME_2``,
+``NAME_3``, ... (the first of these not taken by another input; names are
+compared ignoring case, for case-insensitive file systems); a note on
+stderr says which, and the JSON names the source image.
+
+The model predicts with ``--preset`` (default ``visualize``: NMS 0.3, score
+0.7; ``evaluate``: NMS 0.3, score 0.05); ``--score-thresh`` then replaces
+the preset's score threshold. ``--batch-size`` images go through
+``predict`` at a time (one padded batch; each image gets the detections it
+gets alone, to float rounding); the next images are read on a thread
+meanwhile.
+
+Output: a progress bar on stderr, then one line on stdout: ``N images, M
+detections (K skipped), written to DIR``.
+
+Exit status: 0 on success; 2 for a mistake in the input, with a one-line
+message: a missing or wrong model file, a missing path, a folder without
+images, an output folder that is not writable or would overwrite an input
+image, or a bad image (missing, empty, truncated, not an image). With
+``--skip-bad`` a bad image is a warning line instead, is left out, and is
+counted in the closing line (unless every image is bad). 3, with one line,
+when writing an output fails (a full disk). Outputs written before an error
+are complete; those of later images are missing.
+"""
+
+import argparse
+import os
+import sys
+
+import numpy
+
+import fasterrcnn  # noqa: F401  (chainer through the compat import)
+from fasterrcnn.atomic import atomic_write
+from fasterrcnn.backend import keep_freed_memory
+from fasterrcnn.cli.common import (RunFault, UserError, add_device_flags,
+                                   error_message, positive_int, run_command,
+                                   select_gpu)
+from fasterrcnn.data.bad_examples import BadExampleError
+from fasterrcnn.data.prefetch import read_ahead
+from fasterrcnn.data.voc import read_image
+from fasterrcnn.evaluation.report import write_json_atomic
+from fasterrcnn.evaluation.run import predict_images
+from fasterrcnn.links.faster_rcnn import PRESETS
+from fasterrcnn.links.model_io import load_model
+from fasterrcnn.progress import Progress
+
+PROG = 'fasterrcnn-predict'
+#: File name endings (compared in lower case) of the images a folder gives.
+IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.ppm')
+#: The order of a box's four numbers in the JSON (the project's order).
+BBOX_ORDER = ('y_min', 'x_min', 'y_max', 'x_max')
+DEFAULT_PRESET = 'visualize'
+
+
+def _score_thresh(text):
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    # "not 0 <= value <= 1" also refuses NaN.
+    if value is None or not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(
+            'expected a probability between 0 and 1, got {!r}'.format(text))
+    return value
+
+
+def build_parser(prog=PROG):
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description='Detect objects in images with a trained Faster R-CNN '
+                    'model: DIR/<name>.json (boxes, classes, scores) and '
+                    'DIR/<name>.png (the boxes drawn) for each image.')
+    parser.add_argument('inputs', nargs='+', metavar='IMAGE_OR_FOLDER',
+                        help='image files, or folders whose {} files are '
+                             'taken (sorted by name; not subfolders)'
+                             .format(' '.join(IMAGE_EXTENSIONS)))
+    parser.add_argument('--model', required=True, metavar='MODEL.npz',
+                        help='model file written by train_chainer.py (not a '
+                             'trainer snapshot)')
+    parser.add_argument('--out', required=True, metavar='DIR',
+                        help='output folder (made if missing)')
+    parser.add_argument('--preset', choices=sorted(PRESETS),
+                        default=DEFAULT_PRESET,
+                        help='thresholds of predict: visualize (NMS {}, '
+                             'score {}) or evaluate (NMS {}, score {}); '
+                             'default: {}'.format(
+                                 *(PRESETS['visualize'] + PRESETS['evaluate']
+                                   + (DEFAULT_PRESET,))))
+    parser.add_argument('--score-thresh', type=_score_thresh, metavar='T',
+                        help='a detection\'s class probability must '
+                             'exceed T (replaces the preset\'s threshold)')
+    parser.add_argument('--batch-size', type=positive_int, default=1,
+                        metavar='B',
+                        help='images per predict call (default: 1)')
+    parser.add_argument('--skip-bad', action='store_true',
+                        help='leave out a bad image (unreadable, truncated, '
+                             'not an image) with a warning instead of '
+                             'stopping')
+    add_device_flags(parser)
+    return parser
+
+
+# -- which images, under which names ---------------------------------------
+
+def _is_image_name(name):
+    return not name.startswith('.') and \
+        name.lower().endswith(IMAGE_EXTENSIONS)
+
+
+def list_images(paths):
+    """The image files that command-line paths name, in order.
+
+    A file is taken as it is (whatever its name: a bad one is found when
+    read); a folder gives its image files, sorted by name. A file named
+    twice (also through a folder) is taken once, where it first comes.
+
+    Args:
+        paths (sequence of str): files and folders.
+
+    Returns:
+        list of str: the image paths.
+
+    Raises:
+        UserError: a path does not exist, or a folder has no image files.
+    """
+    images, seen = [], set()
+    for path in paths:
+        if os.path.isdir(path):
+            found = sorted(name for name in os.listdir(path)
+                           if _is_image_name(name) and
+                           os.path.isfile(os.path.join(path, name)))
+            if not found:
+                raise UserError('{}: no image files in this folder (looked '
+                                'for {})'.format(path,
+                                                 ' '.join(IMAGE_EXTENSIONS)))
+            files = [os.path.join(path, name) for name in found]
+        elif os.path.exists(path):
+            files = [path]
+        else:
+            raise UserError('{}: no such file or folder'.format(path))
+        for image in files:
+            key = os.path.realpath(image)
+            if key not in seen:
+                seen.add(key)
+                images.append(image)
+    return images
+
+
+def output_names(images):
+    """A distinct output name (no extension) for each image.
+
+    An image keeps its file name without the extension unless an earlier
+    image has that name already; then it gets ``NAME_2``, ``NAME_3``, ...,
+    the first one that no image has and no earlier image was given. Names
+    are compared ignoring case, so that the outputs are distinct on a
+    case-insensitive file system too.
+
+    Args:
+        images (sequence of str): image paths, in order.
+
+    Returns:
+        list of str: one name per image.
+    """
+    stems = [os.path.splitext(os.path.basename(p))[0] for p in images]
+    # Every image's own name is reserved first, so that a renamed image
+    # never takes the name an image later in the list would keep.
+    taken = {stem.lower() for stem in stems}
+    used, names = set(), []
+    for stem in stems:
+        name = stem
+        if stem.lower() in used:
+            k = 2
+            while '{}_{}'.format(stem, k).lower() in taken:
+                k += 1
+            name = '{}_{}'.format(stem, k)
+            taken.add(name.lower())
+        used.add(name.lower())
+        names.append(name)
+    return names
+
+
+def _check_outputs(images, names, out):
+    """A UserError if an output file would replace one of the images (an
+    output folder that holds the inputs: ``x.png`` is also a drawing's
+    name)."""
+    inputs = {os.path.realpath(p) for p in images}
+    for image, name in zip(images, names):
+        for ext in ('.json', '.png'):
+            path = os.path.join(out, name + ext)
+            if os.path.realpath(path) in inputs:
+                raise UserError(
+                    '--out {}: the drawing or JSON of {} would replace the '
+                    'input image {}; choose another output folder'.format(
+                        out, image, path))
+
+
+# -- one image's outputs ---------------------------------------------------
+
+def _float32(value):
+    """A float32 as the shortest decimal that reads back as the same float32
+    (``0.7`` rather than ``0.699999988079071``)."""
+    return float(str(numpy.float32(value)))
+
+
+def detection_record(image, size, bbox, label, score, label_names, preset,
+                     nms_thresh, score_thresh):
+    """One image's detections as plain JSON data.
+
+    Args:
+        image (str): the image file.
+        size (tuple of int): ``(H, W)`` of the image.
+        bbox (numpy.ndarray): ``(R, 4)`` float32 boxes,
+            ``(y_min, x_min, y_max, x_max)`` in pixels of the image.
+        label (numpy.ndarray): ``(R,)`` int32 labels in
+            ``[0, n_fg_class)``.
+        score (numpy.ndarray): ``(R,)`` float32 probabilities.
+        label_names (sequence of str or None): the model's class names.
+        preset (str): the preset used; ``nms_thresh``, ``score_thresh``
+            (float): the thresholds in effect.
+
+    Returns:
+        dict: what ``NAME.json`` holds (see the module's docstring).
+    """
+    detections = []
+    for box, lab, sc in zip(bbox, label, score):
+        lab = int(lab)
+        detections.append({
+            'bbox': [_float32(v) for v in box],
+            'label': lab,
+            'label_name': label_names[lab] if label_names is not None and
+            lab < len(label_names) else None,
+            'score': _float32(sc),
+        })
+    return {
+        'image': os.path.abspath(image),
+        'height': int(size[0]),
+        'width': int(size[1]),
+        'bbox_order': list(BBOX_ORDER),
+        'preset': preset,
+        'nms_thresh': float(nms_thresh),
+        'score_thresh': float(score_thresh),
+        'detections': detections,
+    }
+
+
+def save_drawing(path, img, bbox, label, score, label_names):
+    """Write the image with its detections drawn as a PNG, atomically.
+
+    Args:
+        path (str): the PNG to write.
+        img (numpy.ndarray): ``(3, H, W)`` float32 RGB in ``[0, 255]``.
+        bbox, label, score: as :func:`detection_record`'s.
+        label_names (sequence of str or None): None labels boxes with
+            numbers.
+    """
+    # matplotlib is imported only when something is drawn.
+    from fasterrcnn.visualize import draw_detections
+    fig = draw_detections(img, bbox, label, score, label_names=label_names)
+    with atomic_write(path) as f:
+        fig.savefig(f, dpi=fig.dpi, format='png')
+
+
+# --------------------------------------------------------------------------
+
+def _read(images):
+    """``(index, img, error)`` for each image, read in order: ``img`` the
+    ``(3, H, W)`` float32 RGB array, or None and the BadExampleError that
+    names the file."""
+    for i, path in enumerate(images):
+        try:
+            yield i, read_image(path), None
+        except BadExampleError as e:
+            yield i, None, e
+
+
+class _Writer(object):
+    """Predicts chunks of images and writes their outputs."""
+
+    def __init__(self, model, label_names, args, images, names):
+        self.model, self.label_names = model, label_names
+        self.args, self.images, self.names = args, images, names
+        self.n_images = self.n_detections = 0
+
+    def write(self, chunk):
+        """Predict ``chunk`` in one batch and write each image's JSON and
+        PNG.
+
+        Args:
+            chunk (list of tuple): ``(index, img)``: the image's position in
+                ``images``, and its ``(3, H, W)`` float32 RGB array in
+                ``[0, 255]``.
+        """
+        bboxes, labels, scores = predict_images(
+            self.model, [img for _, img in chunk], len(chunk))
+        for (i, img), bbox, label, score in zip(chunk, bboxes, labels,
+                                                scores):
+            out = os.path.join(self.args.out, self.names[i])
+            write_json_atomic(out + '.json', detection_record(
+                self.images[i], img.shape[1:], bbox, label, score,
+                self.label_names, self.args.preset, self.model.nms_thresh,
+                self.model.score_thresh))
+            save_drawing(out + '.png', img, bbox, label, score,
+                         self.label_names)
+            self.n_images += 1
+            self.n_detections += len(bbox)
+
+
+def run(args):
+    """Predict as ``args`` say; returns the exit status."""
+    images = list_images(args.inputs)
+    names = output_names(images)
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise UserError('--out {}: exists and is not a folder'.format(
+            args.out))
+    _check_outputs(images, names, args.out)
+
+    # Read as data only: nothing in a model file runs (BadFileError).
+    model, label_names = load_model(args.model)
+    model.use_preset(args.preset)
+    if args.score_thresh is not None:
+        model.score_thresh = args.score_thresh
+    if args.gpu >= 0:
+        select_gpu(args.gpu)
+        model.to_gpu()
+    try:
+        os.makedirs(args.out, exist_ok=True)
+    except OSError as e:
+        raise UserError('--out: {}'.format(error_message(e))) from None
+    if not os.access(args.out, os.W_OK | os.X_OK):
+        raise UserError('--out {}: this folder is not writable'.format(
+            args.out))
+
+    for image, name in zip(images, names):
+        stem = os.path.splitext(os.path.basename(image))[0]
+        if name != stem:
+            print('note: {} is written as {}.json and {}.png (an earlier '
+                  'input has the name {})'.format(image, name, name, stem),
+                  file=sys.stderr)
+
+    writer = _Writer(model, label_names, args, images, names)
+    skipped = []
+    chunk = []
+    bar = Progress(len(images), desc='predict', unit='images',
+                   enabled=not args.no_progress)
+    try:
+        # The next image is decoded on a thread while a chunk is predicted.
+        for i, img, error in read_ahead(_read(images)):
+            if error is not None:
+                if not args.skip_bad:
+                    raise BadExampleError(
+                        '{} (pass --skip-bad to leave bad images out)'
+                        .format(error_message(error)))
+                skipped.append(images[i])
+                print('warning: bad image left out: {}'.format(
+                    error_message(error)), file=sys.stderr, flush=True)
+            else:
+                chunk.append((i, img))
+            if len(chunk) == args.batch_size:
+                writer.write(chunk)
+                chunk = []
+            bar.update(i + 1 - len(chunk))
+        if chunk:
+            writer.write(chunk)
+            bar.update(len(images))
+    except BaseException as e:
+        # The error's one line is the last word: no closing progress line
+        # ("predict: 2/5 images ...") after it.
+        bar.enabled = False
+        if isinstance(e, OSError) and not isinstance(e, BadExampleError):
+            # Writing an output failed (a full disk): the outputs written
+            # so far are complete (atomic), the rest missing.
+            raise RunFault('{} ({} of {} images written to {})'.format(
+                error_message(e), writer.n_images, len(images), args.out)) \
+                from None
+        raise
+    finally:
+        bar.close()
+
+    if writer.n_images == 0:
+        raise BadExampleError('every one of the {} image{} is bad; nothing '
+                              'was written'.format(
+                                  len(images),
+                                  '' if len(images) == 1 else 's'))
+    print('{} image{}, {} detection{} ({} skipped), written to {}'.format(
+        writer.n_images, '' if writer.n_images == 1 else 's',
+        writer.n_detections, '' if writer.n_detections == 1 else 's',
+        len(skipped), args.out))
+    return 0
+
+
+def main(argv=None, prog=PROG):
+    """Command-line entry point; returns the exit status (2: bad input)."""
+    keep_freed_memory()
+    return run_command(prog, build_parser(prog), run, argv)
+
+
+if __name__ == '__main__':
+    sys.exit(main())
