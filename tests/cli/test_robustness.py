@@ -24,9 +24,7 @@ from fasterrcnn.links.train_chain import FasterRCNNTrainChain
 from fasterrcnn.training import builder
 from fasterrcnn.training.iterator import SeededSerialIterator
 from fasterrcnn.training.snapshot import list_snapshots
-from tests.cli.test_train import ROOT, args, data_dir, params, write_config
-
-__all__ = ['data_dir']  # the shared shapes data (a module fixture)
+from tests.cli.test_train import ROOT, args, params, write_config
 
 
 @pytest.fixture(scope='module')

@@ -10,7 +10,6 @@ import numpy
 import pytest
 
 from fasterrcnn.cli import train as train_cli
-from fasterrcnn.data.shapes import generate_shapes
 from fasterrcnn.links.model_io import load_model
 from fasterrcnn.training import builder
 from tests.hostile import (assert_payload_is_live, assert_refused, hostile_npz,
@@ -25,14 +24,6 @@ TINY = [
     'train.iterations=6', 'train.snapshot_every=2', 'train.log_every=2',
     'train.lr=0.01', 'train.lr_shift_at=[4]', 'eval.every=[6]',
 ]
-
-
-@pytest.fixture(scope='module')
-def data_dir(tmp_path_factory):
-    path = str(tmp_path_factory.mktemp('shapes'))
-    generate_shapes(path, n_train=4, n_test=2, seed=0, size=(64, 80),
-                    n_objects=(1, 2), object_size=(16, 40))
-    return path
 
 
 def write_config(tmp_path, data_dir):

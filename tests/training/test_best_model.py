@@ -11,7 +11,6 @@ import numpy
 import pytest
 
 from fasterrcnn.cli import train as train_cli
-from fasterrcnn.data.shapes import generate_shapes
 from fasterrcnn.evaluation.evaluator import DetectionVOCEvaluator
 from fasterrcnn.links.model_io import load_model, read_model_info
 from fasterrcnn.safe_npz import open_npz
@@ -24,14 +23,6 @@ SETTINGS = TINY + ['train.iterations=8', 'eval.every=[2, 4, 6, 8]',
                    'train.lr_shift_at=[4]', 'train.snapshot_every=2',
                    'train.keep_snapshots=10',
                    'train.lr_shift_reload_best=true']
-
-
-@pytest.fixture(scope='module')
-def data_dir(tmp_path_factory):
-    path = str(tmp_path_factory.mktemp('shapes'))
-    generate_shapes(path, n_train=4, n_test=2, seed=0, size=(64, 80),
-                    n_objects=(1, 2), object_size=(16, 40))
-    return path
 
 
 @pytest.fixture(autouse=True)

@@ -15,10 +15,8 @@ import pytest
 from fasterrcnn.training.distributed import (MismatchError, check_same_run,
                                              run_fingerprint)
 from fasterrcnn.training.snapshot import list_snapshots
-from tests.cli.test_train import ROOT, TINY, data_dir, params, write_config
+from tests.cli.test_train import ROOT, TINY, params, write_config
 from tests.thread_comm import group, run_ranks
-
-__all__ = ['data_dir']  # the shared shapes data (a module fixture)
 
 MPIEXEC = os.path.join(os.path.dirname(sys.executable), 'mpiexec')
 SCRIPT = os.path.join(ROOT, 'train_chainer.py')

@@ -11,7 +11,6 @@ import pytest
 from PIL import Image
 
 from fasterrcnn.config import load_config
-from fasterrcnn.data.shapes import generate_shapes
 from fasterrcnn.data.transforms import get_normalizer
 from fasterrcnn.links import FasterRCNNTrainChain
 from fasterrcnn.links.faster_rcnn import PRESETS
@@ -31,14 +30,6 @@ TINY = [
 ]
 NAMES = ['circle', 'square', 'triangle']
 PICTURES = ('gt_vs_pred', 'rpn_confusion', 'roi_confusion')
-
-
-@pytest.fixture(scope='module')
-def data_dir(tmp_path_factory):
-    path = str(tmp_path_factory.mktemp('shapes'))
-    generate_shapes(path, n_train=4, n_test=2, seed=0, size=(64, 80),
-                    n_objects=(1, 2), object_size=(16, 40))
-    return path
 
 
 def train(data_dir, out, *overrides):
