@@ -14,7 +14,7 @@ indexing, on CuPy arrays too (the array module is taken from the input).
 
 import numpy
 
-from fasterrcnn.backend import get_array_module
+from fasterrcnn.backend import get_array_module, to_cpu
 
 
 def _mirror_index(coord, n):
@@ -337,3 +337,31 @@ class TrainTransform(object):
         bbox = flip_bbox(bbox, out_size, x_flip=x_flip)
         scale = out_size[0] / float(height)
         return img, bbox, label, scale
+
+
+def denormalize(img, normalize):
+    """The RGB image that a normaliser was given, from its output.
+
+    Args:
+        img (numpy.ndarray): ``(3, H, W)`` float32 network input, as
+            :func:`fasterrcnn.data.transforms.get_normalizer` ``(normalize)``
+            made it.
+        normalize (str or None): ``'torchvision'``, ``'caffe'`` or None
+            (the image was left in ``[0, 255]`` RGB).
+
+    Returns:
+        numpy.ndarray: ``(3, H, W)`` float32 RGB in ``[0, 255]`` (up to
+        rounding; not clipped).
+    """
+    img = numpy.asarray(to_cpu(img), dtype=numpy.float32)
+    if normalize is None:
+        return img.copy()
+    if normalize == 'torchvision':
+        mean = numpy.asarray(_TORCHVISION_MEAN, numpy.float32)[:, None, None]
+        std = numpy.asarray(_TORCHVISION_STD, numpy.float32)[:, None, None]
+        return ((img * std + mean) * numpy.float32(255)).astype(numpy.float32)
+    if normalize == 'caffe':
+        mean = numpy.asarray(_CAFFE_BGR_MEAN, numpy.float32)[:, None, None]
+        return numpy.ascontiguousarray((img + mean)[::-1])
+    raise ValueError('cannot undo normalize {!r}: use \'torchvision\', '
+                     '\'caffe\' or None'.format(normalize))

@@ -35,9 +35,7 @@ from matplotlib.figure import Figure
 
 from fasterrcnn.atomic import atomic_write
 from fasterrcnn.backend import to_cpu
-# The constants the normalisers use: the picture undoes what they did.
-from fasterrcnn.data.transforms import (_CAFFE_BGR_MEAN, _TORCHVISION_MEAN,
-                                        _TORCHVISION_STD)
+from fasterrcnn.data.transforms import denormalize
 from fasterrcnn.links.train_chain import TargetRecord
 from fasterrcnn.visualize import draw_detections
 
@@ -50,34 +48,6 @@ INSTALL_HINT = ('pip install ".[tensorboard]" (or pip install -r '
                 'requirements/tensorboard.txt)')
 #: The RPN's two classes, in the order of its scores.
 RPN_NAMES = ('background', 'object')
-
-
-def denormalize(img, normalize):
-    """The RGB image that a normaliser was given, from its output.
-
-    Args:
-        img (numpy.ndarray): ``(3, H, W)`` float32 network input, as
-            :func:`fasterrcnn.data.transforms.get_normalizer` ``(normalize)``
-            made it.
-        normalize (str or None): ``'torchvision'``, ``'caffe'`` or None
-            (the image was left in ``[0, 255]`` RGB).
-
-    Returns:
-        numpy.ndarray: ``(3, H, W)`` float32 RGB in ``[0, 255]`` (up to
-        rounding; not clipped).
-    """
-    img = numpy.asarray(to_cpu(img), dtype=numpy.float32)
-    if normalize is None:
-        return img.copy()
-    if normalize == 'torchvision':
-        mean = numpy.asarray(_TORCHVISION_MEAN, numpy.float32)[:, None, None]
-        std = numpy.asarray(_TORCHVISION_STD, numpy.float32)[:, None, None]
-        return ((img * std + mean) * numpy.float32(255)).astype(numpy.float32)
-    if normalize == 'caffe':
-        mean = numpy.asarray(_CAFFE_BGR_MEAN, numpy.float32)[:, None, None]
-        return numpy.ascontiguousarray((img + mean)[::-1])
-    raise ValueError('cannot undo normalize {!r}: use \'torchvision\', '
-                     '\'caffe\' or None'.format(normalize))
 
 
 def accuracy(counts):

@@ -3,10 +3,10 @@
 import numpy
 import pytest
 
-from fasterrcnn.data.transforms import (TrainTransform, caffe_normalize, flip,
-                                        flip_bbox, get_normalizer, resize,
-                                        resize_bbox, scale_size,
-                                        torchvision_normalize)
+from fasterrcnn.data.transforms import (TrainTransform, caffe_normalize,
+                                        denormalize, flip, flip_bbox,
+                                        get_normalizer, resize, resize_bbox,
+                                        scale_size, torchvision_normalize)
 
 
 def bright_rectangle(size=(60, 80), box=(10, 20, 30, 50)):
@@ -176,3 +176,11 @@ def test_train_transform_reproducible_and_normalised():
     # Normalised: black pixels become -mean / std.
     numpy.testing.assert_allclose(runs[0][0][0][0, 0, 0], -0.485 / 0.229,
                                   rtol=1e-6)
+
+
+@pytest.mark.parametrize('normalize', ['torchvision', 'caffe', None])
+def test_denormalize_gives_the_rgb_image_back(normalize):
+    rgb = numpy.random.RandomState(0).uniform(0, 255, (3, 8, 6)) \
+        .astype(numpy.float32)
+    back = denormalize(get_normalizer(normalize)(rgb), normalize)
+    numpy.testing.assert_allclose(back, rgb, atol=1e-3)

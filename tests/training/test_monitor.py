@@ -11,14 +11,12 @@ import pytest
 from PIL import Image
 
 from fasterrcnn.config import load_config
-from fasterrcnn.data.transforms import get_normalizer
 from fasterrcnn.links import FasterRCNNTrainChain
 from fasterrcnn.links.faster_rcnn import PRESETS
 from fasterrcnn.links.train_chain import TargetRecord
 from fasterrcnn.training import builder
 from fasterrcnn.training.monitor import (INSTALL_HINT, accuracy,
-                                         confusion_figure, denormalize,
-                                         figure_pixels)
+                                         confusion_figure, figure_pixels)
 from tests.dummy_model import tiny_model
 
 TINY = [
@@ -178,14 +176,6 @@ def test_the_chain_counts_its_sampled_targets():
     numpy.testing.assert_array_equal(example_img, img[0])
     numpy.testing.assert_array_equal(example_bbox, bbox[0])
     numpy.testing.assert_array_equal(example_label, label[0])
-
-
-@pytest.mark.parametrize('normalize', ['torchvision', 'caffe', None])
-def test_denormalize_gives_the_rgb_image_back(normalize):
-    rgb = numpy.random.RandomState(0).uniform(0, 255, (3, 8, 6)) \
-        .astype(numpy.float32)
-    back = denormalize(get_normalizer(normalize)(rgb), normalize)
-    numpy.testing.assert_allclose(back, rgb, atol=1e-3)
 
 
 def test_confusion_figure_has_labels_and_counts():
