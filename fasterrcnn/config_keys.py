@@ -169,6 +169,15 @@ KEYS = (
     Key('data.dir', Optional[PATH], None,
         'data set directory in the VOC layout (e.g. VOCdevkit/VOC2007); '
         'needed for training and evaluation'),
+    Key('data.format', Literal['voc', 'coco'], 'voc',
+        'layout of data.dir: \'voc\' (JPEGImages/, Annotations/, '
+        'ImageSets/Main/<split>.txt) or \'coco\' (the images, and COCO '
+        'instances JSON files named by data.train_annotations and '
+        'data.test_annotations)'),
+    Key('data.train_annotations', Optional[PATH], None,
+        'data.format coco: the instances JSON of the training images'),
+    Key('data.test_annotations', Optional[PATH], None,
+        'data.format coco: the instances JSON of the test images'),
     Key('data.train_split', STR, 'trainval',
         'image set used for training (ImageSets/Main/<split>.txt)'),
     Key('data.test_split', STR, 'test',
@@ -239,6 +248,11 @@ KEYS = (
         'iterations, a list names the iterations'),
     Key('eval.use_07_metric', bool, True,
         'PASCAL VOC2007 11-point AP (false: area under the curve)'),
+    Key('eval.metric', Optional[Literal['voc07', 'voc', 'coco']], None,
+        'the evaluation\'s metric: \'voc07\' (11-point AP@0.5), \'voc\' '
+        '(area AP@0.5) or \'coco\' (AP@[.5:.95], AP50, AP75, small / '
+        'medium / large, through pycocotools); null: eval.use_07_metric '
+        'decides between the first two'),
     Key('eval.n_images', Optional[POS_INT], None,
         'evaluate on the first n test images only; null: all'),
     Key('eval.batch_size', POS_INT, 1,
