@@ -32,9 +32,9 @@ $(WHEELS)/.ready: requirements/build-constraints.txt
 	  $(PYTHON) -m pip wheel -q --no-deps -w $(WHEELS) chainer==7.8.1
 	@touch $@
 
-$(VENV)/.ready: requirements/base.txt $(NUMPY_REQ) requirements/mpi.txt requirements/tensorboard.txt $(WHEELS)/.ready setup.cfg pyproject.toml
+$(VENV)/.ready: requirements/base.txt $(NUMPY_REQ) requirements/mpi.txt requirements/tensorboard.txt requirements/coco.txt $(WHEELS)/.ready setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --find-links $(WHEELS) -r $(NUMPY_REQ) -r requirements/mpi.txt -r requirements/tensorboard.txt
+	$(PY) -m pip install -q --find-links $(WHEELS) -r $(NUMPY_REQ) -r requirements/mpi.txt -r requirements/tensorboard.txt -r requirements/coco.txt
 	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
 	@touch $@
 

@@ -29,6 +29,7 @@ import chainer
 import chainer.functions as F
 
 from fasterrcnn.backend import keep_freed_memory
+from fasterrcnn.cli.common import UserError, select_gpu
 from fasterrcnn.functions.roi_pooling import numpy_workspace as roi_workspace
 from fasterrcnn.functions.roi_pooling import roi_pooling_2d
 from fasterrcnn.nms import non_maximum_suppression
@@ -225,6 +226,12 @@ def main(argv=None):
                         'script calls keep_freed_memory(), so does this '
                         'benchmark by default)')
     args = parser.parse_args(argv)
+    if args.gpu >= 0:
+        # CuPy missing or no device: one line saying what to install.
+        try:
+            select_gpu(args.gpu)
+        except UserError as e:
+            parser.exit(2, '{}: error: {}\n'.format(parser.prog, e))
     tuned = False if args.default_malloc else keep_freed_memory()
     rows = measure(args.gpu, args.repeat, builtin=not args.no_builtin)
     torch, _ = load_torch()

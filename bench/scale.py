@@ -31,6 +31,7 @@ import fasterrcnn  # noqa: F401  isort: skip (compat shims first)
 import chainer
 
 from fasterrcnn.backend import keep_freed_memory
+from fasterrcnn.cli.common import UserError, select_gpu
 from fasterrcnn.data.shapes import generate_shapes
 
 from timing import median_time
@@ -87,7 +88,11 @@ def main(argv=None):
     if args.worker_batch:
         return worker(args)
     if args.gpu >= 0:
-        chainer.backends.cuda.get_device_from_id(args.gpu).use()
+        # CuPy missing or no device: one line saying what to install.
+        try:
+            select_gpu(args.gpu)
+        except UserError as e:
+            parser.exit(2, '{}: error: {}\n'.format(parser.prog, e))
     batches, processes = [], []
     with tempfile.TemporaryDirectory() as root:
         generate_shapes(os.path.join(root, 'data'), n_train=8, n_test=1,

@@ -49,6 +49,7 @@ import fasterrcnn  # noqa: F401  isort: skip (compat shims first)
 import chainer
 
 from fasterrcnn.backend import keep_freed_memory
+from fasterrcnn.cli.common import UserError, select_gpu
 from fasterrcnn.config import load_config
 from fasterrcnn.data.shapes import generate_shapes
 from fasterrcnn.links import train_chain as train_chain_module
@@ -464,6 +465,12 @@ def main(argv=None):
     parser.add_argument('--root', help=argparse.SUPPRESS)
     parser.add_argument('--weights', help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.gpu >= 0:
+        # CuPy missing or no device: one line saying what to install.
+        try:
+            select_gpu(args.gpu)
+        except UserError as e:
+            parser.exit(2, '{}: error: {}\n'.format(parser.prog, e))
     if args.side:
         if args.side == 'torch':
             result = run_torch(args.root, args.torch_repo, args.size,

@@ -216,3 +216,22 @@ def load_npz(path, target, what='file'):
     entries = check_npz(name)
     with numpy.load(name, allow_pickle=False) as npz:
         SafeNpzDeserializer(npz, name, what, entries=entries).load(target)
+
+
+def read_optional(serializer, key):
+    """When loading: the array stored under ``key``, or None when the
+    snapshot has no such entry (one written before the entry existed).
+
+    Chainer's deserializers say so with a KeyError, the project's safe one
+    (:class:`SafeNpzDeserializer`) with a
+    :class:`BadFileError`; a damaged file is still an
+    error (the resume then tries the previous snapshot). Passing None as the
+    value reads the entry whatever its shape, so a refusal here can only be
+    the missing entry.
+    """
+    try:
+        return serializer(key, None)
+    except DamagedFileError:
+        raise
+    except (KeyError, BadFileError):
+        return None

@@ -5,9 +5,12 @@ pyplot: it needs no display, and it leaves the process's matplotlib backend
 alone (``matplotlib.use`` would change it for everyone).
 """
 
+import math
+
 import numpy
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 
 from fasterrcnn.backend import to_cpu
@@ -18,6 +21,13 @@ _COLORS = ('#e6194b', '#3cb44b', '#4363d8', '#f58231', '#911eb4',
            '#dcbeff', '#9a6324', '#fffac8', '#800000', '#aaffc3',
            '#808000', '#ffd8b1', '#000075', '#a9a9a9', '#ffe119')
 _DPI = 100
+#: Images whose longer side is shorter than this many pixels are enlarged by
+#: a whole factor until it is not (a 256 x 192 image is drawn 768 x 576):
+#: small images give pictures too small to read.
+MIN_LONG_SIDE = 640
+# The strip under the image that holds the legend, in pixels.
+_LEGEND_HEIGHT = 28
+_DASHES = (0, (4, 3))
 
 
 def _name(label, label_names):
@@ -35,12 +45,34 @@ def _check_boxes(bbox, label, what):
     return bbox, label
 
 
+def _scale(height, width, min_long_side):
+    """The whole factor that brings the longer side to ``min_long_side``
+    (1 for an image that is large enough, or for None)."""
+    if not min_long_side:
+        return 1
+    return max(1, int(math.ceil(min_long_side / float(max(height, width)))))
+
+
+def drawn_size(height, width, min_long_side=MIN_LONG_SIDE):
+    """``(width, height)`` in pixels of the picture :func:`draw_detections`
+    makes of a ``height x width`` image (scaled, with the legend strip)."""
+    scale = _scale(height, width, min_long_side)
+    return width * scale, height * scale + _LEGEND_HEIGHT
+
+
 def draw_detections(img, bbox, label, score=None, label_names=None,
-                    gt_bbox=None, gt_label=None, path=None):
+                    gt_bbox=None, gt_label=None, path=None,
+                    min_long_side=MIN_LONG_SIDE):
     """Draw predicted (solid) and ground-truth (dashed) boxes on an image.
 
-    The figure has the image's size, one figure pixel per image pixel, so the
-    saved PNG is ``W x H`` and a box lies on the pixels it names.
+    The image is drawn ``s`` times its size, ``s`` the least whole factor
+    that makes its longer side at least ``min_long_side`` pixels (1 for a
+    large enough image): every image pixel is an ``s x s`` square of the
+    PNG, so its aspect ratio is kept and a box lies on the pixels it names.
+    Under the image, a strip 28 pixels high holds the legend (solid:
+    prediction with its class and score; dashed: ground truth); the saved
+    PNG is ``s W`` wide and ``s H + 28`` high. A box's colour is its
+    class's.
 
     Args:
         img (array): ``(3, H, W)`` float RGB in ``[0, 255]`` (clipped).
@@ -54,6 +86,8 @@ def draw_detections(img, bbox, label, score=None, label_names=None,
         gt_label (array): ``(G,)`` int ground-truth labels (colours them);
             None draws them all in one colour.
         path (str): where to write the PNG; None writes nothing.
+        min_long_side (int or None): the least longer side of the drawn
+            image, in PNG pixels; None draws it at its own size.
 
     Returns:
         matplotlib.figure.Figure: the drawing (with an Agg canvas).
@@ -70,9 +104,15 @@ def draw_detections(img, bbox, label, score=None, label_names=None,
             raise ValueError('{} boxes but {} scores'.format(
                 len(bbox), len(score)))
 
-    fig = Figure(figsize=(width / _DPI, height / _DPI), dpi=_DPI)
+    scale = _scale(height, width, min_long_side)
+    fig_width, image_height = width * scale, height * scale
+    fig_height = image_height + _LEGEND_HEIGHT
+    fig = Figure(figsize=(fig_width / _DPI, fig_height / _DPI), dpi=_DPI)
     FigureCanvasAgg(fig)
-    ax = fig.add_axes((0, 0, 1, 1))
+    # The image fills the figure above the legend strip; its axes are in
+    # image pixels (below), so the enlargement moves no box.
+    ax = fig.add_axes((0, _LEGEND_HEIGHT / fig_height, 1,
+                       image_height / fig_height))
     ax.set_axis_off()
     # extent puts pixel (r, c) on [c, c + 1] x [r, r + 1], so continuous box
     # coordinates can be drawn as they are.
@@ -90,7 +130,7 @@ def draw_detections(img, bbox, label, score=None, label_names=None,
             color = 'white' if lab < 0 else _COLORS[lab % len(_COLORS)]
             ax.add_patch(Rectangle(
                 (x_min, y_min), x_max - x_min, y_max - y_min, fill=False,
-                edgecolor=color, linewidth=linewidth, linestyle=(0, (4, 3))))
+                edgecolor=color, linewidth=linewidth, linestyle=_DASHES))
 
     for k, ((y_min, x_min, y_max, x_max), lab) in enumerate(zip(bbox, label)):
         color = _COLORS[lab % len(_COLORS)]
@@ -101,11 +141,28 @@ def draw_detections(img, bbox, label, score=None, label_names=None,
         if score is not None:
             text += ' {:.2f}'.format(score[k])
         # Inside the box's top-left corner, so that it stays in the image.
-        ax.text(x_min, y_min, text, fontsize=7, color='white',
+        ax.text(x_min, y_min, text, fontsize=9, color='white',
                 verticalalignment='top',
                 bbox={'facecolor': color, 'edgecolor': 'none', 'pad': 1,
                       'alpha': 0.8})
 
+    _legend(fig, fig_height, score is not None, gt_bbox is not None,
+            linewidth)
     if path is not None:
         fig.savefig(path, dpi=_DPI, format='png')
     return fig
+
+
+def _legend(fig, fig_height, with_score, with_gt, linewidth):
+    """The legend strip at the bottom of ``fig``: which line is which (the
+    colours are the classes', so the sample lines are grey)."""
+    ax = fig.add_axes((0, 0, 1, _LEGEND_HEIGHT / fig_height))
+    ax.set_axis_off()
+    handles = [Line2D([], [], color='0.3', linewidth=linewidth,
+                      label='prediction: class score' if with_score
+                      else 'prediction: class')]
+    if with_gt:
+        handles.append(Line2D([], [], color='0.3', linewidth=linewidth,
+                              linestyle=_DASHES, label='ground truth'))
+    ax.legend(handles=handles, loc='center', ncol=len(handles),
+              frameon=False, fontsize=9, handlelength=3)

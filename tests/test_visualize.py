@@ -1,10 +1,13 @@
-"""draw_detections writes a PNG with the boxes where they belong."""
+"""draw_detections writes a PNG with the boxes where they belong, a legend
+under the image, and small images enlarged."""
 
 import numpy
 import pytest
 from PIL import Image
 
-from fasterrcnn.visualize import draw_detections
+from fasterrcnn.visualize import MIN_LONG_SIDE, draw_detections
+
+LEGEND = 28  # the height of the legend strip under the image, in pixels
 
 
 def test_png_with_solid_and_dashed_boxes(tmp_path):
@@ -16,17 +19,19 @@ def test_png_with_solid_and_dashed_boxes(tmp_path):
         score=numpy.array([0.87], dtype=numpy.float32),
         label_names=('a', 'b'),
         gt_bbox=numpy.array([[40, 4, 56, 76]], dtype=numpy.float32),
-        gt_label=numpy.array([0], dtype=numpy.int32), path=path)
+        gt_label=numpy.array([0], dtype=numpy.int32), path=path,
+        min_long_side=None)
     assert fig is not None
     with Image.open(path) as f:
         png = numpy.asarray(f.convert('RGB')).astype(int)
-    assert png.shape == (60, 80, 3)  # one PNG pixel per image pixel
-    lit = png.sum(axis=2) > 60
+    # One PNG pixel per image pixel, the legend strip below.
+    assert png.shape == (60 + LEGEND, 80, 3)
+    lit = png[:60].sum(axis=2) > 60
     # The predicted box: its right and bottom edges are solid lines.
     assert lit[14:30, 49:51].any(axis=1).all()
     assert lit[29:31, 22:49].any(axis=0).all()
     # Inside it, away from the label, the image stays black.
-    assert not lit[24:27, 30:46].any()
+    assert not lit[26:28, 30:46].any()
     # The ground truth's top edge is dashed: lit and dark stretches.
     top = lit[39:42, 6:74].any(axis=0)
     assert top.sum() > 20 and (~top).sum() > 10
@@ -43,7 +48,36 @@ def test_without_path_and_optional_arguments(tmp_path):
     # The figure can still be saved by the caller.
     fig.savefig(str(tmp_path / 'later.png'))
     with Image.open(str(tmp_path / 'later.png')) as f:
-        assert f.size == (30, 20)
+        # 22 times 30 x 20: the longer side at least MIN_LONG_SIDE.
+        assert MIN_LONG_SIDE == 640
+        assert f.size == (660, 440 + LEGEND)
+
+
+def test_small_image_enlarged_with_boxes_in_place_and_a_legend(tmp_path):
+    # 256 x 192 (the size of the shapes demo's images): drawn 3 times.
+    img = numpy.zeros((3, 192, 256), dtype=numpy.float32)
+    path = str(tmp_path / 'det.png')
+    draw_detections(
+        img, numpy.array([[40, 100, 120, 200]], dtype=numpy.float32),
+        numpy.array([0], dtype=numpy.int32),
+        score=numpy.array([0.5], dtype=numpy.float32), label_names=('a',),
+        gt_bbox=numpy.array([[150, 20, 180, 90]], dtype=numpy.float32),
+        gt_label=numpy.array([0], dtype=numpy.int32), path=path)
+    with Image.open(path) as f:
+        png = numpy.asarray(f.convert('RGB')).astype(int)
+    assert png.shape == (576 + LEGEND, 768, 3)  # the aspect ratio kept
+    lit = png.sum(axis=2) > 60
+    # The prediction's right edge at x = 600 and bottom edge at y = 360.
+    assert lit[150:350, 598:602].any(axis=1).all()
+    assert not lit[150:350, 560:590].any()
+    assert lit[358:362, 330:590].any(axis=0).all()
+    # The ground truth's bottom edge (y = 540) is dashed.
+    bottom = lit[537:543, 70:260].any(axis=0)
+    assert bottom.sum() > 60 and (~bottom).sum() > 30
+    # The strip under the image is white, with dark legend lines and text.
+    strip = png[576:]
+    assert (strip.min(axis=2) > 240).mean() > 0.8
+    assert (strip.max(axis=2) < 120).sum() > 100
 
 
 def test_mismatched_lengths():

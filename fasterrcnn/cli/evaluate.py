@@ -1,6 +1,8 @@
-"""``fasterrcnn-eval`` (``eval.py``): PASCAL VOC mAP of a trained model.
+"""``fasterrcnn-eval`` (``eval.py``): PASCAL VOC (or COCO) mAP of a trained
+model.
 
     fasterrcnn-eval --model MODEL.npz --data DIR [--split test]
+                   [--annotations JSON] [--metric voc07|voc|coco]
                    [--config CFG] [--set KEY=VALUE ...] [--gpu N]
                    [--out result.json] [--vis-dir DIR [--vis-n K]]
                    [--n-images N] [--no-progress]
@@ -8,19 +10,27 @@
 ``MODEL.npz`` is a model file written by ``train_chainer.py`` (weights plus
 architecture and class names, see :mod:`fasterrcnn.links.model_io`), not a
 trainer snapshot. ``DIR`` is a data set in the VOC layout
-(:class:`fasterrcnn.data.voc.VOCBboxDataset`).
+(:class:`fasterrcnn.data.voc.VOCBboxDataset`), or with ``data.format: coco``
+the folder of the images of the COCO instances file ``--annotations``
+(default: ``data.test_annotations``, relative to ``DIR``; see
+:mod:`fasterrcnn.data.datasets`).
 
 The evaluation follows the VOC protocol: objects marked difficult are kept,
 a detection matched to one counts neither as a true nor as a false positive,
 and they are not counted among the positives. The model predicts with its
 ``'evaluate'`` preset (NMS 0.3, score 0.05). One pass gives AP per class and
 mAP under both definitions: VOC2007's 11-point mean and the area under the
-curve (VOC2010 and later); ``eval.use_07_metric`` of the configuration (true
-by default) says which one is *the* mAP of the run.
+curve (VOC2010 and later); ``--metric`` (default: ``eval.metric``, or when
+that is null ``eval.use_07_metric``, true by default) says which one is
+*the* mAP of the run. ``--metric coco`` adds COCO's numbers through
+pycocotools (AP@[.5:.95], which is then the mAP, AP50, AP75, small / medium
+/ large; crowd and difficult objects ignored): :mod:`fasterrcnn.evaluation.
+coco`.
 
 Values missing on the command line come from ``--config`` (and its
 ``--set`` overrides): ``data.dir``, ``data.test_split``,
-``data.label_names``, ``eval.n_images``, ``eval.use_07_metric``; the command
+``data.label_names``, ``data.format``, ``data.test_annotations``,
+``eval.n_images``, ``eval.metric``, ``eval.use_07_metric``; the command
 line wins. The architecture always comes from the model file; ``model.*``
 keys of a config that disagree with it are reported and ignored.
 
@@ -48,12 +58,15 @@ from fasterrcnn.cli.common import (UserError, add_config_flags,
 from fasterrcnn.config import KEYS_BY_NAME, load_config
 from fasterrcnn.data.bad_examples import (BAD_EXAMPLES_FILE, BadExampleLog,
                                           Subset, apply_policy)
-from fasterrcnn.data.voc import LABELS_FILE, VOCBboxDataset
+from fasterrcnn.data.datasets import open_split
+from fasterrcnn.data.voc import LABELS_FILE
+from fasterrcnn.evaluation.coco import MissingDependencyError
 from fasterrcnn.evaluation.report import (METRIC_TITLES, VIS_SCORE_THRESH,
-                                          format_ap, format_table,
+                                          format_ap, format_coco, format_table,
                                           result_record, save_visualizations,
                                           write_json_atomic)
-from fasterrcnn.evaluation.run import evaluate
+from fasterrcnn.evaluation.run import (METRIC_RESULT_NAMES, evaluate,
+                                       resolve_metric)
 from fasterrcnn.links.model_io import load_model
 
 PROG = 'fasterrcnn-eval'
@@ -66,18 +79,30 @@ _MODEL_KEYS = ('n_fg_class', 'extractor_channels', 'fc_size', 'min_size',
 def build_parser(prog=PROG):
     parser = argparse.ArgumentParser(
         prog=prog,
-        description='PASCAL VOC mAP (VOC07 11-point and area) of a trained '
-                    'Faster R-CNN model on a VOC-layout data set.')
+        description='PASCAL VOC mAP (VOC07 11-point and area), and on '
+                    'request COCO AP, of a trained Faster R-CNN model on a '
+                    'VOC-layout or COCO-format data set.')
     parser.add_argument('--model', required=True, metavar='MODEL.npz',
                         help='model file written by train_chainer.py (not a '
                              'trainer snapshot)')
     parser.add_argument('--data', metavar='DIR',
-                        help='data directory in the VOC layout (default: '
-                             'data.dir of the config)')
+                        help='data directory in the VOC layout, or the '
+                             'images of COCO-format data (default: data.dir '
+                             'of the config)')
     parser.add_argument('--split',
-                        help='image set, ImageSets/Main/<split>.txt '
-                             '(default: data.test_split of the config, '
-                             '\'test\')')
+                        help='VOC layout: image set, ImageSets/Main/'
+                             '<split>.txt (default: data.test_split of the '
+                             'config, \'test\')')
+    parser.add_argument('--annotations', metavar='JSON',
+                        help='data.format coco: the COCO instances file of '
+                             'the images, a path as given (default: '
+                             'data.test_annotations of the config, relative '
+                             'to the data directory)')
+    parser.add_argument('--metric', choices=tuple(METRIC_RESULT_NAMES),
+                        help='which mAP is the result: voc07 (11-point), '
+                             'voc (area) or coco (AP@[.5:.95] and more, '
+                             'needs pycocotools) (default: eval.metric of '
+                             'the config, else eval.use_07_metric)')
     add_config_flags(parser)
     add_device_flags(parser)
     parser.add_argument('--out', metavar='result.json',
@@ -95,19 +120,21 @@ def build_parser(prog=PROG):
     return parser
 
 
-def _open_dataset(data_dir, split, label_names=None):
+def _open_dataset(config, data_dir, split, label_names=None):
     if not os.path.isdir(data_dir):
         raise UserError('data directory not found: {}'.format(data_dir))
     try:
-        return VOCBboxDataset(data_dir, split, use_difficult=True,
-                              return_difficult=True, label_names=label_names)
+        return open_split(config, 'test', data_dir=data_dir, split=split,
+                          label_names=label_names)
     except (FileNotFoundError, ValueError) as e:
         raise UserError(str(e)) from None
 
 
-def _names_source(config_names, data_dir):
+def _names_source(config_names, data_dir, dataset=None):
     if config_names is not None:
         return 'data.label_names of the config'
+    if getattr(dataset, 'annotations', None) is not None:
+        return 'the categories of {}'.format(dataset.annotations)
     path = os.path.join(data_dir, LABELS_FILE)
     if os.path.isfile(path):
         return path
@@ -203,10 +230,24 @@ def run(args):
     if data_dir is None:
         raise UserError('no data directory: pass --data DIR or set data.dir '
                         'in the --config')
-    split = args.split if args.split is not None else config.data.test_split
+    coco_data = config.data.format == 'coco'
+    if coco_data and args.split is not None:
+        raise UserError('--split names a VOC image set, but data.format is '
+                        'coco: give the annotation file with --annotations')
+    if not coco_data and args.annotations is not None:
+        raise UserError('--annotations is for COCO-format data: add --set '
+                        'data.format=coco')
+    if coco_data:
+        split = args.annotations
+    else:
+        split = args.split if args.split is not None \
+            else config.data.test_split
     n_images = args.n_images if args.n_images is not None \
         else config.eval.n_images
     use_07_metric = config.eval.use_07_metric
+    metric_key = args.metric if args.metric is not None \
+        else config.eval.metric
+    metric = resolve_metric(metric_key, use_07_metric)
     if args.vis_n is not None and args.vis_dir is None:
         raise UserError('--vis-n needs --vis-dir (where to write the PNGs)')
     vis_n = args.vis_n if args.vis_n is not None else VIS_N_DEFAULT
@@ -220,13 +261,14 @@ def run(args):
             print(note, file=sys.stderr)
 
     config_names = config.data.label_names
-    dataset = _open_dataset(data_dir, split, config_names)
+    dataset = _open_dataset(config, data_dir, split, config_names)
     names = match_classes(model.n_fg_class, model_names, dataset.label_names,
-                          _names_source(config_names, data_dir))
+                          _names_source(config_names, data_dir, dataset))
     if names != dataset.label_names:
         print('note: reading the data set with the model\'s class order '
               '({})'.format(', '.join(names)), file=sys.stderr)
-        dataset = _open_dataset(data_dir, split, names)
+        dataset = _open_dataset(config, data_dir, split, names)
+    split = dataset.split
     n_in_split = len(dataset)
     n = n_in_split if n_images is None else min(n_images, n_in_split)
     if n == 0:
@@ -251,18 +293,31 @@ def run(args):
         model.to_gpu()
         device = 'gpu:{}'.format(args.gpu)
 
-    result = evaluate(model, examples, n_images=len(examples),
-                      progress=not args.no_progress,
-                      batch_size=config.eval.batch_size)
+    try:
+        result = evaluate(model, examples, n_images=len(examples),
+                          progress=not args.no_progress,
+                          batch_size=config.eval.batch_size,
+                          coco=metric == 'coco')
+    except MissingDependencyError as e:
+        raise UserError(str(e)) from None
 
-    metric = 'voc07' if use_07_metric else 'area'
     print('model: {}'.format(args.model))
     print('data:  {} (split {!r}, {} of {} images)'.format(
         data_dir, split, result['n_images'], n_in_split))
     print(format_table(result, names))
-    print('mAP {} ({}; the config asks for it: eval.use_07_metric is {})'
-          .format(format_ap(result['map_' + metric]), METRIC_TITLES[metric],
-                  'true' if use_07_metric else 'false'))
+    if metric == 'coco':
+        print(format_coco(result['coco'], names))
+    main_map = result['coco']['map'] if metric == 'coco' else \
+        result['map_' + metric]
+    if args.metric is not None:
+        why = '--metric {}'.format(args.metric)
+    elif metric_key is not None:
+        why = 'the config asks for it: eval.metric is {}'.format(metric_key)
+    else:
+        why = 'the config asks for it: eval.use_07_metric is {}'.format(
+            'true' if use_07_metric else 'false')
+    print('mAP {} ({}; {})'.format(format_ap(main_map),
+                                   METRIC_TITLES[metric], why))
     print('{} images in {:.1f} s ({:.2f} images/s, {})'.format(
         result['n_images'], result['seconds'], result['images_per_second'],
         device))
@@ -272,7 +327,7 @@ def run(args):
     if args.out is not None:
         write_json_atomic(args.out, result_record(
             result, args.model, data_dir, split, n_in_split, names,
-            use_07_metric, device))
+            use_07_metric, device, metric=metric))
         print('results written to {}'.format(args.out))
     if args.vis_dir is not None:
         paths = save_visualizations(examples, result, names, args.vis_dir,

@@ -8,11 +8,17 @@ The output directory receives the resolved configuration (config.yaml), the
 log (log), loss and mAP plots (loss.png, map.png), snapshots written
 atomically (snapshot_iter_<N>.npz, the newest train.keep_snapshots kept)
 and, at the end, model.npz (weights with architecture and class names, for
-fasterrcnn-eval). ``--resume auto`` continues from the newest complete
-snapshot in the output directory (or starts afresh when there is none; a
-damaged one is skipped with a warning); ``--resume DIR`` from the newest in
-DIR; ``--resume FILE`` from that snapshot. Snapshots are read as data:
-nothing in them runs.
+fasterrcnn-eval). At the start it prints a summary of the data (classes
+and where their names came from, images and objects per split) and a
+warning for each part of the configuration that cannot do what it seems to
+(VOC class names assumed for want of a labels.txt, evaluations, rate
+shifts, snapshots or log lines past the last iteration); its last line
+names model.npz and the command that evaluates it.
+
+``--resume auto`` continues from the newest complete snapshot in the output
+directory (or starts afresh when there is none; a damaged one is skipped
+with a warning); ``--resume DIR`` from the newest in DIR; ``--resume FILE``
+from that snapshot. Snapshots are read as data: nothing in them runs.
 
 Exit status: 0 done; 2 a mistake in the input (one line naming it: the
 config, a file, a bad example); 3 a fault (a NaN or infinite loss, a full
@@ -35,6 +41,7 @@ from fasterrcnn.cli.common import (EXIT_FAULT, EXIT_USER_ERROR, USER_ERRORS,
 from fasterrcnn.config import (dump_config, load_config, print_config_help,
                                save_config)
 from fasterrcnn.data.bad_examples import BadExampleError
+from fasterrcnn.data.summary import summarize_data
 from fasterrcnn.links.model_io import META_KEY
 from fasterrcnn.safe_npz import DamagedFileError, load_npz, open_npz
 from fasterrcnn.training.builder import build_trainer
@@ -43,6 +50,7 @@ from fasterrcnn.training.distributed import (MismatchError, check_same_run,
                                              run_fingerprint)
 from fasterrcnn.training.guard import (NonFiniteLossError, StopOnSignal,
                                        signals_stop, snapshot_now)
+from fasterrcnn.training.schedule import schedule_warnings
 from fasterrcnn.training.snapshot import (NonFiniteWeightsError,
                                           list_snapshots, snapshot_candidates)
 
@@ -71,6 +79,10 @@ def build_parser(prog=PROG):
                              'ChainerMN communicator (naive on the CPU, '
                              'pure_nccl on GPUs: one process per GPU, '
                              '--gpu N then means GPU N + local rank)')
+    # The evaluation command named in the last line, in the same form as
+    # this one (the installed command, or the script).
+    parser.set_defaults(eval_command='fasterrcnn-eval' if prog == PROG
+                        else 'python eval.py')
     return parser
 
 
@@ -197,10 +209,38 @@ def run(args):
         return status
 
 
+def report_start(config):
+    """Prints the data summary and a warning line for each part of the
+    configuration that will not do what it seems to (the VOC names assumed,
+    a schedule past the last iteration)."""
+    warnings = []
+    if getattr(config.data, 'format', 'voc') == 'voc':
+        lines, warnings = summarize_data(config)
+        print('\n'.join(lines), flush=True)
+    for line in warnings + schedule_warnings(config):
+        print('warning: {}'.format(line), file=sys.stderr, flush=True)
+
+
+def eval_hint(config, out, eval_command='fasterrcnn-eval'):
+    """The closing line: where the model is and how to evaluate it."""
+    model = os.path.join(out, 'model.npz')
+    if getattr(config.data, 'format', 'voc') != 'voc':
+        # The format and the annotation files come from the run's config.
+        command = '{} --model {} --config {}'.format(
+            eval_command, model, os.path.join(out, 'config.yaml'))
+    else:
+        command = '{} --model {} --data {}'.format(eval_command, model,
+                                                   config.data.dir)
+        if config.data.test_split != 'test':
+            command += ' --split {}'.format(config.data.test_split)
+    return 'model written to {}; evaluate it with: {}'.format(model, command)
+
+
 def _train(args, comm):
     trainer, config, out = setup(args, comm)
     writer = comm is None or comm.rank == 0
     if writer:
+        report_start(config)
         os.makedirs(out, exist_ok=True)
         save_config(config, os.path.join(out, 'config.yaml'))
     stop = StopOnSignal(trainer.stop_trigger,
@@ -254,6 +294,9 @@ def _train(args, comm):
                                               stop.snapshot), flush=True)
     if stop.signum is not None:
         return 128 + stop.signum
+    if writer:
+        print(eval_hint(config, out, getattr(args, 'eval_command',
+                                             'fasterrcnn-eval')), flush=True)
     return 0
 
 

@@ -49,6 +49,10 @@ VOC_BBOX_LABEL_NAMES = (
 )
 
 LABELS_FILE = 'labels.txt'
+#: :attr:`VOCBboxDataset.label_names_source` when the names were given.
+LABELS_GIVEN = 'given'
+#: ... when there was neither names given nor a labels.txt.
+LABELS_VOC_ASSUMED = 'voc-assumed'
 
 
 def read_label_names(path):
@@ -257,6 +261,10 @@ class VOCBboxDataset(chainer.dataset.DatasetMixin):
     Attributes:
         ids (list of str): the image ids of the split, in file order.
         label_names (tuple of str): the class names in use.
+        label_names_source (str): where they came from:
+            :data:`LABELS_GIVEN` (the ``label_names`` argument),
+            :data:`LABELS_FILE` (``data_dir/labels.txt``) or
+            :data:`LABELS_VOC_ASSUMED` (neither: the VOC names assumed).
 
     Each example is ``(img, bbox, label)``, or ``(img, bbox, label,
     difficult)`` with ``return_difficult``:
@@ -273,12 +281,18 @@ class VOCBboxDataset(chainer.dataset.DatasetMixin):
         self.split = split
         self.use_difficult = use_difficult
         self.return_difficult = return_difficult
+        # Where the names came from, so that a run can say when the VOC
+        # names were assumed (class names that happen to be VOC names
+        # would otherwise train a 20-class model without a word).
+        self.label_names_source = LABELS_GIVEN
         if label_names is None:
             labels_path = os.path.join(data_dir, LABELS_FILE)
             if os.path.isfile(labels_path):
                 label_names = read_label_names(labels_path)
+                self.label_names_source = LABELS_FILE
             else:
                 label_names = VOC_BBOX_LABEL_NAMES
+                self.label_names_source = LABELS_VOC_ASSUMED
         self.label_names = tuple(label_names)
         self.ids = self._read_ids(split)
 

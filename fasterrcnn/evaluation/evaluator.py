@@ -1,11 +1,14 @@
-"""A Trainer extension that reports the PASCAL VOC metric of a detector."""
+"""A Trainer extension that reports the PASCAL VOC (or COCO) metric of a
+detector."""
 
 import numpy
 from chainer import reporter
 from chainer.training import extensions
 
+from fasterrcnn.evaluation.coco import (COCO_METRICS, eval_detection_coco,
+                                        require_pycocotools)
 from fasterrcnn.evaluation.distributed import predict_distributed
-from fasterrcnn.evaluation.run import predict_examples
+from fasterrcnn.evaluation.run import predict_examples, resolve_metric
 from fasterrcnn.evaluation.voc import eval_detection_voc
 
 
@@ -16,7 +19,10 @@ class DetectionVOCEvaluator(extensions.Evaluator):
     the values appear as ``validation/main/map`` and
     ``validation/main/ap/<label name>``. Classes whose AP is NaN (no
     non-difficult ground truth in the data) are not reported, unless
-    ``report_all_names``.
+    ``report_all_names``. With ``metric='coco'``, ``map`` and ``ap/<name>``
+    are COCO's AP@[.5:.95], and ``validation/main/coco/ap50``, ``.../ap75``,
+    ``.../ap_small``, ``.../ap_medium`` and ``.../ap_large`` are reported
+    too (NaN where undefined).
 
     Args:
         iterator (chainer.dataset.Iterator): a non-repeating iterator over
@@ -30,7 +36,8 @@ class DetectionVOCEvaluator(extensions.Evaluator):
             images and returning ``(bboxes, labels, scores)``, lists with one
             ``(R, 4)`` float32, ``(R,)`` int32 and ``(R,)`` float32 array
             per image (boxes in the pixels of the image given).
-        use_07_metric (bool): the VOC2007 11-point AP.
+        use_07_metric (bool): the VOC2007 11-point AP (when ``metric`` is
+            None).
         label_names (sequence of str): names for the ``ap/<name>`` keys;
             None uses the label numbers.
         comm: a ChainerMN communicator, or None. With one, every process
@@ -40,19 +47,27 @@ class DetectionVOCEvaluator(extensions.Evaluator):
         report_all_names (bool): chainercv's reporting: ``ap/<name>`` for
             every name in ``label_names``, NaN where a class has no AP, and
             no per-class key at all without ``label_names``.
+        metric (str or None): ``eval.metric``: ``'voc07'``, ``'voc'``
+            (area), ``'coco'`` (needs pycocotools, checked here), or None:
+            ``use_07_metric`` decides.
     """
 
     trigger = 1, 'epoch'
     default_name = 'validation'
 
     def __init__(self, iterator, target, use_07_metric=False,
-                 label_names=None, comm=None, report_all_names=False):
+                 label_names=None, comm=None, report_all_names=False,
+                 metric=None):
         super(DetectionVOCEvaluator, self).__init__(
             {} if iterator is None else iterator, target)
         self.use_07_metric = use_07_metric
         self.label_names = label_names
         self.comm = comm
         self.report_all_names = report_all_names
+        self.metric = resolve_metric(metric, use_07_metric)
+        if self.metric == 'coco':
+            # Now rather than at the first evaluation, hours into a run.
+            require_pycocotools()
 
     def evaluate(self):
         target = self._targets['main']
@@ -68,9 +83,17 @@ class DetectionVOCEvaluator(extensions.Evaluator):
         else:
             preds, gts = predict_distributed(target, examples, self.comm,
                                              batch_size=iterator.batch_size)
-        result = eval_detection_voc(*(preds + gts),
-                                    use_07_metric=self.use_07_metric)
-        values = {'map': result['map']}
+        if self.metric == 'coco':
+            n_fg_class = len(self.label_names) if self.label_names else None
+            result = eval_detection_coco(*(preds + gts),
+                                         n_fg_class=n_fg_class)
+            values = {'coco/' + key: result[key]
+                      for key, _ in COCO_METRICS[1:]}
+        else:
+            result = eval_detection_voc(
+                *(preds + gts), use_07_metric=self.metric == 'voc07')
+            values = {}
+        values['map'] = result['map']
         values.update(self._per_class(result['ap']))
         observation = {}
         # Reported with the target as observer, so that the keys get the

@@ -12,10 +12,12 @@ import os
 import numpy
 
 from fasterrcnn.atomic import atomic_write
+from fasterrcnn.evaluation.coco import COCO_METRICS
 from fasterrcnn.evaluation.run import METRICS
 
-#: Column titles of the two AP definitions.
-METRIC_TITLES = {'voc07': 'VOC07 11-point', 'area': 'area (VOC2010+)'}
+#: Column titles of the two AP definitions, and the COCO metric's name.
+METRIC_TITLES = {'voc07': 'VOC07 11-point', 'area': 'area (VOC2010+)',
+                 'coco': 'COCO AP@[.5:.95]'}
 #: Least score of a prediction drawn by ``save_visualizations``: lower than
 #: the 'visualize' preset's 0.7 so that a weakly trained model still shows
 #: what it finds.
@@ -53,10 +55,34 @@ def format_table(result, label_names):
     return '\n'.join(lines)
 
 
+def format_coco(coco, label_names):
+    """The COCO metric's numbers (``result['coco']``) as text: the six
+    summary values, then AP@[.5:.95] per class."""
+    width = max([len(title) for _, title in COCO_METRICS] +
+                [len(name) for name in label_names])
+    lines = ['COCO metric (pycocotools, at most 100 detections an image)']
+    for key, title in COCO_METRICS:
+        lines.append('{:<{}}  {:>7}'.format(title, width,
+                                            format_ap(coco[key])))
+    lines.append('AP@[.5:.95] per class:')
+    for name, value in zip(label_names, coco['ap']):
+        lines.append('{:<{}}  {:>7}'.format(name, width, format_ap(value)))
+    return '\n'.join(lines)
+
+
 def result_record(result, model_path, data_dir, split, n_in_split,
-                  label_names, use_07_metric, device):
-    """The results as plain JSON data (NaN written as None)."""
-    metric = 'voc07' if use_07_metric else 'area'
+                  label_names, use_07_metric, device, metric=None):
+    """The results as plain JSON data (NaN written as None).
+
+    ``metric`` (``'voc07'``, ``'area'`` or ``'coco'``, as
+    :func:`fasterrcnn.evaluation.run.resolve_metric` names it) is the one
+    whose mean is ``map``; None: ``use_07_metric`` decides. With ``'coco'``
+    the record also has ``coco``: the six numbers and ``ap`` per class.
+    """
+    if metric is None:
+        metric = 'voc07' if use_07_metric else 'area'
+    main = result['coco']['map'] if metric == 'coco' else \
+        result['map_' + metric]
     record = {
         'model': os.path.abspath(model_path),
         'data_dir': os.path.abspath(data_dir),
@@ -66,13 +92,19 @@ def result_record(result, model_path, data_dir, split, n_in_split,
         'label_names': list(label_names),
         'use_07_metric': bool(use_07_metric),
         'metric': metric,
-        'map': _json_number(result['map_' + metric]),
+        'map': _json_number(main),
     }
     for m in METRICS:
         record['map_' + m] = _json_number(result['map_' + m])
     for m in METRICS:
         record['ap_' + m] = {name: _json_number(ap) for name, ap in
                              zip(label_names, result['ap_' + m])}
+    if 'coco' in result:
+        coco = {key: _json_number(result['coco'][key])
+                for key, _ in COCO_METRICS}
+        coco['ap'] = {name: _json_number(ap) for name, ap in
+                      zip(label_names, result['coco']['ap'])}
+        record['coco'] = coco
     record['seconds'] = float(result['seconds'])
     record['images_per_second'] = _json_number(result['images_per_second'])
     record['device'] = device

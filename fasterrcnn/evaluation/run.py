@@ -1,14 +1,17 @@
-"""Run a detector over a data set and score it with the PASCAL VOC metric.
+"""Run a detector over a data set and score it with the PASCAL VOC metric
+(and, when asked, the COCO metric).
 
 One pass of ``predict`` over the images gives both VOC numbers: the
 VOC2007 11-point AP and the area under the curve (VOC2010 and later), per
-class and their means. ``eval.py`` and the training demo use this.
+class and their means, and optionally COCO's (:mod:`fasterrcnn.evaluation.
+coco`). ``eval.py`` and the training demo use this.
 """
 
 import chainer
 import numpy
 
 from fasterrcnn.data.prefetch import read_ahead
+from fasterrcnn.evaluation.coco import eval_detection_coco, require_pycocotools
 from fasterrcnn.evaluation.voc import (calc_detection_voc_ap,
                                        calc_detection_voc_prec_rec)
 from fasterrcnn.progress import Progress
@@ -17,6 +20,28 @@ from fasterrcnn.progress import Progress
 #: 11-point mean of VOC2007) and ``'area'`` (area under the monotone
 #: precision/recall curve, VOC2010 and later).
 METRICS = ('voc07', 'area')
+#: The values of ``eval.metric``: the name each gives in results
+#: (``'voc'`` is the area under the curve, ``'area'`` in :data:`METRICS`).
+METRIC_RESULT_NAMES = {'voc07': 'voc07', 'voc': 'area', 'coco': 'coco'}
+
+
+def resolve_metric(metric=None, use_07_metric=True):
+    """The metric of an evaluation, as its results name it.
+
+    Args:
+        metric (str or None): ``eval.metric``: ``'voc07'``, ``'voc'``,
+            ``'coco'``, or None to let ``use_07_metric`` decide.
+        use_07_metric (bool): ``eval.use_07_metric``.
+
+    Returns:
+        str: ``'voc07'``, ``'area'`` or ``'coco'``.
+    """
+    if metric is None:
+        return 'voc07' if use_07_metric else 'area'
+    if metric not in METRIC_RESULT_NAMES:
+        raise ValueError('metric must be one of {} or None, got {!r}'.format(
+            tuple(METRIC_RESULT_NAMES), metric))
+    return METRIC_RESULT_NAMES[metric]
 
 
 def _n_fg_class(model, dataset):
@@ -149,7 +174,7 @@ _NOTHING = (numpy.zeros((0, 4), numpy.float32), numpy.zeros(0, numpy.int32),
 
 
 def evaluate(model, dataset, n_images=None, progress=True, iou_thresh=0.5,
-             batch_size=1):
+             batch_size=1, coco=False):
     """VOC AP per class and mAP, under both AP definitions, of a detector.
 
     The model predicts with its ``'evaluate'`` preset (NMS 0.3, score 0.05),
@@ -175,6 +200,8 @@ def evaluate(model, dataset, n_images=None, progress=True, iou_thresh=0.5,
         progress (bool): a progress bar on stderr.
         iou_thresh (float): least IoU of a match (0.5 in VOC).
         batch_size (int): images per ``predict`` call.
+        coco (bool): also the COCO metric (needs pycocotools, see
+            :func:`fasterrcnn.evaluation.coco.eval_detection_coco`).
 
     Returns:
         dict: ``'n_images'`` (int), ``'seconds'`` (float, the prediction
@@ -184,8 +211,13 @@ def evaluate(model, dataset, n_images=None, progress=True, iou_thresh=0.5,
         and ``'map_area'`` (float, the mean over the non-NaN classes, NaN
         if none), and the predictions: ``'pred_bboxes'``,
         ``'pred_labels'``, ``'pred_scores'`` (lists with one array per
-        image, as ``predict`` returns them).
+        image, as ``predict`` returns them); with ``coco``, ``'coco'``:
+        the dict of :func:`~fasterrcnn.evaluation.coco.eval_detection_coco`.
     """
+    if coco:
+        # Before the long prediction loop: a missing pycocotools is said at
+        # once.
+        require_pycocotools()
     n_total = len(dataset)
     if n_images is None:
         n = n_total
@@ -227,6 +259,10 @@ def evaluate(model, dataset, n_images=None, progress=True, iou_thresh=0.5,
             prec, rec, use_07_metric=metric == 'voc07'), n_fg_class)
         result['ap_' + metric] = ap
         result['map_' + metric] = _mean(ap)
+    if coco:
+        result['coco'] = eval_detection_coco(
+            pred_bboxes, pred_labels, pred_scores, gt_bboxes, gt_labels,
+            gt_difficults, n_fg_class=n_fg_class)
     result['pred_bboxes'] = pred_bboxes
     result['pred_labels'] = pred_labels
     result['pred_scores'] = pred_scores

@@ -25,10 +25,13 @@ in a Chainer Trainer:
 import math
 import os
 
+import chainer
 import numpy
 from chainer import training
 
 from fasterrcnn.backend import to_cpu
+from fasterrcnn.safe_npz import read_optional
+from fasterrcnn.training.extensions import every_iteration
 
 #: The value that decides what is best.
 MAP_KEY = 'validation/main/map'
@@ -61,7 +64,6 @@ class KeepBestModel(training.Extension):
         writer (bool): this process writes ``best.npz``.
     """
 
-    trigger = 1, 'iteration'
     # After the evaluator (PRIORITY_WRITER) and the LR shift
     # (PRIORITY_EDITOR) of the same iteration, before the snapshot
     # (priority -100), which then holds the reloaded weights.
@@ -70,6 +72,7 @@ class KeepBestModel(training.Extension):
 
     def __init__(self, model, label_names, eval_every, reload_at=(),
                  comm=None, writer=True):
+        self.trigger = every_iteration
         self.model = model
         self.label_names = label_names
         self.evaluated_at = _evaluated_at(eval_every)
@@ -117,28 +120,27 @@ class KeepBestModel(training.Extension):
     def serialize(self, serializer):
         # Stored as arrays (-1 / NaN: nothing yet), the way snapshots hold
         # every value.
-        try:
-            has_best = serializer('has_best', numpy.array(
-                self.weights is not None))
-        except KeyError:
-            # A snapshot written before runs kept their best model: the
-            # best is counted from the next evaluation on.
+        if isinstance(serializer, chainer.serializer.Serializer):
+            serializer('has_best', numpy.array(self.weights is not None))
+            serializer('best_map', numpy.array(
+                numpy.nan if self.best_map is None else self.best_map))
+            serializer('best_iteration', numpy.array(
+                -1 if self.best_iteration is None else self.best_iteration))
+            if self.weights is not None:
+                weights = serializer['weights']
+                for name in sorted(self.weights):
+                    weights(name.lstrip('/'), self.weights[name])
+            return
+        has_best = read_optional(serializer, 'has_best')
+        # None: a snapshot written before runs kept their best model; the
+        # best is counted from the next evaluation on.
+        if has_best is None or not bool(has_best):
             self.best_map = self.best_iteration = self.weights = None
             return
-        best_map = serializer('best_map', numpy.array(
-            numpy.nan if self.best_map is None else self.best_map))
-        best_iteration = serializer('best_iteration', numpy.array(
-            -1 if self.best_iteration is None else self.best_iteration))
-        if not bool(has_best):
-            self.best_map = self.best_iteration = self.weights = None
-            return
-        self.best_map = float(best_map)
-        self.best_iteration = int(best_iteration)
+        self.best_map = float(serializer('best_map', None))
+        self.best_iteration = int(serializer('best_iteration', None))
         weights = serializer['weights']
-        if self.weights is None:
-            self.weights = {
-                name: numpy.empty(param.shape, dtype=param.dtype)
-                for name, param in self.model.namedparams()}
-        for name in sorted(self.weights):
-            # Loading fills the arrays in place; saving writes them.
-            weights(name.lstrip('/'), self.weights[name])
+        self.weights = {}
+        for name, param in self.model.namedparams():
+            self.weights[name] = numpy.array(
+                weights(name.lstrip('/'), None), dtype=param.dtype)

@@ -23,8 +23,8 @@ from fasterrcnn.config import ConfigError
 from fasterrcnn.data.bad_examples import (BAD_EXAMPLES_FILE, BadExampleLog,
                                           Subset, apply_policy)
 from fasterrcnn.data.batch import concat_detection_examples
+from fasterrcnn.data.datasets import open_split
 from fasterrcnn.data.transforms import TrainTransform
-from fasterrcnn.data.voc import VOCBboxDataset
 from fasterrcnn.evaluation.evaluator import DetectionVOCEvaluator
 from fasterrcnn.links.faster_rcnn_vgg16 import FasterRCNNVGG16
 from fasterrcnn.links.train_chain import FasterRCNNTrainChain
@@ -33,6 +33,7 @@ from fasterrcnn.training.extensions import LearningRateShift
 from fasterrcnn.training.guard import GuardedUpdater
 from fasterrcnn.training.iterator import ShardedIterator
 from fasterrcnn.training.monitor import add_monitoring
+from fasterrcnn.training.plots import PlotReport
 from fasterrcnn.training.snapshot import AtomicSnapshot
 
 #: The keys PrintReport shows (those reported at that point).
@@ -226,10 +227,7 @@ def build_trainer(config, out, device=-1, progress=None, comm=None):
     rank, size = (0, 1) if comm is None else (comm.rank, comm.size)
     writer = rank == 0
     _require_data(config)
-    train_data = VOCBboxDataset(
-        config.data.dir, config.data.train_split,
-        use_difficult=config.data.use_difficult,
-        label_names=config.data.label_names)
+    train_data = open_split(config, 'train')
     label_names = list(train_data.label_names)
     if progress is None:
         progress = sys.stdout.isatty()
@@ -285,9 +283,7 @@ def build_trainer(config, out, device=-1, progress=None, comm=None):
 
     report_keys = ['iteration'] + list(LOSS_KEYS) + ['lr']
     if config.data.test_split:
-        test_data = VOCBboxDataset(
-            config.data.dir, config.data.test_split, use_difficult=True,
-            return_difficult=True, label_names=config.data.label_names)
+        test_data = open_split(config, 'test')
         if config.eval.n_images is not None:
             test_data = Subset(test_data, range(
                 min(config.eval.n_images, len(test_data))))
@@ -300,7 +296,8 @@ def build_trainer(config, out, device=-1, progress=None, comm=None):
         trainer.extend(
             DetectionVOCEvaluator(test_iter if writer else None, model,
                                   use_07_metric=config.eval.use_07_metric,
-                                  label_names=label_names, comm=comm),
+                                  label_names=label_names, comm=comm,
+                                  metric=config.eval.metric),
             trigger=_eval_trigger(config.eval.every))
         report_keys.append('validation/main/map')
         trainer.extend(KeepBestModel(
@@ -322,12 +319,17 @@ def build_trainer(config, out, device=-1, progress=None, comm=None):
         trigger=log_trigger)
     if progress:
         trainer.extend(extensions.ProgressBar(update_interval=10))
-    if extensions.PlotReport.available():
-        trainer.extend(extensions.PlotReport(
+    if PlotReport.available():
+        # Their points, pending values and triggers are in the snapshot: a
+        # resumed run draws what the run left alone draws. The default
+        # names (PlotReport, PlotReport_1) find the points of older
+        # snapshots.
+        trainer.extend(PlotReport(
             list(LOSS_KEYS), 'iteration', trigger=log_trigger,
-            file_name='loss.png'))
-        trainer.extend(extensions.PlotReport(
+            filename='loss.png', title='Training losses', y_label='loss'))
+        trainer.extend(PlotReport(
             ['validation/main/map'], 'iteration',
-            trigger=_eval_trigger(config.eval.every), file_name='map.png'))
+            trigger=_eval_trigger(config.eval.every), filename='map.png',
+            title='Validation mAP', y_label='mAP'))
     add_monitoring(trainer, config, chain, model, label_names)
     return trainer, model, label_names

@@ -23,6 +23,14 @@ def shifted_value(iteration, init, factor, shift_at):
     return init * factor ** n_passed
 
 
+def every_iteration(trainer):
+    """A trigger that fires after every update and, being a plain function,
+    adds no state to the snapshot (an ``(1, 'iteration')`` interval trigger
+    does, which snapshots written before an extension existed lack, so they
+    could not be resumed with it)."""
+    return True
+
+
 class LearningRateShift(training.Extension):
     """Multiplies the learning rate by ``factor`` at given iterations.
 

@@ -37,6 +37,7 @@ from fasterrcnn.atomic import atomic_write
 from fasterrcnn.backend import to_cpu
 from fasterrcnn.data.transforms import denormalize
 from fasterrcnn.links.train_chain import TargetRecord
+from fasterrcnn.training.extensions import every_iteration
 from fasterrcnn.visualize import draw_detections
 
 #: Where the event files go, under the run's output directory.
@@ -148,12 +149,12 @@ class TrainingMonitor(extension.Extension):
             undo for the picture.
     """
 
-    trigger = 1, 'iteration'
     priority = extension.PRIORITY_READER
 
     def __init__(self, out, writer_class, log_every, vis_every=0,
                  record=None, model=None, label_names=(),
                  normalize='torchvision'):
+        self.trigger = every_iteration
         if vis_every and (record is None or model is None):
             raise ValueError('pictures need the chain\'s record and the model')
         self.out = out

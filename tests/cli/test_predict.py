@@ -16,6 +16,7 @@ from fasterrcnn.backend import gpu_available
 from fasterrcnn.cli import predict as predict_cli
 from fasterrcnn.data.shapes import LABEL_NAMES
 from fasterrcnn.links.model_io import load_model, save_model
+from fasterrcnn.visualize import drawn_size
 from tests.dummy_model import tiny_model
 from tests.hostile import (assert_payload_is_live, assert_refused, hostile_npz,
                            npz_arrays)
@@ -125,7 +126,7 @@ def test_folder_gives_json_and_png_equal_to_predict(files, capsys,
         n_detections += len(bbox)
         with Image.open(os.path.join(out, name + '.png')) as drawing:
             assert drawing.format == 'PNG'
-            assert drawing.size == (img.shape[2], img.shape[1])
+            assert drawing.size == drawn_size(*img.shape[1:])
     assert stdout.splitlines() == [
         '3 images, {} detections (0 skipped), written to {}'.format(
             n_detections, out)]

@@ -143,3 +143,20 @@ def test_resume_across_the_reload_is_exact(tmp_path, data_dir, monkeypatch,
                 weights(os.path.join(whole, 'model.npz')))
     assert_same(weights(os.path.join(broken, 'best.npz')),
                 weights(os.path.join(whole, 'best.npz')))
+
+
+def test_a_snapshot_from_before_best_models_resumes(tmp_path, data_dir):
+    # A run's snapshot without the best model's entries (as written before
+    # runs kept one) resumes; the best is counted from the next evaluation.
+    config = write_config(tmp_path, data_dir)
+    first = str(tmp_path / 'first')
+    assert run(config, first, 'train.iterations=4') == 0
+    old = str(tmp_path / 'old')
+    os.makedirs(old)
+    with numpy.load(os.path.join(first, 'snapshot_iter_4.npz')) as f:
+        arrays = {k: f[k] for k in f.files if '/best_model/' not in k}
+    assert len(arrays) < len(f.files)
+    numpy.savez(os.path.join(old, 'snapshot_iter_4.npz'), **arrays)
+    assert run(config, old, resume='auto') == 0
+    info = read_model_info(os.path.join(old, 'best.npz'))
+    assert info['best'] == {'iteration': 6, 'map': 0.7}

@@ -17,6 +17,7 @@ from fasterrcnn.links.train_chain import TargetRecord
 from fasterrcnn.training import builder
 from fasterrcnn.training.monitor import (INSTALL_HINT, accuracy,
                                          confusion_figure, figure_pixels)
+from fasterrcnn.visualize import drawn_size
 from tests.dummy_model import tiny_model
 
 TINY = [
@@ -95,8 +96,10 @@ def test_event_files_hold_the_pictures_and_accuracies(monitored_run):
         picture = Image.open(io.BytesIO(written[-1].encoded_image_string))
         assert picture.size == (written[-1].width, written[-1].height)
         assert min(picture.size) > 50
-    # The training image at its prepared size, one pixel per pixel.
-    assert events.Images('train/gt_vs_pred')[0].height in (64, 80)
+    # The training image at its prepared size, as draw_detections draws it.
+    picture = events.Images('train/gt_vs_pred')[0]
+    assert (picture.width, picture.height) in (drawn_size(64, 80),
+                                               drawn_size(80, 64))
     for name in ('main/rpn_accuracy', 'main/roi_accuracy'):
         assert steps(events, name) == [2, 4]
         assert all(0 <= event.value <= 1 for event in events.Scalars(name))
