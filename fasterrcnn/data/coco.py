@@ -46,12 +46,11 @@ import os
 import re
 import xml.etree.ElementTree as ElementTree
 
-import chainer
 import numpy
 
 from fasterrcnn.data.bad_examples import (BadExampleError,
                                           MissingExampleFileError)
-from fasterrcnn.data.voc import (_clip, parse_voc_xml, read_image,
+from fasterrcnn.data.voc import (DetectionDataset, _clip, parse_voc_xml,
                                  read_image_size)
 
 #: The official layout's annotation file name: ``instances_<set>.json``.
@@ -216,7 +215,7 @@ def _image_dir(data_dir, annotations):
     return data_dir
 
 
-class COCOBboxDataset(chainer.dataset.DatasetMixin):
+class COCOBboxDataset(DetectionDataset):
     """A COCO-format detection data set, read as :class:`~fasterrcnn.data.
     voc.VOCBboxDataset` reads VOC.
 
@@ -275,10 +274,7 @@ class COCOBboxDataset(chainer.dataset.DatasetMixin):
         for ann in anns:
             self._objects[index[ann['image_id']]].append(ann)
 
-    def __len__(self):
-        return len(self.ids)
-
-    def _image_path(self, i):
+    def image_path(self, i):
         path = os.path.join(self.image_dir, self._file_names[i])
         if not os.path.isfile(path):
             raise MissingExampleFileError(
@@ -289,19 +285,11 @@ class COCOBboxDataset(chainer.dataset.DatasetMixin):
                     self.image_dir))
         return path
 
-    def get_annotation(self, i, img_size=None):
-        """The boxes of example ``i`` without reading its image.
-
-        Args:
-            i (int): the example.
-            img_size (tuple of int or None): ``(H, W)`` of its image: boxes
-                crossing its border are clipped to it, one wholly outside it
-                is an error.
-
-        Returns:
-            tuple: ``(bbox, label, difficult)``, shapes ``(R, 4)`` float32,
-            ``(R,)`` int32 and ``(R,)`` bool, as in an example. Crowd
-            objects are left out unless ``use_difficult``.
+    def read_objects(self, i, img_size):
+        """Every object of example ``i`` (crowd ones included), as
+        :meth:`get_annotation` returns them. ``img_size``: boxes crossing
+        the image's border are clipped to it, one wholly outside it is an
+        error.
 
         Raises:
             BadExampleError: a box that is not finite, at most one pixel
@@ -342,26 +330,7 @@ class COCOBboxDataset(chainer.dataset.DatasetMixin):
         bbox = numpy.array(bbox, dtype=numpy.float32).reshape(-1, 4)
         label = numpy.array(label, dtype=numpy.int32)
         difficult = numpy.array(difficult, dtype=bool)
-        if not self.use_difficult:
-            keep = ~difficult
-            bbox, label, difficult = bbox[keep], label[keep], difficult[keep]
         return bbox, label, difficult
-
-    def check_example(self, i):
-        """Check example ``i`` without decoding its image: the image header
-        is read and the annotations checked against the image's size.
-
-        Raises:
-            BadExampleError: what is wrong (one line naming the file).
-        """
-        self.get_annotation(i, img_size=read_image_size(self._image_path(i)))
-
-    def get_example(self, i):
-        img = read_image(self._image_path(i))
-        bbox, label, difficult = self.get_annotation(i, img.shape[1:])
-        if self.return_difficult:
-            return img, bbox, label, difficult
-        return img, bbox, label
 
 
 def voc_to_coco(data_dir, split, label_names=None):

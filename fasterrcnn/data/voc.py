@@ -244,7 +244,68 @@ def _image_problem(path):
     return 'not a readable image: '
 
 
-class VOCBboxDataset(chainer.dataset.DatasetMixin):
+class DetectionDataset(chainer.dataset.DatasetMixin):
+    """What the VOC and COCO readers share: examples ``(img, bbox, label)``
+    (or ``(img, bbox, label, difficult)`` with ``return_difficult``), the
+    boxes without the image, and a check that decodes no image.
+
+    A reader sets ``ids``, ``use_difficult`` and ``return_difficult`` and
+    defines :meth:`image_path` and :meth:`read_objects`.
+    """
+
+    def __len__(self):
+        return len(self.ids)
+
+    def image_path(self, i):
+        """The image file of example ``i`` (an error naming it if absent)."""
+        raise NotImplementedError
+
+    def read_objects(self, i, img_size):
+        """Every object of example ``i``: ``(bbox, label, difficult)`` as
+        :meth:`get_annotation` returns them, difficult ones included."""
+        raise NotImplementedError
+
+    def get_annotation(self, i, img_size=None):
+        """The boxes of example ``i`` without reading its image.
+
+        Args:
+            i (int): the example.
+            img_size (tuple of int or None): ``(H, W)`` of its image, to
+                check and clip the boxes against.
+
+        Returns:
+            tuple: ``(bbox, label, difficult)``, shapes ``(R, 4)`` float32
+            ``(y_min, x_min, y_max, x_max)``, ``(R,)`` int32 and ``(R,)``
+            bool, as in an example. Difficult objects are left out unless
+            ``use_difficult``.
+
+        Raises:
+            BadExampleError: what is wrong (one line naming the file).
+        """
+        bbox, label, difficult = self.read_objects(i, img_size)
+        if not self.use_difficult:
+            keep = ~difficult
+            bbox, label, difficult = bbox[keep], label[keep], difficult[keep]
+        return bbox, label, difficult
+
+    def check_example(self, i):
+        """Check example ``i`` without decoding its image: the image header
+        is read and the annotation checked against the image's size.
+
+        Raises:
+            BadExampleError: what is wrong (one line naming the file).
+        """
+        self.get_annotation(i, img_size=read_image_size(self.image_path(i)))
+
+    def get_example(self, i):
+        img = read_image(self.image_path(i))
+        bbox, label, difficult = self.get_annotation(i, img.shape[1:])
+        if self.return_difficult:
+            return img, bbox, label, difficult
+        return img, bbox, label
+
+
+class VOCBboxDataset(DetectionDataset):
     """A VOC-layout detection data set.
 
     Args:
@@ -315,9 +376,6 @@ class VOCBboxDataset(chainer.dataset.DatasetMixin):
             ids = [line.split()[0] for line in f if line.strip()]
         return ids
 
-    def __len__(self):
-        return len(self.ids)
-
     #: Lowercase each object's ``<name>`` before looking it up.
     lowercase_names = False
 
@@ -331,43 +389,11 @@ class VOCBboxDataset(chainer.dataset.DatasetMixin):
                                                folder, self.split))
         return path
 
-    def get_annotation(self, i, img_size=None):
-        """The boxes of example ``i`` without reading its image.
+    def image_path(self, i):
+        return self._path('JPEGImages', i, '.jpg')
 
-        Args:
-            i (int): the example.
-            img_size (tuple of int or None): ``(H, W)`` of its image, to
-                clip the boxes to (see :func:`parse_voc_xml`).
-
-        Returns:
-            tuple: ``(bbox, label, difficult)``, shapes ``(R, 4)`` float32,
-            ``(R,)`` int32 and ``(R,)`` bool, as in an example. Difficult
-            objects are left out unless ``use_difficult``.
-
-        Raises:
-            BadExampleError: see :func:`parse_voc_xml`.
-        """
-        bbox, label, difficult = parse_voc_xml(
+    def read_objects(self, i, img_size):
+        """See :func:`parse_voc_xml` (``img_size`` clips the boxes)."""
+        return parse_voc_xml(
             self._path('Annotations', i, '.xml'), self.label_names,
             lowercase=self.lowercase_names, img_size=img_size)
-        if not self.use_difficult:
-            keep = ~difficult
-            bbox, label, difficult = bbox[keep], label[keep], difficult[keep]
-        return bbox, label, difficult
-
-    def check_example(self, i):
-        """Check example ``i`` without decoding its image: the image header
-        is read and the annotation parsed against the image's size.
-
-        Raises:
-            BadExampleError: what is wrong (one line naming the file).
-        """
-        size = read_image_size(self._path('JPEGImages', i, '.jpg'))
-        self.get_annotation(i, img_size=size)
-
-    def get_example(self, i):
-        img = read_image(self._path('JPEGImages', i, '.jpg'))
-        bbox, label, difficult = self.get_annotation(i, img.shape[1:])
-        if self.return_difficult:
-            return img, bbox, label, difficult
-        return img, bbox, label
