@@ -98,6 +98,28 @@ def _field(item, key, check, what, path, where):
     return value
 
 
+def _ids_and_names(entries, section, kind, name_key, name_label, path,
+                   ids):
+    """``(where, id, name)`` of each entry of ``section`` after checking
+    that it has an integer ``id`` and a non-empty string ``name_key``, both
+    unique in the section (a one-line COCOFormatError otherwise); the ids
+    are added to ``ids``."""
+    names = set()
+    for i, entry in enumerate(entries):
+        where = '{}[{}]'.format(section, i)
+        entry_id = _field(entry, 'id', _is_int, 'an integer', path, where)
+        name = _field(entry, name_key,
+                      lambda v: isinstance(v, str) and v.strip(),
+                      'a ' + name_label, path, where)
+        if entry_id in ids:
+            _fail(path, '{} repeats {} id {}', where, kind, entry_id)
+        if name in names:
+            _fail(path, '{} repeats {} {!r}', where, name_label, name)
+        ids.add(entry_id)
+        names.add(name)
+        yield where, entry_id, name
+
+
 def load_coco_json(path):
     """Read and check a COCO instances file.
 
@@ -132,42 +154,20 @@ def load_coco_json(path):
               '"images", "annotations" and "categories"', type(data).__name__)
 
     images = _list_of_dicts(data, 'images', path)
-    file_names = set()
     image_ids = set()
-    for i, image in enumerate(images):
-        where = 'images[{}]'.format(i)
-        image_id = _field(image, 'id', _is_int, 'an integer', path, where)
-        name = _field(image, 'file_name',
-                      lambda v: isinstance(v, str) and v.strip(),
-                      'a file name', path, where)
-        if image_id in image_ids:
-            _fail(path, '{} repeats image id {}', where, image_id)
-        if name in file_names:
-            _fail(path, '{} repeats file name {!r}', where, name)
+    for where, _, name in _ids_and_names(images, 'images', 'image',
+                                         'file_name', 'file name', path,
+                                         image_ids):
         if os.path.isabs(name) or '..' in name.replace('\\', '/').split('/'):
             # The images must lie under data.dir: a file name must not
             # point anywhere else on the machine.
             _fail(path, '{} has file name {!r}; expected a path inside the '
                   'image folder', where, name)
-        image_ids.add(image_id)
-        file_names.add(name)
-
     categories = _list_of_dicts(data, 'categories', path)
     category_ids = set()
-    names = set()
-    for i, category in enumerate(categories):
-        where = 'categories[{}]'.format(i)
-        category_id = _field(category, 'id', _is_int, 'an integer', path,
-                             where)
-        name = _field(category, 'name',
-                      lambda v: isinstance(v, str) and v.strip(),
-                      'a name', path, where)
-        if category_id in category_ids:
-            _fail(path, '{} repeats category id {}', where, category_id)
-        if name in names:
-            _fail(path, '{} repeats category name {!r}', where, name)
-        category_ids.add(category_id)
-        names.add(name)
+    for _ in _ids_and_names(categories, 'categories', 'category', 'name',
+                            'category name', path, category_ids):
+        pass
     if not categories:
         _fail(path, '"categories" is empty; list the classes as '
               '{{"id": ..., "name": ...}}')
