@@ -85,7 +85,7 @@ def main(argv=None):
         result = json.load(f)
     print('\ndemo outputs in {}:'.format(out))
     print('  train/log, train/loss.png, train/map.png, train/model.npz, '
-          'eval.json, detections/*.png')
+          'train/best.npz, eval.json, detections/*.png')
     print('demo time: data {:.0f} s, train {:.0f} s, eval {:.0f} s, total '
           '{:.0f} s'.format(times['data'], times['train'], times['eval'],
                             time.time() - start))
