@@ -63,14 +63,19 @@ $(VENV_TORCH)/.ready: requirements/base.txt requirements/numpy1.txt requirements
 
 # The whole suite, the fast tests under numpy 2, lint, and the fast tests
 # under the newest CPython when this machine has it.
+# The numpy 2 and newest-Python runs leave out the `e2e` tests too: tiny
+# trainings whose code paths the fast tests already take there.
+REPEAT_MARK := not slow and not e2e
+FAST_MARK ?= not slow
+
 test: $(VENV)/.ready $(VENV_NP2)/.ready
 	$(PY) -m pytest $(PYTEST_ARGS)
-	$(PY_NP2) -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(PY_NP2) -m pytest -m "$(REPEAT_MARK)" $(PYTEST_ARGS)
 	$(MAKE) --no-print-directory lint
-	@$(MAKE) --no-print-directory test-newest
+	@$(MAKE) --no-print-directory test-newest FAST_MARK="$(REPEAT_MARK)"
 
 test-fast: $(VENV)/.ready
-	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(PY) -m pytest -m "$(FAST_MARK)" $(PYTEST_ARGS)
 
 test-np2: $(VENV_NP2)/.ready
 	$(PY_NP2) -m pytest -m "not slow" $(PYTEST_ARGS)

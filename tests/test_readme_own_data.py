@@ -87,6 +87,7 @@ def run(main, command, capsys):
     return status, captured.out, captured.err
 
 
+@pytest.mark.e2e
 def test_own_data_example(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     make_image_folder(str(tmp_path))

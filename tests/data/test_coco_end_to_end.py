@@ -15,6 +15,8 @@ from fasterrcnn.links.model_io import save_model
 from tests.cli.test_train import TINY
 from tests.dummy_model import tiny_model
 
+pytestmark = pytest.mark.e2e
+
 pytest.importorskip('pycocotools')
 
 

@@ -17,6 +17,8 @@ from fasterrcnn.safe_npz import open_npz
 from fasterrcnn.training import builder
 from tests.cli.test_train import TINY, write_config
 
+pytestmark = pytest.mark.e2e
+
 #: mAP reported after each evaluation: the best is iteration 2's until 6.
 SCRIPT = {2: 0.5, 4: 0.3, 6: 0.7, 8: float('nan')}
 SETTINGS = TINY + ['train.iterations=8', 'eval.every=[2, 4, 6, 8]',
@@ -25,12 +27,35 @@ SETTINGS = TINY + ['train.iterations=8', 'eval.every=[2, 4, 6, 8]',
                    'train.lr_shift_reload_best=true']
 
 
+def _scripted_evaluation(self, trainer=None):
+    chainer.reporter.report(
+        {'validation/main/map': SCRIPT[trainer.updater.iteration]})
+
+
 @pytest.fixture(autouse=True)
 def scripted_map(monkeypatch):
-    def evaluate(self, trainer=None):
-        chainer.reporter.report(
-            {'validation/main/map': SCRIPT[trainer.updater.iteration]})
-    monkeypatch.setattr(DetectionVOCEvaluator, '__call__', evaluate)
+    monkeypatch.setattr(DetectionVOCEvaluator, '__call__',
+                        _scripted_evaluation)
+
+
+@pytest.fixture(scope='module')
+def whole(tmp_path_factory, data_dir):
+    """The uninterrupted run: its output directory and its extension."""
+    root = tmp_path_factory.mktemp('whole')
+    kept = []
+    build = builder.build_trainer
+
+    def recording(*a, **k):
+        trainer, model, names = build(*a, **k)
+        kept.append(trainer.get_extension('best_model'))
+        return trainer, model, names
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(DetectionVOCEvaluator, '__call__',
+                      _scripted_evaluation)
+        patch.setattr(train_cli, 'build_trainer', recording)
+        out = str(root / 'run')
+        assert run(write_config(root, data_dir), out) == 0
+    return out, kept[0]
 
 
 def run(config, out, *extra, resume=None):
@@ -60,19 +85,8 @@ def assert_same(a, b):
         numpy.testing.assert_array_equal(a[name], b[name], err_msg=name)
 
 
-def test_best_kept_written_and_reloaded_at_the_shift(tmp_path, data_dir,
-                                                     monkeypatch):
-    kept = []
-    build = builder.build_trainer
-
-    def recording(*a, **k):
-        trainer, model, names = build(*a, **k)
-        kept.append(trainer.get_extension('best_model'))
-        return trainer, model, names
-    monkeypatch.setattr(train_cli, 'build_trainer', recording)
-    out = str(tmp_path / 'run')
-    assert run(write_config(tmp_path, data_dir), out) == 0
-    best = kept[0]
+def test_best_kept_written_and_reloaded_at_the_shift(whole):
+    out, best = whole
     # 0.5 at 2, then 0.3 (not better), 0.7 at 6, NaN (never the best)
     assert (best.best_iteration, best.best_map) == (6, 0.7)
     assert best.reloaded == [(4, 2)]
@@ -117,12 +131,11 @@ class Crash(Exception):
 
 @pytest.mark.parametrize('crash_at', [3, 5])
 def test_resume_across_the_reload_is_exact(tmp_path, data_dir, monkeypatch,
-                                           crash_at):
+                                           crash_at, whole):
     # 3: resumed from snapshot 2, the reload at 4 must use the best weights
     # the snapshot holds; 5: resumed after the reload, before the next best.
     config = write_config(tmp_path, data_dir)
-    whole = str(tmp_path / 'whole')
-    assert run(config, whole) == 0
+    whole, _ = whole
     build = builder.build_trainer
 
     def crashing(*a, **k):

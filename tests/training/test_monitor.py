@@ -60,6 +60,7 @@ def steps(events, tag):
     return [event.step for event in events.Scalars(tag)]
 
 
+@pytest.mark.e2e
 def test_event_files_hold_every_reported_value(monitored_run):
     out, _, events = monitored_run
     scalars = set(events.Tags()['scalars'])
@@ -85,6 +86,7 @@ def test_event_files_hold_every_reported_value(monitored_run):
         events.Scalars('validation/main/map')[0].value, rel=1e-5)
 
 
+@pytest.mark.e2e
 def test_event_files_hold_the_pictures_and_accuracies(monitored_run):
     out, model, events = monitored_run
     images = set(events.Tags()['images'])
@@ -191,6 +193,7 @@ def test_confusion_figure_has_labels_and_counts():
     assert figure_pixels(fig).dtype == numpy.uint8
 
 
+@pytest.mark.e2e
 def test_without_tensorboardx_the_run_says_so_once_and_goes_on(
         data_dir, tmp_path, monkeypatch, capsys):
     # None in sys.modules: `import tensorboardX` raises ImportError.

@@ -49,6 +49,7 @@ def _run(monkeypatch, argv, crash_at=None):
             for name in ('PlotReport', 'PlotReport_1')}
 
 
+@pytest.mark.e2e
 def test_resumed_run_plots_what_the_uninterrupted_run_plots(
         tmp_path, data_dir, monkeypatch):
     config = write_config(tmp_path, data_dir)
