@@ -49,6 +49,26 @@ class Crash(Exception):
     pass
 
 
+def crash_at_iteration(monkeypatch, iteration, built=None):
+    """Makes every later fasterrcnn-train run raise :class:`Crash` after
+    update ``iteration`` (None: no crash), appending each Trainer it builds
+    to ``built``. Returns the original ``build_trainer`` (to put back)."""
+    build = builder.build_trainer
+
+    def building(*a, **k):
+        trainer, model, label_names = build(*a, **k)
+        if built is not None:
+            built.append(trainer)
+        if iteration is not None:
+            @chainer.training.make_extension(trigger=(iteration, 'iteration'))
+            def crash(trainer):
+                raise Crash()
+            trainer.extend(crash)
+        return trainer, model, label_names
+    monkeypatch.setattr(train_cli, 'build_trainer', building)
+    return build
+
+
 def test_interrupted_and_resumed_run_ends_with_the_same_weights(
         tmp_path, data_dir, monkeypatch):
     config = write_config(tmp_path, data_dir)
@@ -61,18 +81,7 @@ def test_interrupted_and_resumed_run_ends_with_the_same_weights(
         assert os.path.isfile(os.path.join(whole, name)), name
 
     # The same run, killed during iteration 5 (after the snapshot of 4)...
-    build = builder.build_trainer
-
-    def crashing(*a, **k):
-        trainer, model, label_names = build(*a, **k)
-
-        @chainer.training.make_extension(trigger=(5, 'iteration'))
-        def crash(trainer):
-            raise Crash()
-        trainer.extend(crash)
-        return trainer, model, label_names
-
-    monkeypatch.setattr(train_cli, 'build_trainer', crashing)
+    build = crash_at_iteration(monkeypatch, 5)
     broken = os.path.join(str(tmp_path), 'broken')
     with pytest.raises(Crash):
         train_cli.main(args(config, broken))

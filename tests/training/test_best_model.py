@@ -15,7 +15,7 @@ from fasterrcnn.evaluation.evaluator import DetectionVOCEvaluator
 from fasterrcnn.links.model_io import load_model, read_model_info
 from fasterrcnn.safe_npz import open_npz
 from fasterrcnn.training import builder
-from tests.cli.test_train import TINY, write_config
+from tests.cli.test_train import TINY, Crash, crash_at_iteration, write_config
 
 pytestmark = pytest.mark.e2e
 
@@ -125,10 +125,6 @@ def test_without_reload_the_shift_only_shifts(tmp_path, data_dir):
         'iteration'] == 6
 
 
-class Crash(Exception):
-    pass
-
-
 @pytest.mark.parametrize('crash_at', [3, 5])
 def test_resume_across_the_reload_is_exact(tmp_path, data_dir, monkeypatch,
                                            crash_at, whole):
@@ -136,17 +132,7 @@ def test_resume_across_the_reload_is_exact(tmp_path, data_dir, monkeypatch,
     # the snapshot holds; 5: resumed after the reload, before the next best.
     config = write_config(tmp_path, data_dir)
     whole, _ = whole
-    build = builder.build_trainer
-
-    def crashing(*a, **k):
-        trainer, model, names = build(*a, **k)
-
-        @chainer.training.make_extension(trigger=(crash_at, 'iteration'))
-        def crash(trainer):
-            raise Crash()
-        trainer.extend(crash)
-        return trainer, model, names
-    monkeypatch.setattr(train_cli, 'build_trainer', crashing)
+    build = crash_at_iteration(monkeypatch, crash_at)
     broken = str(tmp_path / 'broken')
     with pytest.raises(Crash):
         run(config, broken)

@@ -12,9 +12,8 @@ from chainer.training import extensions
 
 from fasterrcnn import safe_npz
 from fasterrcnn.cli import train as train_cli
-from fasterrcnn.training import builder
 from fasterrcnn.training.plots import STATE_FORMAT, PlotReport
-from tests.cli.test_train import Crash, args, write_config
+from tests.cli.test_train import Crash, args, crash_at_iteration, write_config
 
 # Points every 3 iterations, snapshots every 2: the snapshot of 4 holds
 # the values of iteration 4 not yet drawn, and the plot's trigger last saw
@@ -25,20 +24,8 @@ SETTINGS = ['--set', 'train.log_every=3', '--set', 'eval.every=[3, 6]']
 
 def _run(monkeypatch, argv, crash_at=None):
     """Runs fasterrcnn-train; returns its trainer's plot extensions."""
-    build = builder.build_trainer
     built = []
-
-    def building(*a, **k):
-        trainer, model, label_names = build(*a, **k)
-        built.append(trainer)
-        if crash_at is not None:
-            @chainer.training.make_extension(trigger=(crash_at, 'iteration'))
-            def crash(trainer):
-                raise Crash()
-            trainer.extend(crash)
-        return trainer, model, label_names
-
-    monkeypatch.setattr(train_cli, 'build_trainer', building)
+    crash_at_iteration(monkeypatch, crash_at, built)
     if crash_at is None:
         assert train_cli.main(argv) == 0
     else:
