@@ -87,16 +87,21 @@ def _im2col_view(xp, image, r0, rows, out_w, kernel, stride):
                       writeable=False)
 
 
+def _n_parts(tiles):
+    """The parts (threads) :func:`_for_each_tile` splits ``tiles`` into."""
+    return min(cpu_threads(), len(tiles))
+
+
 def _for_each_tile(tiles, col_shape, dtype, work):
-    """Run ``work(tile, col)`` for every tile on the CPU pool, each part
-    with its own im2col buffer of ``col_shape`` (elements per output
-    cell, output cells per tile)."""
-    n_parts = min(cpu_threads(), len(tiles))
+    """Run ``work(tile, col, part)`` for every tile on the CPU pool, each
+    of the :func:`_n_parts` parts with its own im2col buffer ``col`` of
+    ``col_shape`` (elements per output cell, output cells per tile)."""
+    n_parts = _n_parts(tiles)
 
     def part(p):
         col = numpy.empty(col_shape[0] * col_shape[1], dtype=dtype)
         for tile in tiles[p::n_parts]:
-            work(tile, col)
+            work(tile, col, p)
     # One BLAS thread per part: the parts already use every core.
     run_parallel(part, n_parts, blas=1 if n_parts > 1 else None)
 
@@ -134,7 +139,7 @@ def forward(x, W, b, stride, pad):
         xp = padded(x, pad[0], pad[1])
         tiles = _row_tiles(n, out_h, out_w, k, x.itemsize)
 
-        def work(tile, col):
+        def work(tile, col, part):
             i, r0, rows = tile
             cells = rows * out_w
             block = col[:k * cells].reshape(c, kh, kw, rows, out_w)
@@ -173,19 +178,18 @@ def grad_weight(x, gy, kernel, stride, pad):
     xp = padded(x, pad[0], pad[1])
     gy_flat = numpy.ascontiguousarray(gy).reshape(n, c_out, out_h * out_w)
     tiles = _row_tiles(n, out_h, out_w, k, x.itemsize)
-    n_parts = min(cpu_threads(), len(tiles))
-    sums = numpy.zeros((max(n_parts, 1), c_out, k), dtype=x.dtype)
+    # One sum per part: the parts add into their own.
+    sums = numpy.zeros((max(_n_parts(tiles), 1), c_out, k), dtype=x.dtype)
     if not tiles:
         return sums[0].reshape(c_out, c, kh, kw)
-    owner = {tile: p for p in range(n_parts) for tile in tiles[p::n_parts]}
 
-    def work(tile, col):
+    def work(tile, col, part):
         i, r0, rows = tile
         cells = rows * out_w
         block = col[:k * cells].reshape(c, kh, kw, rows, out_w)
         numpy.copyto(block, _im2col_view(xp, i, r0, rows, out_w, kernel,
                                          stride))
-        sums[owner[tile]] += numpy.matmul(
+        sums[part] += numpy.matmul(
             gy_flat[i, :, r0 * out_w:r0 * out_w + cells],
             block.reshape(k, cells).T)
 
