@@ -11,8 +11,9 @@ import collections
 import os
 import xml.etree.ElementTree as ElementTree
 
+from fasterrcnn.data.bad_examples import BadExampleError
 from fasterrcnn.data.voc import (LABELS_FILE, LABELS_GIVEN, LABELS_VOC_ASSUMED,
-                                 VOCBboxDataset)
+                                 VOCBboxDataset, _flag)
 
 #: Per-split counts. ``objects`` and ``difficult`` map a class name (as
 #: written in the annotations) to its number of objects, all of them and
@@ -24,13 +25,13 @@ SplitCounts = collections.namedtuple(
                     'unreadable'])
 
 
-def _is_difficult(obj):
-    """The ``<difficult>`` flag of an ``<object>``; anything but a number
-    other than 0 counts as not difficult (the reader reports bad flags)."""
-    text = obj.findtext('difficult')
+def _is_difficult(obj, path):
+    """The ``<difficult>`` flag of an ``<object>``, read as the VOC reader
+    reads it; a malformed one counts as not difficult here (the reader
+    reports it, naming the file, when the example is read)."""
     try:
-        return bool(int(float(text.strip())))
-    except (AttributeError, ValueError):
+        return _flag(obj, 'difficult', path, 'an object')
+    except BadExampleError:
         return False
 
 
@@ -64,7 +65,7 @@ def count_split(dataset):
                 unknown[name] += 1
                 continue
             objects[name] += 1
-            if _is_difficult(obj):
+            if _is_difficult(obj, path):
                 difficult[name] += 1
     return SplitCounts(dataset.split, len(dataset.ids), objects, difficult,
                        unknown, unreadable)
