@@ -26,6 +26,18 @@ def gpu_available():
         return False
 
 
+def float_dtype():
+    """The float dtype the creators and box decoding compute in.
+
+    Chainer's ``dtype`` setting when it is float64 (the float64 parity run
+    of ``compare --dtype float64``), else float32: every other setting
+    (float32, float16, mixed16) keeps the targets in float32, as before.
+    """
+    if numpy.dtype(chainer.config.dtype) == numpy.float64:
+        return numpy.dtype(numpy.float64)
+    return numpy.dtype(numpy.float32)
+
+
 def to_cpu(array):
     """A NumPy copy (or the array itself) of a NumPy or CuPy array."""
     if isinstance(array, numpy.ndarray) or array is None:

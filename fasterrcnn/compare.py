@@ -1,11 +1,13 @@
 """Side-by-side comparison with the PyTorch version.
 
-    python -m fasterrcnn.compare golden [--gpu N] FILE.npz [FILE.npz ...]
+    python -m fasterrcnn.compare golden [--gpu N] [--dtype D] [--json OUT]
+        FILE.npz [FILE.npz ...]
     python -m fasterrcnn.compare dump-torch --torch-repo PATH
         (--checkpoint X.pth | --recipe-seed S) [--image IMG | --height H
-        --width W] [--scale F] [--train-steps N] --out FILE.npz
+        --width W] [--scale F] [--train-steps N] [--dtype D] --out FILE.npz
     python -m fasterrcnn.compare live --torch-repo PATH [--checkpoint X.pth]
-        [--recipe-seed S] [--image IMG] [--train-steps N] [--keep FILE.npz]
+        [--recipe-seed S] [--image IMG] [--train-steps N] [--dtype D]
+        [--keep FILE.npz]
 
 ``golden``: for each golden file (outputs recorded by simple-faster-rcnn-
 pytorch) it rebuilds the same weights (a recipe seed, or the checkpoint the
@@ -13,21 +15,27 @@ file names), runs every recorded stage and prints one row per stage: the
 stage, the measured difference, the scale of the reference it is compared
 with, the tolerance and whether it holds. ``dump-torch`` runs the PyTorch
 version from an unmodified checkout and writes such a file;
-``live`` does both in one command. The exit status is 0 only when every
+``live`` does both in one command. ``--dtype float64`` runs both sides in
+float64 (the PyTorch version's model, inputs and tensors; our model,
+creators and kernels), where every stage agrees to about 1e-10 and the
+tolerances are 1e-8 (docs/parity.md). The exit status is 0 only when every
 stage of every file is within tolerance (2 for a mistake in the input).
 """
 
 import argparse
+import json
 import os
 import sys
 import tempfile
 import time
 
 import fasterrcnn  # noqa: F401  (chainer through the compat import)
+from fasterrcnn.atomic import atomic_write
 from fasterrcnn.cli.common import UserError, run_command, select_gpu
 from fasterrcnn.interop.golden import compare_golden
 
 PROG = 'python -m fasterrcnn.compare'
+DTYPES = ('float32', 'float64')
 
 
 def format_table(rows):
@@ -47,8 +55,12 @@ def _say(name):
                                  file=sys.stderr, flush=True)
 
 
-def compare_files(paths, gpu=-1):
-    """Compares every file, prints the table; returns the exit status."""
+def compare_files(paths, gpu=-1, dtype=None, json_out=None):
+    """Compares every file, prints the table; returns the exit status.
+
+    ``dtype`` is our side's (None: each file's own); ``json_out`` a file
+    that receives the rows as JSON (bench/golden_spread.py reads it).
+    """
     rows = []
     for path in paths:
         if not os.path.isfile(path):
@@ -56,13 +68,16 @@ def compare_files(paths, gpu=-1):
         start = time.time()
         try:
             rows.extend(compare_golden(path, log=_say(os.path.basename(path)),
-                                       device=gpu))
+                                       device=gpu, dtype=dtype))
         except KeyError as e:
             raise UserError('{}: no entry {}: not a golden file'.format(
                 path, str(e.args[0]).split()[0] if e.args else e)) from None
         _say(os.path.basename(path))('done in {:.0f} s'.format(
             time.time() - start))
     print(format_table(rows))
+    if json_out:
+        with atomic_write(json_out, binary=False) as f:
+            json.dump([row._asdict() for row in rows], f, indent=0)
     failed = [row for row in rows if not row.ok]
     print('{} of {} stages within tolerance'.format(len(rows) - len(failed),
                                                     len(rows)))
@@ -75,7 +90,8 @@ def _dump(args, out):
         dump_torch(args.torch_repo, out, seed=args.recipe_seed,
                    checkpoint=args.checkpoint, image=args.image,
                    size=(args.height, args.width), scale=args.scale,
-                   train_steps=args.train_steps, log=_say('torch'))
+                   train_steps=args.train_steps, dtype=args.dtype,
+                   log=_say('torch'))
     except ImportError as e:
         raise UserError('running the PyTorch version needs torch, '
                         'torchvision and scikit-image ({}): make venv-torch'
@@ -85,7 +101,7 @@ def _dump(args, out):
 def run(args):
     select_gpu(getattr(args, 'gpu', -1))
     if args.command == 'golden':
-        return compare_files(args.files, args.gpu)
+        return compare_files(args.files, args.gpu, args.dtype, args.json)
     if args.command == 'dump-torch':
         _dump(args, args.out)
         return 0
@@ -118,6 +134,10 @@ def _add_torch_flags(parser, live):
                         help='resize factor reported with a random input')
     parser.add_argument('--train-steps', type=int, default=0, metavar='N',
                         help='also N SGD steps on both sides')
+    parser.add_argument('--dtype', choices=DTYPES, default='float32',
+                        help='the dtype the PyTorch version runs in '
+                             '(default float32; float64 records a file whose '
+                             'tolerances are 1e-8)')
 
 
 def build_parser():
@@ -134,6 +154,12 @@ def build_parser():
     _add_torch_flags(live, live=True)
     live.add_argument('--keep', metavar='FILE.npz',
                       help='keep the recorded golden file here')
+    golden.add_argument('--dtype', choices=DTYPES,
+                        help="our side's dtype (default: the file's own); "
+                             'float64 against a float32 file measures the '
+                             "PyTorch version's float32 error")
+    golden.add_argument('--json', metavar='OUT.json',
+                        help='also write the rows as JSON')
     for command in (golden, live):
         command.add_argument('--gpu', type=int, default=-1,
                              help='GPU id for our side (default: -1, the '

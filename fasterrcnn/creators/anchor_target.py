@@ -1,7 +1,7 @@
 """Training targets of the region proposal network (Faster R-CNN, sec. 3.1.2).
 """
 
-from fasterrcnn.backend import get_array_module
+from fasterrcnn.backend import float_dtype, get_array_module
 from fasterrcnn.boxes import bbox2loc, bbox_iou
 from fasterrcnn.creators.sampling import (as_random_state, choice, count,
                                           finite_or_zero, flatnonzero)
@@ -55,7 +55,7 @@ class AnchorTargetCreator(object):
         """
         xp = get_array_module(anchor)
         random_state = as_random_state(random_state)
-        bbox = xp.asarray(bbox, dtype=xp.float32)
+        bbox = xp.asarray(bbox, dtype=float_dtype())
         img_h, img_w = img_size
         n_anchor = len(anchor)
         inside = flatnonzero(
@@ -63,7 +63,7 @@ class AnchorTargetCreator(object):
             (anchor[:, 2] <= img_h) & (anchor[:, 3] <= img_w))
         anchor_in = anchor[inside]
         label_in = xp.full((len(inside),), IGNORE, dtype=xp.int32)
-        loc = xp.zeros((n_anchor, 4), dtype=xp.float32)
+        loc = xp.zeros((n_anchor, 4), dtype=float_dtype())
         if len(bbox) and len(inside):
             iou = bbox_iou(anchor_in, bbox)
             argmax_iou = iou.argmax(axis=1)

@@ -2,7 +2,7 @@
 
 import numpy
 
-from fasterrcnn.backend import get_array_module
+from fasterrcnn.backend import float_dtype, get_array_module
 from fasterrcnn.boxes import (LOC_NORMALIZE_MEAN, LOC_NORMALIZE_STD, bbox2loc,
                               bbox_iou)
 from fasterrcnn.creators.sampling import (as_random_state, choice,
@@ -62,7 +62,7 @@ class ProposalTargetCreator(object):
         """
         xp = get_array_module(roi)
         random_state = as_random_state(random_state)
-        bbox = xp.asarray(bbox, dtype=xp.float32)
+        bbox = xp.asarray(bbox, dtype=float_dtype())
         label = xp.asarray(label)
         roi = xp.concatenate((roi, bbox), axis=0)
         n_sample = len(roi) if self.n_sample is None else self.n_sample
@@ -74,7 +74,7 @@ class ProposalTargetCreator(object):
             gt_roi_label = label[gt_assignment].astype(xp.int32) + 1
         else:
             gt_assignment = xp.zeros(len(roi), dtype=xp.int64)
-            max_iou = xp.zeros(len(roi), dtype=xp.float32)
+            max_iou = xp.zeros(len(roi), dtype=float_dtype())
             gt_roi_label = xp.zeros(len(roi), dtype=xp.int32)
 
         pos = flatnonzero(max_iou >= self.pos_iou_thresh)
@@ -98,5 +98,5 @@ class ProposalTargetCreator(object):
                                                    xp.float32)) /
                           xp.asarray(loc_normalize_std, xp.float32))
         else:
-            gt_roi_loc = xp.zeros((len(keep), 4), dtype=xp.float32)
+            gt_roi_loc = xp.zeros((len(keep), 4), dtype=float_dtype())
         return sample_roi, gt_roi_loc, gt_roi_label

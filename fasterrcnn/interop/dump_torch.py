@@ -11,7 +11,16 @@ the weights after the last.
 The target creators of the PyTorch version draw from numpy's global random
 state; it is seeded with ``seed`` right before the training forward (and
 before the training steps), as our creators' ``RandomState(seed)`` is.
+
+With ``dtype='float64'`` the PyTorch version runs in float64 (see
+:func:`_in_dtype`): its model, the inputs, and every tensor it makes. What
+its code writes as float32 stays float32, and our side does the same: the
+anchors, and the loc normalisation constants of its ProposalTargetCreator
+(``numpy.float32`` arrays there, as in chainercv).
 """
+
+import contextlib
+import importlib
 
 import numpy
 
@@ -46,6 +55,31 @@ def _random_input(seed, size):
     return img, bbox, rng.randint(0, 20, 3).astype(numpy.int32)
 
 
+@contextlib.contextmanager
+def _in_dtype(torch, dtype):
+    """The PyTorch version in ``dtype`` for the duration.
+
+    For float64: every tensor it creates without a dtype (its layers'
+    parameters, ``t.Tensor(...)`` and ``t.zeros(...)`` in its predict and
+    losses) is float64 through ``torch.set_default_dtype``, and
+    ``Tensor.float()``, which its head and predict call on the RoIs and the
+    image, gives the default dtype instead of float32. Nothing is edited in
+    the checkout; both are restored on exit.
+    """
+    if numpy.dtype(dtype) == numpy.float32:
+        yield
+        return
+    old_default, old_float = torch.get_default_dtype(), torch.Tensor.float
+    torch.set_default_dtype(torch.float64)
+    torch.Tensor.float = lambda self, *args, **kwargs: self.to(
+        torch.get_default_dtype())
+    try:
+        yield
+    finally:
+        torch.Tensor.float = old_float
+        torch.set_default_dtype(old_default)
+
+
 class _Recorder(object):
     """Wraps callables of the PyTorch model to keep what they return."""
 
@@ -71,7 +105,7 @@ class _Recorder(object):
 
 def dump_torch(repo, out, seed=0, checkpoint=None, image=None,
                size=(288, 416), scale=1., train_steps=0, log=None,
-               write_checkpoint=None):
+               write_checkpoint=None, dtype='float32'):
     """Run the PyTorch version and write its stages to ``out`` (npz).
 
     Args:
@@ -90,9 +124,18 @@ def dump_torch(repo, out, seed=0, checkpoint=None, image=None,
         write_checkpoint (str or None): also save the starting weights
             with the PyTorch version's own ``trainer.save`` (its checkpoint
             format, ``best_map`` a NumPy scalar as in real ones).
+        dtype (str): ``'float32'`` (as the PyTorch version ships) or
+            ``'float64'`` (see :func:`_in_dtype`); recorded as ``dtype``.
     """
-    say = log or (lambda message: None)
     tv = load_torch_version(repo)
+    with _in_dtype(tv.torch, dtype):
+        _dump(tv, out, seed, checkpoint, image, size, scale, train_steps,
+              log or (lambda message: None), write_checkpoint,
+              numpy.dtype(dtype))
+
+
+def _dump(tv, out, seed, checkpoint, image, size, scale, train_steps, say,
+          write_checkpoint, dtype):
     torch = tv.torch
     torch.manual_seed(seed)
     if checkpoint is not None:
@@ -110,7 +153,7 @@ def dump_torch(repo, out, seed=0, checkpoint=None, image=None,
         tv.FasterRCNNTrainer(model).save(save_path=write_checkpoint,
                                          best_map=numpy.float64(0.))
         say('wrote {}'.format(write_checkpoint))
-    record = {'seed': numpy.array(seed),
+    record = {'seed': numpy.array(seed), 'dtype': numpy.array(dtype.name),
               'weights_source': numpy.array('checkpoint' if checkpoint
                                             else 'recipe'),
               'checkpoint': numpy.array(checkpoint or ''),
@@ -133,6 +176,8 @@ def dump_torch(repo, out, seed=0, checkpoint=None, image=None,
         img_in = get_normalizer('torchvision')(img_raw)
     pred_size = numpy.array([int(round(img_in.shape[1] / scale)),
                              int(round(img_in.shape[2] / scale))])
+    # The same float32 numbers on both sides, held in the run's dtype.
+    img_in, bbox = img_in.astype(dtype), bbox.astype(dtype)
     record.update(img_raw=img_raw, img_in=img_in, bbox=bbox, label=label,
                   scale=numpy.array(scale), pred_size=pred_size)
     _record_stages(tv, model, record, say)
@@ -219,10 +264,38 @@ def _record_stages(tv, model, record, say):
         model.use_preset('evaluate')
         if score_thresh is not None:
             model.score_thresh = score_thresh
-        bboxes, labels, scores = model.predict([record['img_in']], [size])
-        record.update({prefix + '_bbox': bboxes[0], prefix + '_label':
-                       labels[0], prefix + '_score': scores[0]})
+        bbox, label, score = _predict_kept(model, record['img_in'], size)
+        record.update({prefix + '_bbox': bbox, prefix + '_label': label,
+                       prefix + '_score': score})
     model.use_preset('evaluate')
+
+
+def _predict_kept(model, img, size):
+    """``model.predict`` of one image, its detections in the run's dtype.
+
+    Its ``_suppress`` casts boxes and scores to float32 at the end; the
+    boxes and scores that NMS keeps, class by class, are what it computed
+    (identical to its output in a float32 run). ``nms`` is wrapped where
+    ``model/faster_rcnn.py`` looks it up, for this call only.
+    """
+    module = importlib.import_module('model.faster_rcnn')
+    original, kept = module.nms, []
+
+    def nms(bbox, score, thresh):
+        keep = original(bbox, score, thresh)
+        kept.append((bbox[keep].cpu().numpy(), score[keep].cpu().numpy()))
+        return keep
+    module.nms = nms
+    try:
+        bboxes, labels, _ = model.predict([img], [size])
+    finally:
+        module.nms = original
+    label = numpy.concatenate([numpy.full(len(b), cls, numpy.int32)
+                               for cls, (b, _) in enumerate(kept)])
+    assert numpy.array_equal(label, labels[0]) and len(bboxes[0]) == len(
+        label), 'the classes predict kept differ from the recorded ones'
+    return (numpy.concatenate([b for b, _ in kept]).reshape(-1, 4), label,
+            numpy.concatenate([s for _, s in kept]))
 
 
 def _record_training(tv, model, record, steps, say):

@@ -20,7 +20,7 @@ from fasterrcnn.interop.golden_steps import (compare_train_steps,
                                              forward_on_targets,
                                              has_train_steps)
 from fasterrcnn.interop.state_dict import load_state_dict, pytorch_names
-from fasterrcnn.interop.tolerance import TOLERANCES, StageRows, max_abs
+from fasterrcnn.interop.tolerance import StageRows, max_abs
 from fasterrcnn.links.faster_rcnn_vgg16 import FasterRCNNVGG16
 from fasterrcnn.safe_npz import open_npz
 
@@ -131,8 +131,9 @@ def _creator_stages(rows, golden, inputs):
     """The target creators: all targets, then the sampled ones."""
     dev, img, bbox, label, _ = inputs
     img_size = img.shape[2:]
+    # Anchors are float32 on both sides, in every dtype.
     full_loc, full_label = AnchorTargetCreator(n_sample=10 ** 9)(
-        bbox, dev('anchor'), img_size)
+        bbox, dev('anchor', numpy.float32), img_size)
     rows.same_labels('full_gt_rpn_label', full_label,
                      golden['full_gt_rpn_label'])
     rows.absolute('full_gt_rpn_loc', full_loc, golden['full_gt_rpn_loc'],
@@ -153,11 +154,13 @@ def _creator_stages(rows, golden, inputs):
     random_state = numpy.random.RandomState(int(golden['seed']))
     s_roi, _, s_label = ProposalTargetCreator()(
         dev('train_rois'), bbox, label, random_state)
-    _, r_label = AnchorTargetCreator()(bbox, dev('anchor'), img_size,
+    _, r_label = AnchorTargetCreator()(bbox, dev('anchor', numpy.float32),
+                                       img_size,
                                        random_state)
     same = (numpy.array_equal(to_cpu(s_label), golden['gt_roi_label']) and
             numpy.array_equal(to_cpu(r_label), golden['gt_rpn_label']) and
-            max_abs(s_roi, golden['sample_roi']) <= TOLERANCES['creator_loc'])
+            max_abs(s_roi, golden['sample_roi']) <=
+            rows.tolerances['creator_loc'])
     rows.add('sampled targets, same seed', 0. if same else 1., 1.,
              'identical draws', same)
 
@@ -186,7 +189,15 @@ def _test_stages(rows, golden, model, inputs):
                         model.nms_thresh)
 
 
-def compare_golden(path, log=None, device=-1):
+def golden_dtype(golden):
+    """The float dtype the PyTorch version ran in for a golden file
+    (``dtype`` entry; files without it are float32)."""
+    if 'dtype' in golden:
+        return numpy.dtype(str(golden['dtype']))
+    return numpy.dtype(numpy.float32)
+
+
+def compare_golden(path, log=None, device=-1, dtype=None):
     """Run every recorded stage of one golden file.
 
     Args:
@@ -196,36 +207,51 @@ def compare_golden(path, log=None, device=-1):
             inputs and the creators run there (CuPy kernels included) and
             the results come back for the comparison, with the same
             tolerances as on the CPU.
+        dtype (str or None): the dtype our side runs in (``'float32'`` or
+            ``'float64'``); None: the file's own. The tolerances are those
+            of float64 only when both sides ran in float64; ours in float64
+            against a float32 file measures the PyTorch version's own
+            float32 error (docs/parity.md).
 
     Returns:
         list of StageResult.
     """
     say = log or (lambda message: None)
-    rows = StageRows(str(path).replace('\\', '/').split('/')[-1])
     with open_npz(path) as golden:
-        say('rebuilding the weights of {}'.format(rows.file))
-        state = golden_state_dict(golden)
-        model = FasterRCNNVGG16(state['head.score.weight'].shape[0] - 1)
-        load_state_dict(model, state)
-        if device >= 0:
-            model.to_gpu(device)
-
-        def dev(name, dtype=numpy.float32):
-            return model.xp.asarray(golden[name].astype(dtype))
-
-        inputs = (dev, dev('img_in')[None], dev('bbox'),
-                  dev('label', numpy.int32), float(golden['scale']))
-        if 'image' in golden:
-            # From the raw image on: our resize and normalisation.
-            ours, _ = model.prepare(golden['img_raw'].astype(numpy.float32))
-            rows.relative('prepared image', ours, golden['img_in'],
-                          'prepared')
-        say('training-mode forward and backward')
-        _training_stages(rows, golden, model, inputs)
-        say('target creators')
-        _creator_stages(rows, golden, inputs)
-        say('test-mode forward and predict')
-        _test_stages(rows, golden, model, inputs)
-        if has_train_steps(golden):
-            compare_train_steps(rows, golden, state, device, say)
+        ref_dtype = golden_dtype(golden)
+        dtype = ref_dtype if dtype is None else numpy.dtype(dtype)
+        rows = StageRows(str(path).replace('\\', '/').split('/')[-1],
+                         numpy.float64 if dtype == ref_dtype == numpy.float64
+                         else numpy.float32)
+        with chainer.using_config('dtype', dtype):
+            _compare(rows, golden, say, device, dtype)
     return rows.rows
+
+
+def _compare(rows, golden, say, device, dtype):
+    """Every stage of one open golden file, our side in ``dtype``."""
+    say('rebuilding the weights of {}'.format(rows.file))
+    state = golden_state_dict(golden)
+    model = FasterRCNNVGG16(state['head.score.weight'].shape[0] - 1)
+    load_state_dict(model, state)
+    if device >= 0:
+        model.to_gpu(device)
+
+    def dev(name, as_type=dtype):
+        return model.xp.asarray(golden[name].astype(as_type))
+
+    inputs = (dev, dev('img_in')[None], dev('bbox'),
+              dev('label', numpy.int32), float(golden['scale']))
+    if 'image' in golden:
+        # From the raw image on: our resize and normalisation.
+        ours, _ = model.prepare(golden['img_raw'].astype(numpy.float32))
+        rows.relative('prepared image', ours, golden['img_in'],
+                      'prepared')
+    say('training-mode forward and backward')
+    _training_stages(rows, golden, model, inputs)
+    say('target creators')
+    _creator_stages(rows, golden, inputs)
+    say('test-mode forward and predict')
+    _test_stages(rows, golden, model, inputs)
+    if has_train_steps(golden):
+        compare_train_steps(rows, golden, state, device, say)

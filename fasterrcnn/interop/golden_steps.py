@@ -22,7 +22,7 @@ this check is for: the losses, the gradients and the optimizer.
 import chainer
 import numpy
 
-from fasterrcnn.backend import to_cpu
+from fasterrcnn.backend import float_dtype, to_cpu
 from fasterrcnn.interop.state_dict import load_state_dict, pytorch_names
 from fasterrcnn.links.faster_rcnn_vgg16 import FasterRCNNVGG16
 from fasterrcnn.links.losses import faster_rcnn_losses
@@ -38,7 +38,8 @@ def forward_on_targets(model, img, scale, read, prefix=''):
         img (array): ``(1, 3, H, W)`` float32 network input.
         scale (float): the input's resize factor.
         read (callable): ``read(name, dtype)`` gives an entry of the golden
-            file as an array on the model's device.
+            file as an array on the model's device, by default in the
+            dtype the comparison runs in.
         prefix (str): where the targets are (``''``, or a training step's
             ``'train_steps/<i>/'``).
 
@@ -52,14 +53,14 @@ def forward_on_targets(model, img, scale, read, prefix=''):
         features = model.extractor(img)
         rpn_locs, rpn_scores, rois, _, anchor = model.rpn(
             features, img.shape[2:], scale)
-        sample_roi = read(prefix + 'sample_roi', numpy.float32)
+        sample_roi = read(prefix + 'sample_roi')
         roi_cls_loc, roi_score = model.head(
             features, sample_roi, xp.zeros(len(sample_roi), numpy.int32))
         losses = faster_rcnn_losses(
             rpn_locs[0], rpn_scores[0],
-            read(prefix + 'gt_rpn_loc', numpy.float32),
+            read(prefix + 'gt_rpn_loc'),
             read(prefix + 'gt_rpn_label', numpy.int32), roi_cls_loc,
-            roi_score, read(prefix + 'gt_roi_loc', numpy.float32),
+            roi_score, read(prefix + 'gt_roi_loc'),
             read(prefix + 'gt_roi_label', numpy.int32))
     return dict(features=features, rpn_locs=rpn_locs, rpn_scores=rpn_scores,
                 rois=rois, anchor=anchor, roi_cls_loc=roi_cls_loc,
@@ -91,7 +92,7 @@ def compare_train_steps(rows, golden, state, device=-1, log=None):
     optimizer, _ = setup_optimizer(chain, float(golden['train_steps/lr']))
     xp = chain.xp
 
-    def dev(name, dtype=numpy.float32):
+    def dev(name, dtype=float_dtype()):
         return xp.asarray(golden[name].astype(dtype))
 
     img = dev('img_in')[None]

@@ -73,7 +73,7 @@ def load_state_dict(model, state_dict, strict=True):
         value = state_dict[name]
         if hasattr(value, 'detach'):
             value = value.detach().cpu().numpy()
-        value = numpy.asarray(value, dtype=numpy.float32)
+        value = numpy.asarray(value, dtype=param.dtype)
         if value.shape != param.shape:
             raise ValueError('{}: the state_dict has shape {}, the model {}'
                              .format(name, value.shape, param.shape))

@@ -87,7 +87,7 @@ def box_recall(ref, ours, atol):
     return float(found.mean())
 
 
-def detection_agreement(ref, ours, nms_thresh):
+def detection_agreement(ref, ours, nms_thresh, rules=None):
     """How far two detection sets agree, both ways.
 
     A detection is matched by one of the other set with the same label,
@@ -111,18 +111,21 @@ def detection_agreement(ref, ours, nms_thresh):
             ``(y_min, x_min, y_max, x_max)``, ``(K,)`` int labels, ``(K,)``
             float scores.
         nms_thresh (float): the IoU above which NMS suppressed.
+        rules (dict or None): the table of tolerances (:data:`TOLERANCES`
+            when None).
 
     Returns:
         tuple: ``(recall, ties)``: the smaller of the two matched fractions
         (ties included) and the number of detections counted as ties.
     """
+    rules = TOLERANCES if rules is None else rules
     if len(ref[0]) == 0 or len(ours[0]) == 0:
         return (1. if len(ref[0]) == len(ours[0]) else 0.), 0
     iou = bbox_iou(ref[0].astype(numpy.float64), ours[0].astype(numpy.float64))
     same_label = ref[1][:, None] == ours[1][None, :]
     score_diff = numpy.abs(ref[2][:, None] - ours[2][None, :])
-    exact = same_label & (iou >= TOLERANCES['detection_iou']) & \
-        (score_diff <= TOLERANCES['detection_score'])
+    exact = same_label & (iou >= rules['detection_iou']) & \
+        (score_diff <= rules['detection_score'])
     ref_free, ours_free = ~exact.any(axis=1), ~exact.any(axis=0)
     # The unmatched of both sides as one graph: ref rows first.
     box = numpy.concatenate([ref[0][ref_free], ours[0][ours_free]])
@@ -133,7 +136,7 @@ def detection_agreement(ref, ours, nms_thresh):
         (label[:, None] == label[None, :])
     tied = numpy.zeros_like(linked)
     tied[:n_ref, n_ref:] = linked[:n_ref, n_ref:] & (
-        score_diff[ref_free][:, ours_free] <= TOLERANCES['score_tie'])
+        score_diff[ref_free][:, ours_free] <= rules['score_tie'])
     excused = _groups_with(linked, tied | tied.T)
     ref_ok = ~ref_free
     ref_ok[ref_free] = excused[:n_ref]
@@ -158,12 +161,50 @@ def _groups_with(linked, seed):
     return numpy.isin(group, marked)
 
 
-class StageRows(object):
-    """The rows of one golden file, one method per kind of rule."""
+#: The same rules when both sides ran in float64 (``compare --dtype
+#: float64``): no float32 rounding is left, so every number is at most 1e-8
+#: relative; see docs/parity.md for what was measured.
+TOLERANCES_FLOAT64 = {
+    'relative': 1e-8,
+    'anchor_px': 0.,           # float32 anchors on both sides: identical
+    'loss_relative': 1e-8,
+    'grad_relative': 1e-8,
+    'grad_norm_relative': 1e-8,
+    'box_px': 1e-6,            # 1e-8 of a 100-pixel coordinate
+    'box_recall': 1.,
+    'box_count': 0.,
+    'same_labels': 1.,
+    'creator_loc': 1e-8,
+    'detection_iou': 1. - 1e-8,
+    'detection_score': 1e-8,
+    'score_tie': 1e-12,
+    'detection_recall': 1.,
+    'prepared': 1e-3,          # the image is prepared in float32 on both
+    'train_loss_relative': 1e-8,
+    'train_param_relative': 1e-8,
+}
 
-    def __init__(self, file):
+
+def tolerances(dtype):
+    """The table of rules for a comparison run in ``dtype``."""
+    if numpy.dtype(dtype) == numpy.float64:
+        return TOLERANCES_FLOAT64
+    return TOLERANCES
+
+
+class StageRows(object):
+    """The rows of one golden file, one method per kind of rule.
+
+    Args:
+        file (str): the golden file's name, for the rows.
+        dtype: float32 (:data:`TOLERANCES`) or float64
+            (:data:`TOLERANCES_FLOAT64`), the rules applied.
+    """
+
+    def __init__(self, file, dtype=numpy.float32):
         self.file = file
         self.rows = []
+        self.tolerances = tolerances(dtype)
 
     def add(self, stage, diff, scale, tolerance, ok):
         self.rows.append(StageResult(self.file, stage, float(diff),
@@ -171,7 +212,7 @@ class StageRows(object):
 
     def relative(self, stage, ours, ref, name='relative'):
         """max |ours - ref| <= tol x max |ref|."""
-        tol = TOLERANCES[name]
+        tol = self.tolerances[name]
         diff = max_abs(ours, ref)
         scale = float(numpy.abs(ref).max()) if numpy.size(ref) else 0.
         self.add(stage, diff, scale, '<= {:g} x max abs(ref)'.format(tol),
@@ -179,7 +220,7 @@ class StageRows(object):
 
     def absolute(self, stage, ours, ref, name, unit=''):
         """max |ours - ref| <= tol."""
-        tol = TOLERANCES[name]
+        tol = self.tolerances[name]
         diff = max_abs(ours, ref)
         scale = float(numpy.abs(ref).max()) if numpy.size(ref) else 0.
         self.add(stage, diff, scale, '<= {:g}{}'.format(tol, unit),
@@ -187,14 +228,14 @@ class StageRows(object):
 
     def scalar(self, stage, ours, ref, name):
         """|ours - ref| <= tol x |ref| for one number."""
-        tol = TOLERANCES[name]
+        tol = self.tolerances[name]
         diff = abs(ours - ref)
         self.add(stage, diff, abs(ref), '<= {:g} relative'.format(tol),
                  diff <= tol * abs(ref))
 
     def gradient(self, stage, grad, ref):
         """norm(ours - ref) <= tol x norm(ref); a missing gradient fails."""
-        tol = TOLERANCES['grad_relative']
+        tol = self.tolerances['grad_relative']
         ref = numpy.asarray(ref, numpy.float64)
         norm = float(numpy.linalg.norm(ref))
         grad = to_cpu(grad)
@@ -205,7 +246,7 @@ class StageRows(object):
 
     def same_labels(self, stage, ours, ref, note=''):
         """At least a fraction of identical labels (same length)."""
-        tol = TOLERANCES['same_labels']
+        tol = self.tolerances['same_labels']
         ours, ref = to_cpu(ours), numpy.asarray(ref)
         same = float((ours == ref).mean()) if len(ours) == len(ref) else 0.
         self.add(stage, 1. - same, len(ref), '>= {:.1%} identical{}'.format(
@@ -213,8 +254,8 @@ class StageRows(object):
 
     def boxes(self, stage, ours, ref):
         """Proposal sets: rows within a pixel tolerance, both ways."""
-        atol, min_recall = TOLERANCES['box_px'], TOLERANCES['box_recall']
-        count_rtol = TOLERANCES['box_count']
+        atol, min_recall = self.tolerances['box_px'], self.tolerances['box_recall']
+        count_rtol = self.tolerances['box_count']
         ours = to_cpu(ours)
         recall = min(box_recall(ref, ours, atol), box_recall(ours, ref, atol))
         count_ok = abs(len(ours) - len(ref)) <= count_rtol * len(ref)
@@ -226,8 +267,9 @@ class StageRows(object):
 
     def detections(self, stage, ours, ref, nms_thresh):
         """Detection sets: see :func:`detection_agreement`."""
-        tol = TOLERANCES['detection_recall']
-        recall, ties = detection_agreement(ref, ours, nms_thresh)
+        tol = self.tolerances['detection_recall']
+        recall, ties = detection_agreement(ref, ours, nms_thresh,
+                                           self.tolerances)
         self.add(stage, 1. - recall, len(ref[0]),
                  '>= {:.0%} matched both ways ({} vs {}; {} by score '
                  'ties)'.format(tol, len(ours[0]), len(ref[0]), ties),

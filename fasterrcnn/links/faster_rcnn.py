@@ -218,11 +218,12 @@ class FasterRCNN(chainer.Chain):
         """
         xp = chainer.backend.get_array_module(roi_cls_loc)
         n_class = self.n_class
-        roi = rois / xp.float32(scale)
-        mean = xp.tile(xp.asarray(self.loc_normalize_mean, xp.float32),
-                       n_class)
-        std = xp.tile(xp.asarray(self.loc_normalize_std, xp.float32),
-                      n_class)
+        # In the head's dtype (float32; float64 in the parity run), as the
+        # PyTorch version divides and scales its tensors.
+        dtype = roi_cls_loc.dtype
+        roi = rois / rois.dtype.type(scale)
+        mean = xp.tile(xp.asarray(self.loc_normalize_mean, dtype), n_class)
+        std = xp.tile(xp.asarray(self.loc_normalize_std, dtype), n_class)
         roi_cls_loc = (roi_cls_loc * std + mean).reshape(-1, 4)
         roi = xp.repeat(roi, n_class, axis=0)
         cls_bbox = clip_bbox(loc2bbox(roi, roi_cls_loc), size).reshape(
@@ -241,6 +242,6 @@ class FasterRCNN(chainer.Chain):
             bbox.append(to_cpu(bbox_cls[keep]))
             label.append(numpy.full((len(keep),), cls - 1, numpy.int32))
             score.append(to_cpu(prob_cls[keep]))
-        return (numpy.concatenate(bbox).astype(numpy.float32).reshape(-1, 4),
+        return (numpy.concatenate(bbox).astype(dtype).reshape(-1, 4),
                 numpy.concatenate(label).astype(numpy.int32),
-                numpy.concatenate(score).astype(numpy.float32))
+                numpy.concatenate(score).astype(dtype))

@@ -46,7 +46,7 @@ def loc_loss(pred_loc, gt_loc, gt_label, sigma):
     # The PyTorch version divides by the count as is; a mini-batch with no
     # non-ignored row (no anchor inside a tiny image) would give 0 / 0. The
     # count stays on the device: reading it would wait for the GPU.
-    count = xp.maximum((gt_label != IGNORE).sum(), 1).astype(numpy.float32)
+    count = xp.maximum((gt_label != IGNORE).sum(), 1).astype(loss.dtype)
     return loss / count
 
 
