@@ -146,3 +146,41 @@ def test_anchors_equal_the_pytorch_version(name):
     h, w = golden['features'].shape[2:]
     anchor = enumerate_shifted_anchor(generate_anchor_base(), 16, h, w)
     numpy.testing.assert_array_equal(anchor, golden['anchor'])
+
+
+def test_loc2bbox_float32_anchors_with_float64_offsets():
+    # The float64 parity run: the anchors stay float32, their sizes and
+    # centres are computed in float32 (as the PyTorch version does), the
+    # offsets and everything after them in float64.
+    src = numpy.array([[0.1, 0.3, 300.7, 200.9]],
+                      numpy.float32)
+    loc = numpy.array([[0.1, -0.2, 0.3, -0.4]])
+    out = loc2bbox(src, loc)
+    assert out.dtype == numpy.float64
+    h = src[:, 2] - src[:, 0]              # float32 arithmetic
+    w = src[:, 3] - src[:, 1]
+    cy = src[:, 0] + numpy.float32(0.5) * h
+    cx = src[:, 1] + numpy.float32(0.5) * w
+    assert h.dtype == numpy.float32
+    ctr_y = loc[:, 0] * h + cy
+    ctr_x = loc[:, 1] * w + cx
+    hh = numpy.exp(loc[:, 2]) * h
+    ww = numpy.exp(loc[:, 3]) * w
+    expected = numpy.stack([ctr_y - 0.5 * hh, ctr_x - 0.5 * ww,
+                            ctr_y + 0.5 * hh, ctr_x + 0.5 * ww], 1)
+    numpy.testing.assert_array_equal(out, expected)
+    # Casting the anchors first would give other float64 numbers.
+    assert not numpy.array_equal(loc2bbox(src.astype(numpy.float64), loc),
+                                 out)
+
+
+def test_loc2bbox_float32_unchanged_and_wider_source_cast_down():
+    rng = numpy.random.RandomState(0)
+    src = rng.uniform(0, 100, (50, 4)).astype(numpy.float32)
+    src[:, 2:] += src[:, :2]
+    loc = rng.normal(0, 0.2, (50, 8)).astype(numpy.float32)
+    out = loc2bbox(src, loc)
+    assert out.dtype == numpy.float32
+    # A float64 source with float32 offsets computes in float32, as before.
+    numpy.testing.assert_array_equal(
+        loc2bbox(src.astype(numpy.float64), loc), out)

@@ -56,8 +56,18 @@ TOLERANCES = {
 #: One row of the comparison. ``diff`` is the measured disagreement and
 #: ``scale`` the reference's size it is compared with (both as printed);
 #: ``ok`` says whether the stage is within ``tolerance`` (a text).
+#: ``rule`` is the key of the tolerance table that decided it (None for the
+#: rows that must hold exactly) and ``measure`` the number compared with
+#: that rule's value: relative ones divided by their scale, set rules as
+#: the fraction that failed to match (``bench/golden_spread.py`` reads
+#: them).
 StageResult = collections.namedtuple(
-    'StageResult', ['file', 'stage', 'diff', 'scale', 'tolerance', 'ok'])
+    'StageResult', ['file', 'stage', 'diff', 'scale', 'tolerance', 'ok',
+                    'rule', 'measure'], defaults=(None, None))
+
+
+def _ratio(diff, scale):
+    return diff / scale if scale else (0. if diff == 0 else float('inf'))
 
 
 def max_abs(a, b):
@@ -206,9 +216,11 @@ class StageRows(object):
         self.rows = []
         self.tolerances = tolerances(dtype)
 
-    def add(self, stage, diff, scale, tolerance, ok):
-        self.rows.append(StageResult(self.file, stage, float(diff),
-                                     float(scale), tolerance, bool(ok)))
+    def add(self, stage, diff, scale, tolerance, ok, rule=None,
+            measure=None):
+        self.rows.append(StageResult(
+            self.file, stage, float(diff), float(scale), tolerance, bool(ok),
+            rule, None if measure is None else float(measure)))
 
     def relative(self, stage, ours, ref, name='relative'):
         """max |ours - ref| <= tol x max |ref|."""
@@ -216,7 +228,7 @@ class StageRows(object):
         diff = max_abs(ours, ref)
         scale = float(numpy.abs(ref).max()) if numpy.size(ref) else 0.
         self.add(stage, diff, scale, '<= {:g} x max abs(ref)'.format(tol),
-                 diff <= tol * scale)
+                 diff <= tol * scale, name, _ratio(diff, scale))
 
     def absolute(self, stage, ours, ref, name, unit=''):
         """max |ours - ref| <= tol."""
@@ -224,14 +236,14 @@ class StageRows(object):
         diff = max_abs(ours, ref)
         scale = float(numpy.abs(ref).max()) if numpy.size(ref) else 0.
         self.add(stage, diff, scale, '<= {:g}{}'.format(tol, unit),
-                 diff <= tol)
+                 diff <= tol, name, diff)
 
     def scalar(self, stage, ours, ref, name):
         """|ours - ref| <= tol x |ref| for one number."""
         tol = self.tolerances[name]
         diff = abs(ours - ref)
         self.add(stage, diff, abs(ref), '<= {:g} relative'.format(tol),
-                 diff <= tol * abs(ref))
+                 diff <= tol * abs(ref), name, _ratio(diff, abs(ref)))
 
     def gradient(self, stage, grad, ref):
         """norm(ours - ref) <= tol x norm(ref); a missing gradient fails."""
@@ -242,7 +254,7 @@ class StageRows(object):
         diff = float('inf') if grad is None else float(
             numpy.linalg.norm(grad.astype(numpy.float64) - ref))
         self.add(stage, diff, norm, 'norm(diff) <= {:g} x norm(ref)'.format(
-            tol), diff <= tol * norm)
+            tol), diff <= tol * norm, 'grad_relative', _ratio(diff, norm))
 
     def same_labels(self, stage, ours, ref, note=''):
         """At least a fraction of identical labels (same length)."""
@@ -250,11 +262,12 @@ class StageRows(object):
         ours, ref = to_cpu(ours), numpy.asarray(ref)
         same = float((ours == ref).mean()) if len(ours) == len(ref) else 0.
         self.add(stage, 1. - same, len(ref), '>= {:.1%} identical{}'.format(
-            tol, note), same >= tol)
+            tol, note), same >= tol, 'same_labels', 1. - same)
 
     def boxes(self, stage, ours, ref):
         """Proposal sets: rows within a pixel tolerance, both ways."""
-        atol, min_recall = self.tolerances['box_px'], self.tolerances['box_recall']
+        atol = self.tolerances['box_px']
+        min_recall = self.tolerances['box_recall']
         count_rtol = self.tolerances['box_count']
         ours = to_cpu(ours)
         recall = min(box_recall(ref, ours, atol), box_recall(ours, ref, atol))
@@ -263,7 +276,8 @@ class StageRows(object):
                  '>= {:.0%} of boxes within {:g} px, count within {:.0%} '
                  '({} vs {})'.format(min_recall, atol, count_rtol, len(ours),
                                      len(ref)),
-                 recall >= min_recall and count_ok)
+                 recall >= min_recall and count_ok, 'box_recall',
+                 1. - recall)
 
     def detections(self, stage, ours, ref, nms_thresh):
         """Detection sets: see :func:`detection_agreement`."""
@@ -273,4 +287,4 @@ class StageRows(object):
         self.add(stage, 1. - recall, len(ref[0]),
                  '>= {:.0%} matched both ways ({} vs {}; {} by score '
                  'ties)'.format(tol, len(ours[0]), len(ref[0]), ties),
-                 recall >= tol)
+                 recall >= tol, 'detection_recall', 1. - recall)

@@ -2,7 +2,6 @@
 
 import chainer
 import chainer.functions as F
-import numpy
 
 from fasterrcnn.creators.anchor_target import IGNORE
 

@@ -1,9 +1,10 @@
 """AnchorTargetCreator (fasterrcnn/creators/anchor_target.py)."""
 
+import chainer
 import numpy
 
 from fasterrcnn.boxes import bbox2loc
-from fasterrcnn.creators import AnchorTargetCreator
+from fasterrcnn.creators import AnchorTargetCreator, ProposalTargetCreator
 
 
 def grid_anchors():
@@ -92,3 +93,24 @@ def test_subsampling_counts_and_reproducibility():
     assert (label >= 0).sum() == 64
     _, again = creator(bbox, anchor, (200, 200), numpy.random.RandomState(5))
     numpy.testing.assert_array_equal(label, again)
+
+
+def test_targets_follow_chainers_dtype():
+    anchor = numpy.array([[0, 0, 16, 16], [8, 8, 40, 40]], numpy.float32)
+    bbox = numpy.array([[1, 1, 17, 15]], numpy.float32)
+    label = numpy.array([3], numpy.int32)
+    for dtype in (numpy.float32, numpy.float64):
+        with chainer.using_config('dtype', numpy.dtype(dtype)):
+            loc, _ = AnchorTargetCreator()(bbox, anchor, (48, 48))
+            _, roi_loc, _ = ProposalTargetCreator()(
+                anchor.astype(dtype), bbox, label,
+                numpy.random.RandomState(0))
+            empty_loc, _ = AnchorTargetCreator()(
+                numpy.zeros((0, 4), numpy.float32), anchor, (48, 48))
+        assert loc.dtype == roi_loc.dtype == empty_loc.dtype == dtype
+    # The float32 run's numbers, in float64 to rounding.
+    with chainer.using_config('dtype', numpy.dtype(numpy.float64)):
+        loc64, label64 = AnchorTargetCreator()(bbox, anchor, (48, 48))
+    loc32, label32 = AnchorTargetCreator()(bbox, anchor, (48, 48))
+    numpy.testing.assert_array_equal(label64, label32)
+    numpy.testing.assert_allclose(loc64, loc32, rtol=1e-6, atol=1e-7)

@@ -61,3 +61,35 @@ def test_a_tie_excuses_the_whole_chain_of_overlaps_it_set_off():
     recall, ties = detection_agreement(ref, ours, nms_thresh=0.05)
     assert ties == 4                    # b, e and c, d
     assert recall == 2 / 3.             # f is a real disagreement
+
+
+def test_float64_rules_are_at_most_1e8_relative():
+    from fasterrcnn.interop.tolerance import TOLERANCES_FLOAT64, tolerances
+    assert tolerances(numpy.float64) is TOLERANCES_FLOAT64
+    assert tolerances(numpy.float32) is TOLERANCES
+    assert set(TOLERANCES_FLOAT64) == set(TOLERANCES)
+    for name in ('relative', 'loss_relative', 'grad_relative',
+                 'grad_norm_relative', 'creator_loc', 'detection_score',
+                 'train_loss_relative', 'train_param_relative'):
+        assert TOLERANCES_FLOAT64[name] <= 1e-8, name
+    for name in ('box_recall', 'same_labels', 'detection_recall'):
+        assert TOLERANCES_FLOAT64[name] == 1., name
+    assert TOLERANCES_FLOAT64['detection_iou'] >= 1 - 1e-8
+
+
+def test_rows_name_their_rule_and_measure():
+    rows = StageRows('f.npz', numpy.float64)
+    ref = numpy.array([1., -4.])
+    rows.relative('t', ref + [0., 2e-8], ref)     # 5e-9 of max |ref|
+    rows.relative('u', ref + [0., 8e-8], ref)     # 2e-8: fails in float64
+    rows.scalar('s', 2. + 1e-9, 2., 'loss_relative')
+    first, second, third = rows.rows
+    assert (first.rule, second.rule, third.rule) == (
+        'relative', 'relative', 'loss_relative')
+    assert abs(first.measure - 5e-9) < 1e-15 and first.ok
+    assert not second.ok
+    assert abs(third.measure - 5e-10) < 1e-15
+    # The same rows pass the float32 rules.
+    rows32 = StageRows('f.npz')
+    rows32.relative('u', ref + [0., 8e-8], ref)
+    assert rows32.rows[0].ok
