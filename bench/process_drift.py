@@ -8,10 +8,11 @@ Trains the same config from the same seed on a small shapes data set
 under ``mpiexec -n P`` (ChainerMN's ``naive`` communicator), both at global
 batch ``--batch``, for each number of ``--updates``, and prints the
 largest difference of any weight, and of any bias, relative to that
-parameter's largest value. Both runs see the same data order and draw the same flips and
-targets (fasterrcnn/training/seeding.py); what differs is the order in
-which float32 gradients are summed (one process sums the batch inside
-each matrix product, P processes sum their shares in the all-reduce), and
+parameter's largest value. Both runs see the same data order and draw the
+same flips and targets (fasterrcnn/training/seeding.py); what differs is
+the order in which float32 gradients are summed (one process sums the
+batch inside each matrix product, P processes sum their shares in the
+all-reduce), and
 SGD from scratch carries that rounding to proposals that cross an NMS or
 top-k boundary, from where the runs part.
 """

@@ -110,7 +110,7 @@ def compare_train_steps(rows, golden, state, device=-1, log=None):
             ours = float(to_cpu(losses['loss' if name == 'total_loss'
                                        else name].array))
             rows.scalar('step {} {}'.format(step + 1, name), ours,
-                        float(value), 'train_loss_relative')
+                        float(value), 'train_loss_relative', step + 1)
     params = pytorch_names(model)
     after = 'after {} steps '.format(len(golden['train_steps/losses']))
     for key in golden.files:

@@ -4,25 +4,34 @@
 text of each table row is made from the same number that decides it, so the
 two cannot drift apart. :class:`StageRows` measures one stage at a time.
 
-Why these numbers: float32 convolutions differ by about 1e-6 relative
-between libraries (different BLAS, different summation order), which grows
-to about 1e-5 through VGG16; 1e-4 relative leaves a decade of room while a
-wrong layer or a transposed weight is off by far more. Gradients sum over
-the whole image and flow back through every layer above: their norms agree
-to 1e-3, and the difference of the deepest ones grows with the input
-(conv3_1's weight gradient, the deepest recorded: 8e-4 of its norm at
-288 x 416, 2.5e-3 at 600 x 800 on a real photo), hence 5e-3 for the
-difference; a wrong sign, mask or layer is off by order 1. Sets
+Why these numbers (float32): each is three times or more the worst
+difference measured on the three float32 golden files under every
+OpenBLAS kernel a 2-core AMD EPYC runs (Cooperlake, SkylakeX, Haswell,
+Zen, Sandybridge, Prescott), 1 and 2 threads, numpy 1.26 and 2.4
+(``bench/golden_spread.py``; the table, with the margin of each rule, is
+``docs/parity_spread.md``). Tensors agree to 5e-6 of their largest value
+(limit 1e-4), losses to 2e-6 (1e-4), the weight gradient of conv3_1, the
+deepest recorded, to 8.5e-4 of its norm (5e-3; 2.5e-3 was seen on a real
+600 x 800 photo), gradient norms to 1.9e-4 (1e-3). The worst of those
+come from one kernel (Cooperlake, numpy 1.26's OpenBLAS 0.3.23), whose
+rounding flips the sign of an fc6 unit near zero: a discrete change, as
+the PyTorch version's own float32 run shows against the float64 truth
+(docs/parity.md). A wrong sign, mask or layer is off by order 1. Sets
 (proposals, targets, detections) are compared by matching rows, since a
-float-level change may drop one member at a threshold or a top-k cut.
+float-level change may drop one member at a threshold or a top-k cut:
+2 of 856 detections at score threshold 0 (limit 2 %).
 
 SGD steps (golden_steps.py) amplify the float-level differences: on the
-recipe's untrained weights (the loss swings 5.5, 4.3, 5.7, 2.9, 4.7 over five
-steps at lr 1e-3) the parameters agree to 7e-6 of their largest value after
-one step and to 4e-4 after five, the losses to 4e-3 (measured on a 224 x 320
-input). 1e-3 and 1e-2 leave room for that and still catch a wrong rule
+recipe's untrained weights the loss swings 5.7, 4.6, 2.9, 4.1, 2.7 over
+five steps at lr 1e-3, and a unit or a proposal that crosses zero or a
+boundary at one step makes the next ones part further. Worst measured
+difference of a loss at steps 1-5: 1.5e-6, 6.3e-5, 2.0e-3, 1.2e-2, 9.3e-3
+(limits 1e-4, 1e-3, 1e-2, 5e-2, 5e-2); of a parameter after five steps
+2.1e-3 of its largest value (limit 1e-2). They still catch a wrong rule
 (measured by breaking ours on purpose): biases learning at the weights'
 rate are off by 3e-2 after one step, momentum left out by 0.6 after five.
+The algorithm itself is checked by the float64 file, to 1e-8
+(:data:`TOLERANCES_FLOAT64`).
 """
 
 import collections
@@ -47,10 +56,12 @@ TOLERANCES = {
     'detection_iou': 0.99,     # a detection matches at this IoU ...
     'detection_score': 1e-3,   # ... with scores this close
     'score_tie': 1e-5,         # scores this close are a tie for NMS
-    'detection_recall': 0.99,  # matched fraction of a detection set
+    'iou_tie': 1e-5,           # an IoU this close to the NMS threshold too
+    'detection_recall': 0.98,  # matched fraction of a detection set
     'prepared': 1e-3,          # prepare() against the PyTorch version's
-    'train_loss_relative': 1e-2,   # each loss at each SGD step
-    'train_param_relative': 1e-3,  # each parameter after the steps
+    # each loss at SGD step 1, 2, ...; the last entry for later steps
+    'train_loss_relative': (1e-4, 1e-3, 1e-2, 5e-2),
+    'train_param_relative': 1e-2,  # each parameter after the steps
 }
 
 #: One row of the comparison. ``diff`` is the measured disagreement and
@@ -111,10 +122,16 @@ def detection_agreement(ref, ours, nms_thresh, rules=None):
     overlap one another beyond ``nms_thresh``: a box that the kept one
     suppressed on one side survives on the other and suppresses others in
     turn (measured on sfr_seed2_steps.npz: six boxes of one class in an
-    image corner). So the unmatched detections of both sides are joined
+    image corner). The same happens where an unmatched box overlaps a
+    detection of its class by an IoU within ``TOLERANCES['iou_tie']`` of
+    ``nms_thresh``: one side's rounding puts the IoU above the threshold
+    and suppresses the box, the other's below (measured on sfr_seed0.npz
+    under the Haswell, Zen and Sandybridge kernels: a class-3 box of score
+    0.097 kept here, suppressed there, and the two boxes it suppressed
+    here kept there). So the unmatched detections of both sides are joined
     wherever they overlap beyond ``nms_thresh`` with the same label, and
     every member of a group that holds such a tied pair (one from each
-    side) is counted as a tie: reported, not failed.
+    side) or such an IoU tie is counted as a tie: reported, not failed.
 
     Args:
         ref, ours (tuple): ``(bbox, label, score)``: ``(K, 4)`` float boxes
@@ -147,7 +164,14 @@ def detection_agreement(ref, ours, nms_thresh, rules=None):
     tied = numpy.zeros_like(linked)
     tied[:n_ref, n_ref:] = linked[:n_ref, n_ref:] & (
         score_diff[ref_free][:, ours_free] <= rules['score_tie'])
-    excused = _groups_with(linked, tied | tied.T)
+    # An IoU at the NMS threshold with any detection of the same class, of
+    # either side.
+    every = numpy.concatenate([ref[0], ours[0]]).astype(numpy.float64)
+    every_label = numpy.concatenate([ref[1], ours[1]])
+    at_threshold = (numpy.abs(bbox_iou(box, every) - nms_thresh) <=
+                    rules['iou_tie']) & (label[:, None] == every_label[None])
+    excused = _groups_with(linked, (tied | tied.T).any(axis=1) |
+                           at_threshold.any(axis=1))
     ref_ok = ~ref_free
     ref_ok[ref_free] = excused[:n_ref]
     ours_ok = ~ours_free
@@ -158,7 +182,7 @@ def detection_agreement(ref, ours, nms_thresh, rules=None):
 
 def _groups_with(linked, seed):
     """Which nodes lie in a connected group of ``linked`` (a symmetric bool
-    adjacency matrix) that holds an edge of ``seed``."""
+    adjacency matrix) that holds a node of ``seed`` (a bool mask)."""
     n = len(linked)
     group = numpy.arange(n)
     for _ in range(n):  # label propagation: the smallest index per group
@@ -167,7 +191,7 @@ def _groups_with(linked, seed):
         if (new == group).all():
             break
         group = new
-    marked = numpy.unique(group[seed.any(axis=1)])
+    marked = numpy.unique(group[seed])
     return numpy.isin(group, marked)
 
 
@@ -188,6 +212,7 @@ TOLERANCES_FLOAT64 = {
     'detection_iou': 1. - 1e-8,
     'detection_score': 1e-8,
     'score_tie': 1e-12,
+    'iou_tie': 1e-12,
     'detection_recall': 1.,
     'prepared': 1e-3,          # the image is prepared in float32 on both
     'train_loss_relative': 1e-8,
@@ -238,9 +263,17 @@ class StageRows(object):
         self.add(stage, diff, scale, '<= {:g}{}'.format(tol, unit),
                  diff <= tol, name, diff)
 
-    def scalar(self, stage, ours, ref, name):
+    def rule(self, name, step=None):
+        """The value of rule ``name``; for a rule with one value per SGD
+        step, the value of ``step`` (1, 2, ...; the last for later ones)."""
+        value = self.tolerances[name]
+        if isinstance(value, tuple):
+            value = value[min(step or 1, len(value)) - 1]
+        return value
+
+    def scalar(self, stage, ours, ref, name, step=None):
         """|ours - ref| <= tol x |ref| for one number."""
-        tol = self.tolerances[name]
+        tol = self.rule(name, step)
         diff = abs(ours - ref)
         self.add(stage, diff, abs(ref), '<= {:g} relative'.format(tol),
                  diff <= tol * abs(ref), name, _ratio(diff, abs(ref)))
@@ -285,6 +318,6 @@ class StageRows(object):
         recall, ties = detection_agreement(ref, ours, nms_thresh,
                                            self.tolerances)
         self.add(stage, 1. - recall, len(ref[0]),
-                 '>= {:.0%} matched both ways ({} vs {}; {} by score '
+                 '>= {:.0%} matched both ways ({} vs {}; {} by NMS '
                  'ties)'.format(tol, len(ours[0]), len(ref[0]), ties),
                  recall >= tol, 'detection_recall', 1. - recall)

@@ -93,3 +93,33 @@ def test_rows_name_their_rule_and_measure():
     rows32 = StageRows('f.npz')
     rows32.relative('u', ref + [0., 8e-8], ref)
     assert rows32.rows[0].ok
+
+
+def test_an_iou_at_the_nms_threshold_is_a_tie():
+    # h is kept on both sides; x overlaps it by an IoU of 0.3 to 1e-7,
+    # so rounding decides whether NMS at 0.3 suppresses it: kept on our
+    # side only, where it suppressed y, which the other side kept.
+    a = 10 - 60 / 13.       # IoU([0, 0, 10, 10], [0, a, 10, a + 10]) = 0.3
+    h = [0, 0, 10, 10, 2, 0.9]
+    x = [0, a, 10, a + 10, 2, 0.5]
+    y = [0, a + 3, 10, a + 13, 2, 0.4]
+    ref, ours = _dets([h, y]), _dets([h, x])
+    assert detection_agreement(ref, ours, nms_thresh=0.3) == (1.0, 2)
+    # The same boxes with x clearly inside the threshold: a real miss.
+    x_far = [0, 5., 10, 15., 2, 0.5]        # IoU 1/3
+    recall, ties = detection_agreement(ref, _dets([h, x_far]), 0.3)
+    assert ties == 0 and recall == 0.5
+    # Nor is it a tie for the float64 rules (an IoU tie of 1e-12).
+    from fasterrcnn.interop.tolerance import TOLERANCES_FLOAT64
+    recall, ties = detection_agreement(ref, ours, 0.3, TOLERANCES_FLOAT64)
+    assert ties == 0 and recall == 0.5
+
+
+def test_a_loss_rule_per_training_step():
+    rows = StageRows('f.npz')
+    for step, diff in ((1, 5e-5), (2, 5e-4), (4, 4e-2), (9, 4e-2)):
+        rows.scalar('step', 1. + diff, 1., 'train_loss_relative', step)
+    assert [row.ok for row in rows.rows] == [True, True, True, True]
+    rows.scalar('step', 1. + 5e-4, 1., 'train_loss_relative', 1)
+    assert not rows.rows[-1].ok
+    assert rows.rows[-1].tolerance == '<= 0.0001 relative'
