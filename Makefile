@@ -99,7 +99,7 @@ bench: $(VENV)/.ready
 	$(PY) bench/ops.py
 
 compare: $(VENV)/.ready
-	$(PY) -m fasterrcnn.compare golden tests/data/golden/sfr_seed0.npz tests/data/golden/sfr_seed1.npz tests/data/golden/sfr_seed2_steps.npz
+	$(PY) -m fasterrcnn.compare golden tests/data/golden/sfr_seed0.npz tests/data/golden/sfr_seed1.npz tests/data/golden/sfr_seed2_steps.npz tests/data/golden/sfr_seed2_f64.npz
 
 # Every GPU check in one run (bench/gpu_check.py): on the lent CUDA machine
 # `make gpu-check OUT=DIR`; here `make gpu-check DRY_RUN=1` (CPU, tiny sizes).
