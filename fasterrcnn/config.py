@@ -26,6 +26,13 @@ checked like the file, and an error names the override. A loaded
 :class:`Config` is immutable (lists are tuples); :meth:`Config.with_values`
 derives a changed one, checked like an override.
 
+Paths (``data.dir``, ``model.pretrained``, ``model.init_from``): a
+relative path in a file is relative to that file's folder, as a compose
+file's are, so that a config beside its ``mydata/`` works from anywhere;
+in an override, relative to the working directory. Both are stored
+absolute. The COCO annotation files stay as written: a relative one is
+inside ``data.dir`` (:func:`fasterrcnn.data.datasets.annotations_path`).
+
 Numbers: an int is accepted where a float is expected (and stored as a
 float), never the reverse; a bool is never a number. ``1e-3`` and ``5E-4``
 (no decimal point) read as floats, as in YAML 1.2.
@@ -112,6 +119,20 @@ def default_config():
 
 # --------------------------------------------------------------------------
 # Checking: each value where it is read, so that an error can say where
+
+
+#: The keys whose value is a file or folder, resolved against the config
+#: file's folder (or the working directory, for an override).
+PATH_KEYS = ('data.dir', 'model.pretrained', 'model.init_from')
+
+
+def _absolute(name, value, base):
+    """``value`` of key ``name`` with a relative path joined to ``base``."""
+    if name in PATH_KEYS and isinstance(value, str) and value and \
+            not os.path.isabs(value):
+        return os.path.normpath(os.path.join(base, os.path.expanduser(
+            value)))
+    return value
 
 
 def _got(value):
@@ -250,7 +271,8 @@ def _read_file(source, flat, errors):
                 name = '{}.{}'.format(section, field)
                 if _known(name, where, errors) and \
                         _valid(name, value, value_where, errors):
-                    flat[name] = value
+                    flat[name] = _absolute(name, value, os.path.dirname(
+                        os.path.abspath(source)))
         elif fields is not None:  # (an empty section keeps the defaults)
             errors.append('{}: {}: section must be a mapping of keys, got '
                           '{}'.format(value_where, section, _got(fields)))
@@ -279,7 +301,7 @@ def _read_override(text, flat, errors):
         errors.append(str(e))
         return
     if _known(name, source, errors) and _valid(name, value, source, errors):
-        flat[name] = value
+        flat[name] = _absolute(name, value, os.getcwd())
 
 
 def load_config(path, overrides=()):

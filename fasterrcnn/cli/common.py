@@ -9,12 +9,16 @@ is one line too, with exit status 3.
 """
 
 import argparse
+import os
+import shlex
+import shutil
 import sys
 
 from fasterrcnn.backend import gpu_available
 from fasterrcnn.config import ConfigError
 from fasterrcnn.data.bad_examples import BadExampleError, one_line
 from fasterrcnn.safe_npz import BadFileError
+from fasterrcnn.training.run_folder import RunFolderError
 
 #: Exit status of a mistake in the input (argparse's own for usage errors).
 EXIT_USER_ERROR = 2
@@ -33,7 +37,7 @@ class RunFault(Exception):
 
 #: Errors that name the file or key at fault and need no traceback.
 USER_ERRORS = (UserError, ConfigError, BadFileError, FileNotFoundError,
-               BadExampleError)
+               BadExampleError, RunFolderError)
 
 
 def positive_int(text):
@@ -93,6 +97,49 @@ def select_gpu(gpu):
 
 #: The one-line text of an error (the data readers' own).
 error_message = one_line
+
+
+def sibling_command(installed, script, module):
+    """How to run another of the project's commands, in the form the
+    running one was started in, so that a hint can be pasted as it is.
+
+    Args:
+        installed (str): its installed name (``fasterrcnn-eval``).
+        script (str): its script beside ``train_chainer.py`` (``eval.py``).
+        module (str): its module (``fasterrcnn.cli.evaluate``).
+
+    Returns:
+        str: ``fasterrcnn-eval`` (or its full path where the installed
+        commands' folder is not on PATH) for an installed command, ``PYTHON
+        eval.py`` (this interpreter, the script's folder) for a script,
+        ``PYTHON -m MODULE`` for a module run with ``-m``.
+    """
+    argv0 = os.path.abspath(sys.argv[0]) if sys.argv and sys.argv[0] else ''
+    python = shlex.quote(_short(sys.executable))
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    if argv0.endswith('.py'):
+        if argv0.startswith(package + os.sep):
+            return '{} -m {}'.format(python, module)
+        return '{} {}'.format(python, shlex.quote(_short(os.path.join(
+            os.path.dirname(argv0), script), dot=False)))
+    beside = os.path.join(os.path.dirname(argv0), installed)
+    if argv0 and os.path.isfile(beside):
+        found = shutil.which(installed)
+        if found and os.path.realpath(found) == os.path.realpath(beside):
+            return installed
+        return shlex.quote(_short(beside))
+    return installed
+
+
+def _short(path, dot=True):
+    """``path`` relative to the working directory when it is inside it
+    (``./NAME`` for a program there, with ``dot``)."""
+    relative = os.path.relpath(path)
+    if relative.startswith(os.pardir):
+        return path
+    if dot and os.sep not in relative:
+        return os.path.join(os.curdir, relative)
+    return relative
 
 
 def run_command(prog, parser, run, argv=None):

@@ -1,8 +1,10 @@
 """``fasterrcnn-train`` (``train_chainer.py``): train with the Trainer.
 
     fasterrcnn-train --config configs/NAME.yaml [--out DIR] [--gpu N]
-        [--resume DIR|auto|FILE] [--iterations N] [--snapshot-every N]
-        [--set KEY=VALUE ...] [--help-config] [--no-progress]
+        [--resume DIR|auto|FILE] [--fresh] [--iterations N]
+        [--snapshot-every N] [--set KEY=VALUE ...] [--help-config]
+        [--no-progress]
+    fasterrcnn-train --out DIR --resume auto [--iterations N] [--set ...]
 
 The output directory receives the resolved configuration (config.yaml), the
 log (log), loss and mAP plots (loss.png, map.png), snapshots written
@@ -15,10 +17,18 @@ warning for each part of the configuration that cannot do what it seems to
 shifts, snapshots or log lines past the last iteration); its last line
 names model.npz and the command that evaluates it.
 
-``--resume auto`` continues from the newest complete snapshot in the output
-directory (or starts afresh when there is none; a damaged one is skipped
-with a warning); ``--resume DIR`` from the newest in DIR; ``--resume FILE``
-from that snapshot. Snapshots are read as data: nothing in them runs.
+An output folder is one run (:mod:`fasterrcnn.training.run_folder`): its
+``config.yaml`` (every path absolute) is the run's truth. ``--out DIR
+--resume auto`` alone continues the run started there from its newest
+complete snapshot (or starts it when there is none; a damaged one is
+skipped with a warning); ``--resume DIR`` from the newest in DIR;
+``--resume FILE`` from that snapshot. A ``--set`` (or ``--config``,
+``--iterations``) given at resume may change how long the run goes and what
+it reports: each change is printed and kept in ``config.yaml``'s history;
+any other change is refused. A snapshot past the end of the run is refused
+with nothing written; a finished run has nothing to do. A new run into a
+folder that holds another is refused, or with ``--fresh`` the old run's
+files are removed first. Snapshots are read as data: nothing in them runs.
 
 Exit status: 0 done; 2 a mistake in the input (one line naming it: the
 config, a file, a bad example); 3 a fault (a NaN or infinite loss, a full
@@ -29,6 +39,7 @@ SIGINT / SIGTERM, after writing a snapshot of the iteration reached.
 import argparse
 import errno
 import os
+import shlex
 import signal
 import sys
 
@@ -37,19 +48,22 @@ from fasterrcnn.backend import keep_freed_memory
 from fasterrcnn.cli.common import (EXIT_FAULT, EXIT_USER_ERROR, USER_ERRORS,
                                    RunFault, UserError, add_config_flags,
                                    add_device_flags, error_message,
-                                   run_command, select_gpu)
-from fasterrcnn.config import (dump_config, load_config, print_config_help,
-                               save_config)
+                                   run_command, select_gpu, sibling_command)
+from fasterrcnn.config import dump_config, load_config, print_config_help
 from fasterrcnn.data.bad_examples import BadExampleError
 from fasterrcnn.data.summary import summarize_data
 from fasterrcnn.links.model_io import META_KEY
 from fasterrcnn.safe_npz import DamagedFileError, load_npz, open_npz
-from fasterrcnn.training.builder import build_trainer
+from fasterrcnn.training.best_model import BEST_FILE
+from fasterrcnn.training.builder import build_trainer, write_model
 from fasterrcnn.training.distributed import (MismatchError, check_same_run,
                                              create_communicator,
                                              run_fingerprint)
 from fasterrcnn.training.guard import (NonFiniteLossError, StopOnSignal,
                                        signals_stop, snapshot_now)
+from fasterrcnn.training.run_folder import (describe_changes, recorded_config,
+                                            refuse_or_clear, resume_config,
+                                            write_config)
 from fasterrcnn.training.schedule import schedule_warnings
 from fasterrcnn.training.snapshot import (NonFiniteWeightsError,
                                           list_snapshots, snapshot_candidates)
@@ -67,7 +81,12 @@ def build_parser(prog=PROG):
     add_device_flags(parser)
     parser.add_argument('--out', help='output directory (default: '
                         'result/<config name>)')
-    parser.add_argument('--resume', help="'auto', a directory or a snapshot")
+    parser.add_argument('--resume', help="'auto' (the run in --out, as "
+                        "recorded in its config.yaml), a directory or a "
+                        "snapshot")
+    parser.add_argument('--fresh', action='store_true',
+                        help='start over in an --out that holds another run: '
+                             "remove that run's files first")
     parser.add_argument('--iterations', type=int,
                         help='override train.iterations')
     parser.add_argument('--snapshot-every', type=int,
@@ -79,22 +98,81 @@ def build_parser(prog=PROG):
                              'ChainerMN communicator (naive on the CPU, '
                              'pure_nccl on GPUs: one process per GPU, '
                              '--gpu N then means GPU N + local rank)')
-    # The evaluation command named in the last line, in the same form as
-    # this one (the installed command, or the script).
-    parser.set_defaults(eval_command='fasterrcnn-eval' if prog == PROG
-                        else 'python eval.py')
     return parser
 
 
-def resolve_config(args):
-    """The configuration: file, then --set, then the dedicated flags."""
+def _overrides(args):
+    """--set, then the dedicated flags, as overrides."""
     overrides = list(args.set)
     if args.iterations is not None:
         overrides.append('train.iterations={}'.format(args.iterations))
     if args.snapshot_every is not None:
         overrides.append('train.snapshot_every={}'.format(
             args.snapshot_every))
-    return load_config(args.config, overrides)
+    return overrides
+
+
+def resolve_config(args):
+    """The configuration: file, then --set, then the dedicated flags."""
+    return load_config(args.config, _overrides(args))
+
+
+def _out_dir(args):
+    if args.out:
+        return args.out
+    if args.config is None:
+        _require_config(args)
+        raise UserError('--out DIR is required without --config: the '
+                        'folder of the run to continue')
+    return os.path.join(
+        'result', os.path.splitext(os.path.basename(args.config))[0])
+
+
+def _record_folder(args, out):
+    """The folder whose config.yaml records the run being resumed: --out's
+    when it has one; without --config, the snapshot's own folder."""
+    if recorded_config(out) or args.resume == 'auto' or \
+            args.config is not None:
+        return out
+    if os.path.isdir(args.resume):
+        return args.resume
+    return os.path.dirname(os.path.abspath(args.resume))
+
+
+def _require_config(args):
+    if args.resume is None and args.config is None:
+        raise UserError('--config is required for a new run (see '
+                        'configs/); to continue the run in a folder: '
+                        '--out DIR --resume auto')
+
+
+def run_config(args, out, writer=True):
+    """The configuration of this command, and the changes made at resume.
+
+    A new run: ``--config`` and the overrides; the folder must not hold
+    another run (``--fresh``: its files are removed, by the ``writer``).
+    A resumed run: the recorded ``config.yaml``, with the changes of
+    :func:`~fasterrcnn.training.run_folder.resume_config`.
+
+    Returns:
+        tuple: ``(config, changes)``.
+    """
+    if args.resume is None:
+        _require_config(args)
+        config = resolve_config(args)
+        if writer or not args.fresh:
+            refuse_or_clear(out, args.fresh and writer)
+        return config, []
+    if args.fresh:
+        raise UserError('--fresh starts a new run: leave out --resume')
+    folder = _record_folder(args, out)
+    if recorded_config(folder) is None:
+        if args.config is None:
+            raise UserError('--resume {}: {} has no config.yaml recording '
+                            'the run; give its --config'.format(
+                                args.resume, folder))
+        return resolve_config(args), []
+    return resume_config(folder, args.config, _overrides(args))
 
 
 def _refuse_model_file(path):
@@ -136,16 +214,16 @@ def load_resume(trainer, candidates):
 
 
 def setup(args, comm=None):
-    """Everything before the first iteration: ``(trainer, config, out)``.
+    """Everything before the first iteration: ``(trainer, config, out,
+    changes)``, ``changes`` those made at resume.
 
     Every mistake in the input shows here, before any output is written
-    (but the bad example list, under ``data.bad_examples: skip``).
+    (but the bad example list, under ``data.bad_examples: skip``), and a
+    snapshot past the end of the run too.
     """
-    if args.config is None:
-        raise UserError('--config is required (see configs/)')
-    config = resolve_config(args)
-    out = args.out or os.path.join(
-        'result', os.path.splitext(os.path.basename(args.config))[0])
+    out = _out_dir(args)
+    config, changes = run_config(args, out,
+                                 writer=comm is None or comm.rank == 0)
     device = args.gpu
     if comm is not None and device >= 0:
         device += comm.intra_rank
@@ -173,9 +251,17 @@ def setup(args, comm=None):
         except MismatchError as e:
             raise UserError(error_message(e)) from None
     snapshot = load_resume(trainer, candidates)
-    if snapshot is not None and (comm is None or comm.rank == 0):
+    iteration, end = trainer.updater.iteration, config.train.iterations
+    if snapshot is not None and iteration > end:
+        raise UserError(
+            '{} is at iteration {}, past the end of the run '
+            '(train.iterations {}): nothing was written; to train on, give '
+            '--iterations N with N > {}'.format(snapshot, iteration, end,
+                                                iteration))
+    if snapshot is not None and (comm is None or comm.rank == 0) and \
+            iteration < end:
         print('resuming from {}'.format(snapshot), flush=True)
-    return trainer, config, out
+    return trainer, config, out, changes
 
 
 def _newest(out):
@@ -221,28 +307,62 @@ def report_start(config):
         print('warning: {}'.format(line), file=sys.stderr, flush=True)
 
 
-def eval_hint(config, out, eval_command='fasterrcnn-eval'):
-    """The closing line: where the model is and how to evaluate it."""
+def eval_hint(config, out, eval_command=None, verb='written to'):
+    """The closing line: where the model (and the best model) is and how
+    to evaluate it, with the evaluation command in the form this command
+    was started in (:func:`~fasterrcnn.cli.common.sibling_command`)."""
+    if eval_command is None:
+        eval_command = sibling_command('fasterrcnn-eval', 'eval.py',
+                                       'fasterrcnn.cli.evaluate')
     model = os.path.join(out, 'model.npz')
     if getattr(config.data, 'format', 'voc') != 'voc':
         # The format and the annotation files come from the run's config.
-        command = '{} --model {} --config {}'.format(
-            eval_command, model, os.path.join(out, 'config.yaml'))
+        data = '--config {}'.format(shlex.quote(os.path.join(
+            out, 'config.yaml')))
     else:
-        command = '{} --model {} --data {}'.format(eval_command, model,
-                                                   config.data.dir)
+        data = '--data {}'.format(shlex.quote(config.data.dir))
         if config.data.test_split != 'test':
-            command += ' --split {}'.format(config.data.test_split)
-    return 'model written to {}; evaluate it with: {}'.format(model, command)
+            data += ' --split {}'.format(shlex.quote(config.data.test_split))
+    line = 'model {} {}; evaluate it with: {} --model {} {}'.format(
+        verb, model, eval_command, shlex.quote(model), data)
+    best = os.path.join(out, BEST_FILE)
+    if os.path.isfile(best):
+        line += '; the best of the evaluations is {} (--model {})'.format(
+            best, shlex.quote(best))
+    return line
+
+
+def _finished(trainer, config, out, writer):
+    """A run resumed at its end: nothing to train; ``model.npz`` written
+    if the run stopped between its last snapshot and it."""
+    if not writer:
+        return 0
+    iteration = trainer.updater.iteration
+    model = os.path.join(out, 'model.npz')
+    verb = 'is at'
+    if not os.path.isfile(model):
+        write_model(trainer)
+        verb = 'written to'
+    print('the run in {} finished at iteration {}: nothing to train (to '
+          'train on, --resume auto --iterations N with N > {})'.format(
+              out, iteration, iteration), flush=True)
+    print(eval_hint(config, out, verb=verb), flush=True)
+    return 0
 
 
 def _train(args, comm):
-    trainer, config, out = setup(args, comm)
+    trainer, config, out, changes = setup(args, comm)
     writer = comm is None or comm.rank == 0
+    if trainer.updater.iteration == config.train.iterations:
+        return _finished(trainer, config, out, writer)
     if writer:
         report_start(config)
         os.makedirs(out, exist_ok=True)
-        save_config(config, os.path.join(out, 'config.yaml'))
+        for line in describe_changes(changes):
+            print('changed at resume: {}'.format(line), flush=True)
+        if changes or args.resume is None or \
+                recorded_config(out) is None:
+            write_config(config, out, changes, trainer.updater.iteration)
     stop = StopOnSignal(trainer.stop_trigger,
                         keep=config.train.keep_snapshots, comm=comm)
     trainer.stop_trigger = stop
@@ -295,8 +415,7 @@ def _train(args, comm):
     if stop.signum is not None:
         return 128 + stop.signum
     if writer:
-        print(eval_hint(config, out, getattr(args, 'eval_command',
-                                             'fasterrcnn-eval')), flush=True)
+        print(eval_hint(config, out), flush=True)
     return 0
 
 

@@ -53,10 +53,26 @@ def _require_data(config):
             'Annotations/, JPEGImages/, ImageSets/Main/) in the config or '
             'with --set data.dir=PATH')
     if not os.path.isdir(data_dir):
-        raise ConfigError(
-            'data.dir {!r} does not exist: download the data set there (for '
-            'VOC2007: VOCdevkit/VOC2007 with trainval and test), or point '
-            'data.dir at it with --set data.dir=PATH'.format(data_dir))
+        raise ConfigError('data.dir {} does not exist: {}'.format(
+            data_dir, _missing_data_advice(config)))
+
+
+def _missing_data_advice(config):
+    """What to do about a missing data folder, for the data set it is."""
+    d = config.data
+    where = ('point data.dir at it (a relative path in a config file is '
+             'relative to that file) or --set data.dir=PATH')
+    if d.format == 'coco':
+        return ('put the images of your COCO-format data set there, with '
+                'the instances JSON files data.train_annotations and '
+                'data.test_annotations, or {}'.format(where))
+    if os.path.basename(os.path.normpath(d.dir)).upper().startswith('VOC') \
+            and d.label_names is None:
+        return ('download PASCAL VOC there (VOCdevkit/VOC2007 with the '
+                'trainval and test splits), or {}'.format(where))
+    return ('a data set in the VOC layout belongs there (Annotations/, '
+            'JPEGImages/, ImageSets/Main/{}.txt and {}.txt), or {}'.format(
+                d.train_split, d.test_split, where))
 
 
 def build_model(config, n_fg_class):
@@ -173,6 +189,12 @@ class _SaveModel(training.Extension):
         from fasterrcnn.links.model_io import save_model
         save_model(self.model, os.path.join(trainer.out, 'model.npz'),
                    self.label_names)
+
+
+def write_model(trainer):
+    """Writes ``<out>/model.npz`` now, as the run does at its end (for a
+    finished run resumed whose model file is missing)."""
+    trainer.get_extension('save_model')(trainer)
 
 
 class _PlainStream(object):

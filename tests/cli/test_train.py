@@ -250,7 +250,9 @@ def test_the_script_and_the_installed_command(command):
     done = subprocess.run(command + ['--no-progress'], capture_output=True,
                           text=True, cwd=ROOT)
     assert done.returncode == 2
-    assert done.stderr.strip().endswith('--config is required (see configs/)')
+    assert done.stderr.strip().endswith(
+        '--config is required for a new run (see configs/); to continue the '
+        'run in a folder: --out DIR --resume auto')
 
 
 def test_init_from_a_model_file(tmp_path, data_dir, finished_run, capsys):
@@ -277,7 +279,7 @@ def test_init_from_a_model_file(tmp_path, data_dir, finished_run, capsys):
     for name, value in trained.items():
         numpy.testing.assert_array_equal(monkey[name], value, name)
     # Another architecture: one line naming the parameter.
-    argv = args(config, out, '--set', 'model.fc_size=32', '--set',
+    argv = args(config, out + '2', '--set', 'model.fc_size=32', '--set',
                 'model.init_from=' + finished_run['model'])
     assert train_cli.main(argv) == 2
     line = one_error_line(capsys)
