@@ -1,15 +1,16 @@
 """Side-by-side comparison with the PyTorch version.
 
-    python -m fasterrcnn.compare golden [--gpu N] [--dtype D] [--json OUT]
+    fasterrcnn-compare golden [--gpu N] [--dtype D] [--json OUT]
         FILE.npz [FILE.npz ...]
-    python -m fasterrcnn.compare dump-torch --torch-repo PATH
+    fasterrcnn-compare dump-torch --torch-repo PATH
         (--checkpoint X.pth | --recipe-seed S) [--image IMG | --height H
         --width W] [--scale F] [--train-steps N] [--dtype D] --out FILE.npz
-    python -m fasterrcnn.compare live --torch-repo PATH [--checkpoint X.pth]
+    fasterrcnn-compare live --torch-repo PATH [--checkpoint X.pth]
         [--recipe-seed S] [--image IMG] [--train-steps N] [--dtype D]
         [--keep FILE.npz]
 
-``golden``: for each golden file (outputs recorded by simple-faster-rcnn-
+(or ``python -m fasterrcnn.compare``, the same command). ``golden``: for
+each golden file (outputs recorded by simple-faster-rcnn-
 pytorch) it rebuilds the same weights (a recipe seed, or the checkpoint the
 file names), runs every recorded stage and prints one row per stage: the
 stage, the measured difference, the scale of the reference it is compared
@@ -34,7 +35,7 @@ from fasterrcnn.atomic import atomic_write
 from fasterrcnn.cli.common import UserError, run_command, select_gpu
 from fasterrcnn.interop.golden import compare_golden
 
-PROG = 'python -m fasterrcnn.compare'
+PROG = 'fasterrcnn-compare'
 DTYPES = ('float32', 'float64')
 
 

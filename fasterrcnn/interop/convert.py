@@ -1,8 +1,10 @@
 """Weights both ways between the PyTorch version's ``.pth`` and our model file.
 
-    python -m fasterrcnn.interop torch2chainer IN.pth OUT.npz
+    fasterrcnn-interop torch2chainer IN.pth OUT.npz
         [--labels labels.txt] [--normalize torchvision|caffe]
-    python -m fasterrcnn.interop chainer2torch IN.npz OUT.pth
+    fasterrcnn-interop chainer2torch IN.npz OUT.pth
+
+(or ``python -m fasterrcnn.interop``, the same command)
 
 ``torch2chainer`` reads a checkpoint of the PyTorch version (its trainer
 format or a bare state_dict, weights only: nothing in it runs) and writes the
@@ -95,9 +97,12 @@ def chainer2torch(src, dst):
     save_torch_state_dict(export_state_dict(model), dst)
 
 
+PROG = 'fasterrcnn-interop'
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(
-        prog='python -m fasterrcnn.interop',
+        prog=PROG,
         description='Convert weights between the PyTorch version and '
         'fasterrcnn (files are read as data: nothing in them runs).')
     sub = parser.add_subparsers(dest='command', required=True)
@@ -123,7 +128,7 @@ def main(argv=None):
             chainer2torch(args.src, args.dst)
             print('wrote {}'.format(args.dst))
     except (BadFileError, FileNotFoundError, ValueError) as e:
-        print('interop: error: {}'.format(e.args[0] if e.args else e),
+        print('{}: error: {}'.format(PROG, e.args[0] if e.args else e),
               file=sys.stderr)
         return 2
     return 0

@@ -55,13 +55,13 @@ def allowed_globals():
     return allowed
 
 
-def _import_torch(path):
+def _import_torch(path, doing='reading'):
     try:
         import torch
     except ImportError:
         raise BadFileError(
-            '{}: reading a .pth file needs torch: pip install '
-            '".[torch]" (or make venv-torch)'.format(path)) from None
+            '{}: {} a .pth file needs torch: pip install '
+            '".[torch]" (or make venv-torch)'.format(path, doing)) from None
     return torch
 
 
@@ -149,7 +149,7 @@ def save_torch_state_dict(state_dict, path):
         path (str): the ``.pth`` file to write (atomically).
     """
     from fasterrcnn.atomic import atomic_write
-    torch = _import_torch(path)
+    torch = _import_torch(path, 'writing')
     tensors = {k: torch.from_numpy(numpy.ascontiguousarray(v))
                for k, v in state_dict.items()}
     with atomic_write(path) as f:
