@@ -1,6 +1,6 @@
-"""fasterrcnn-compare (and fasterrcnn-interop's errors): the command line and its error path
-(fasterrcnn/compare.py). The golden comparison itself is tested in
-tests/interop/test_golden.py."""
+"""fasterrcnn-compare (and fasterrcnn-interop's errors): the command line
+and its error path (fasterrcnn/compare.py). The golden comparison itself is
+tested in tests/interop/test_golden.py."""
 
 import os
 import subprocess

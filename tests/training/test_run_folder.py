@@ -85,8 +85,7 @@ def test_a_finished_run_resumed_has_nothing_to_do(run4, capsys):
     assert os.path.isfile(os.path.join(out, 'model.npz'))
 
 
-def test_a_new_run_into_a_folder_with_another_is_refused(run4, data_dir,
-                                                          capsys):
+def test_a_new_run_into_a_folder_with_another_is_refused(run4, capsys):
     config, out = run4
     capsys.readouterr()
     before = _state(out)
@@ -232,4 +231,3 @@ def test_the_closing_hint_is_the_command_as_run(tmp_path, data_dir):
                          cwd=str(tmp_path), capture_output=True, text=True,
                          timeout=300)
     assert ran.returncode == 0, ran.stderr[-2000:]
-
