@@ -10,7 +10,7 @@ The same command as the installed ``fasterrcnn-train``; see
 
 import sys
 
-from fasterrcnn.cli.train import main
+from fasterrcnn.cli.train import console_main
 
 if __name__ == '__main__':
-    sys.exit(main(prog='train_chainer.py'))
+    sys.exit(console_main(prog='train_chainer.py'))

@@ -2,6 +2,7 @@
 
 import contextlib
 import os
+import traceback
 import uuid
 
 
@@ -44,7 +45,15 @@ def atomic_write(path, binary=True):
     try:
         with os.fdopen(fd, 'wb' if binary else 'w',
                        **({} if binary else {'encoding': 'utf-8'})) as f:
-            yield f
+            try:
+                yield f
+            except BaseException as e:
+                # A writer stopped half way (a second Ctrl-C in numpy's
+                # savez) leaves its ZipFile open in the traceback's frames:
+                # let it close now, on the file still open, rather than in
+                # its __del__ on a closed one (a stray traceback).
+                traceback.clear_frames(e.__traceback__)
+                raise
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp_path, path)

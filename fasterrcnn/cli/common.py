@@ -24,6 +24,8 @@ from fasterrcnn.training.run_folder import RunFolderError
 EXIT_USER_ERROR = 2
 #: Exit status of a run stopped by a fault (NaN loss, full disk).
 EXIT_FAULT = 3
+#: Exit status after Ctrl-C (128 + SIGINT, as a shell reports it).
+EXIT_INTERRUPTED = 130
 
 
 class UserError(Exception):
@@ -157,6 +159,12 @@ def run_command(prog, parser, run, argv=None):
         return e.code if isinstance(e.code, int) else EXIT_USER_ERROR
     try:
         return run(args)
+    except KeyboardInterrupt:
+        # Ctrl-C anywhere a command has no stop of its own (start-up,
+        # evaluation, predict): one line, no traceback; what was written is
+        # complete (every output is written atomically).
+        print('{}: interrupted'.format(prog), file=sys.stderr, flush=True)
+        return EXIT_INTERRUPTED
     except USER_ERRORS as e:
         print('{}: error: {}'.format(prog, error_message(e)),
               file=sys.stderr)

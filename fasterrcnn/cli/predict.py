@@ -324,12 +324,22 @@ class _Writer(object):
         for (i, img), bbox, label, score in zip(chunk, bboxes, labels,
                                                 scores):
             out = os.path.join(self.args.out, self.names[i])
-            write_json_atomic(out + '.json', detection_record(
-                self.images[i], img.shape[1:], bbox, label, score,
-                self.label_names, self.args.preset, self.model.nms_thresh,
-                self.model.score_thresh))
+            # Both or neither: the drawing first, then the JSON; stopped
+            # in between (Ctrl-C, a full disk), the pair is removed.
             save_drawing(out + '.png', img, bbox, label, score,
                          self.label_names)
+            try:
+                write_json_atomic(out + '.json', detection_record(
+                    self.images[i], img.shape[1:], bbox, label, score,
+                    self.label_names, self.args.preset,
+                    self.model.nms_thresh, self.model.score_thresh))
+            except BaseException:
+                for ext in ('.png', '.json'):
+                    try:
+                        os.remove(out + ext)
+                    except OSError:
+                        pass
+                raise
             self.n_images += 1
             self.n_detections += len(bbox)
 
