@@ -11,7 +11,7 @@ import numpy
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.patches import Rectangle
+from matplotlib.patches import Patch, Rectangle
 
 from fasterrcnn.backend import to_cpu
 
@@ -25,9 +25,15 @@ _DPI = 100
 #: a whole factor until it is not (a 256 x 192 image is drawn 768 x 576):
 #: small images give pictures too small to read.
 MIN_LONG_SIDE = 640
-# The strip under the image that holds the legend, in pixels.
-_LEGEND_HEIGHT = 28
+# The strip under the image that holds the legend, in pixels: a row for
+# the line styles and one for the colour of each class drawn.
+_LEGEND_HEIGHT = 48
 _DASHES = (0, (4, 3))
+# A label's size in PNG pixels at font size 9 (DejaVu Sans, measured:
+# about 6 px a character, 13 px high with its padding).
+_CHAR_WIDTH, _LABEL_HEIGHT = 6.0, 13.0
+# Class colours shown in the key at most; more are summed up.
+_KEY_CLASSES = 10
 
 
 def _name(label, label_names):
@@ -69,10 +75,15 @@ def draw_detections(img, bbox, label, score=None, label_names=None,
     that makes its longer side at least ``min_long_side`` pixels (1 for a
     large enough image): every image pixel is an ``s x s`` square of the
     PNG, so its aspect ratio is kept and a box lies on the pixels it names.
-    Under the image, a strip 28 pixels high holds the legend (solid:
-    prediction with its class and score; dashed: ground truth); the saved
-    PNG is ``s W`` wide and ``s H + 28`` high. A box's colour is its
-    class's.
+    Under the image, a strip 48 pixels high holds the legend (solid:
+    prediction with its class and score; dashed: ground truth) and the key
+    of the class colours drawn, or says "no detections"; the saved PNG is
+    ``s W`` wide and ``s H + 48`` high. A box's colour is its class's.
+    Labels are placed from the highest score down, each at the first of
+    three places (inside the box's top-left corner, above it, inside its
+    bottom-left corner) where it covers no label already placed; a label
+    with no free place is left out (its box stays), and the legend says how
+    many were.
 
     Args:
         img (array): ``(3, H, W)`` float RGB in ``[0, 255]`` (clipped).
@@ -132,30 +143,63 @@ def draw_detections(img, bbox, label, score=None, label_names=None,
                 (x_min, y_min), x_max - x_min, y_max - y_min, fill=False,
                 edgecolor=color, linewidth=linewidth, linestyle=_DASHES))
 
-    for k, ((y_min, x_min, y_max, x_max), lab) in enumerate(zip(bbox, label)):
-        color = _COLORS[lab % len(_COLORS)]
+    for (y_min, x_min, y_max, x_max), lab in zip(bbox, label):
         ax.add_patch(Rectangle(
             (x_min, y_min), x_max - x_min, y_max - y_min, fill=False,
-            edgecolor=color, linewidth=linewidth))
-        text = _name(lab, label_names)
-        if score is not None:
-            text += ' {:.2f}'.format(score[k])
-        # Inside the box's top-left corner, so that it stays in the image.
-        ax.text(x_min, y_min, text, fontsize=9, color='white',
-                verticalalignment='top',
-                bbox={'facecolor': color, 'edgecolor': 'none', 'pad': 1,
-                      'alpha': 0.8})
+            edgecolor=_COLORS[lab % len(_COLORS)], linewidth=linewidth))
+    hidden = _labels(ax, bbox, label, score, label_names, scale,
+                     (height, width))
 
+    classes = sorted(set(int(v) for v in label))
+    if gt_bbox is not None:
+        classes = sorted(set(classes) | set(int(v) for v in gt_label
+                                            if v >= 0))
     _legend(fig, fig_height, score is not None, gt_bbox is not None,
-            linewidth)
+            linewidth, [(_name(c, label_names), _COLORS[c % len(_COLORS)])
+                        for c in classes], len(bbox), hidden)
     if path is not None:
         fig.savefig(path, dpi=_DPI, format='png')
     return fig
 
 
-def _legend(fig, fig_height, with_score, with_gt, linewidth):
+def _labels(ax, bbox, label, score, label_names, scale, size):
+    """Writes the boxes' labels where they cover no other; returns how
+    many found no free place."""
+    height, width = size
+    order = numpy.argsort(-score, kind='stable') if score is not None \
+        else numpy.arange(len(bbox))
+    placed, hidden = [], 0
+    for k in order:
+        y_min, x_min, y_max, x_max = bbox[k]
+        text = _name(label[k], label_names)
+        if score is not None:
+            text += ' {:.2f}'.format(score[k])
+        # The label's size in image pixels (the image is drawn `scale`x).
+        w = (len(text) * _CHAR_WIDTH + 4) / scale
+        h = _LABEL_HEIGHT / scale
+        x = min(max(x_min, 0), max(width - w, 0))
+        for top in (y_min, y_min - h, y_max - h):
+            top = min(max(top, 0), max(height - h, 0))
+            spot = (x, top, x + w, top + h)
+            if not any(spot[0] < o[2] and o[0] < spot[2] and
+                       spot[1] < o[3] and o[1] < spot[3] for o in placed):
+                break
+        else:
+            hidden += 1
+            continue
+        placed.append(spot)
+        ax.text(spot[0], spot[1], text, fontsize=9, color='white',
+                verticalalignment='top', clip_on=True,
+                bbox={'facecolor': _COLORS[label[k] % len(_COLORS)],
+                      'edgecolor': 'none', 'pad': 1, 'alpha': 0.8})
+    return hidden
+
+
+def _legend(fig, fig_height, with_score, with_gt, linewidth, classes,
+            n_detections, hidden):
     """The legend strip at the bottom of ``fig``: which line is which (the
-    colours are the classes', so the sample lines are grey)."""
+    colours are the classes', so the sample lines are grey) and, below, the
+    colour of each class drawn, or "no detections"."""
     ax = fig.add_axes((0, 0, 1, _LEGEND_HEIGHT / fig_height))
     ax.set_axis_off()
     handles = [Line2D([], [], color='0.3', linewidth=linewidth,
@@ -164,5 +208,21 @@ def _legend(fig, fig_height, with_score, with_gt, linewidth):
     if with_gt:
         handles.append(Line2D([], [], color='0.3', linewidth=linewidth,
                               linestyle=_DASHES, label='ground truth'))
-    ax.legend(handles=handles, loc='center', ncol=len(handles),
-              frameon=False, fontsize=9, handlelength=3)
+    if hidden:
+        handles.append(Line2D([], [], color='none', label='{} label{} left '
+                              'out where they would overlap'.format(
+                                  hidden, '' if hidden == 1 else 's')))
+    ax.add_artist(ax.legend(handles=handles, loc='upper center',
+                            ncol=len(handles), frameon=False, fontsize=9,
+                            handlelength=3, borderaxespad=0.1))
+    if n_detections == 0:
+        keys = [Patch(color='none', label='no detections')]
+    else:
+        keys = [Patch(color=color, label=name)
+                for name, color in classes[:_KEY_CLASSES]]
+        if len(classes) > _KEY_CLASSES:
+            keys.append(Patch(color='none', label='+{} more classes'.format(
+                len(classes) - _KEY_CLASSES)))
+    ax.legend(handles=keys, loc='lower center', ncol=len(keys),
+              frameon=False, fontsize=9, handlelength=1.2,
+              borderaxespad=0.1, columnspacing=1.0)

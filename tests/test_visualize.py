@@ -7,7 +7,7 @@ from PIL import Image
 
 from fasterrcnn.visualize import MIN_LONG_SIDE, draw_detections
 
-LEGEND = 28  # the height of the legend strip under the image, in pixels
+LEGEND = 48  # the height of the legend strip under the image, in pixels
 
 
 def test_png_with_solid_and_dashed_boxes(tmp_path):
@@ -89,3 +89,49 @@ def test_mismatched_lengths():
                         score=numpy.zeros(3))
     with pytest.raises(ValueError, match=r'\(3, H, W\)'):
         draw_detections(img[0], numpy.zeros((0, 4)), numpy.zeros(0, int))
+
+
+def _texts(fig):
+    return [t.get_text() for ax in fig.axes for t in ax.texts] + [
+        t.get_text() for ax in fig.axes for legend in
+        [ax.get_legend()] + [a for a in ax.artists] if legend is not None
+        and hasattr(legend, 'get_texts') for t in legend.get_texts()]
+
+
+def test_many_boxes_labels_do_not_overlap_and_classes_have_a_key():
+    # --preset evaluate draws hundreds of boxes: their labels stacked on
+    # one another, and nothing said which colour was which class.
+    rng = numpy.random.RandomState(0)
+    img = rng.uniform(0, 255, (3, 120, 160)).astype(numpy.float32)
+    n = 80
+    y = rng.uniform(0, 80, n)
+    x = rng.uniform(0, 120, n)
+    bbox = numpy.stack([y, x, y + 30, x + 30], 1)
+    label = rng.randint(0, 3, n)
+    score = rng.uniform(0, 1, n)
+    fig = draw_detections(img, bbox, label, score,
+                          label_names=('circle', 'square', 'triangle'))
+    renderer = fig.canvas.get_renderer()
+    image_ax = fig.axes[0]
+    boxes = [t.get_window_extent(renderer) for t in image_ax.texts]
+    assert 3 <= len(boxes) < n
+    for i in range(len(boxes)):
+        for j in range(i):
+            a, b = boxes[i], boxes[j]
+            overlap_w = min(a.x1, b.x1) - max(a.x0, b.x0)
+            overlap_h = min(a.y1, b.y1) - max(a.y0, b.y0)
+            assert overlap_w <= 1 or overlap_h <= 1, (i, j)
+    words = ' '.join(_texts(fig))
+    for name in ('circle', 'square', 'triangle'):
+        assert name in words
+    assert '{} labels left out'.format(n - len(boxes)) in words
+    # The highest score is always labelled.
+    best = '{:.2f}'.format(score.max())
+    assert any(t.get_text().endswith(best) for t in image_ax.texts)
+
+
+def test_no_detections_is_said():
+    img = numpy.full((3, 40, 60), 100, dtype=numpy.float32)
+    fig = draw_detections(img, numpy.zeros((0, 4)), numpy.zeros(0, int),
+                          numpy.zeros(0))
+    assert 'no detections' in ' '.join(_texts(fig))
