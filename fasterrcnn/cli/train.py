@@ -52,6 +52,7 @@ from fasterrcnn.cli.common import (EXIT_FAULT, EXIT_USER_ERROR, USER_ERRORS,
 from fasterrcnn.config import dump_config, load_config, print_config_help
 from fasterrcnn.data.bad_examples import BadExampleError
 from fasterrcnn.data.summary import summarize_data
+from fasterrcnn.data.summary_coco import summarize_coco
 from fasterrcnn.links.model_io import META_KEY
 from fasterrcnn.safe_npz import DamagedFileError, load_npz, open_npz
 from fasterrcnn.training.best_model import BEST_FILE
@@ -300,10 +301,10 @@ def report_start(config):
     """Prints the data summary and a warning line for each part of the
     configuration that will not do what it seems to (the VOC names assumed,
     a schedule past the last iteration)."""
-    warnings = []
-    if getattr(config.data, 'format', 'voc') == 'voc':
-        lines, warnings = summarize_data(config)
-        print('\n'.join(lines), flush=True)
+    summarize = summarize_coco if config.data.format == 'coco' else \
+        summarize_data
+    lines, warnings = summarize(config)
+    print('\n'.join(lines), flush=True)
     for line in warnings + schedule_warnings(config):
         print('warning: {}'.format(line), file=sys.stderr, flush=True)
 

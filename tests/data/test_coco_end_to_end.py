@@ -59,7 +59,13 @@ def test_train_and_evaluate_coco_copy(tmp_path, data_dir, coco_dir, capsys):
     for item in TINY:
         argv += ['--set', item]
     assert train_cli.main(argv) == 0, capsys.readouterr().err
-    capsys.readouterr()
+    # The start-up summary, as for VOC: categories, labels, splits.
+    started = capsys.readouterr().out
+    assert '(COCO format)' in started
+    assert 'category id -> label name: 1 -> 0 circle, 2 -> 1 square, ' \
+        '3 -> 2 triangle' in started
+    assert 'train ({}): 4 images'.format(os.path.join(
+        coco_dir, 'annotations', 'train.json')) in started
     with open(os.path.join(out, 'log'), encoding='utf-8') as f:
         last = [entry for entry in json.load(f)
                 if 'validation/main/map' in entry][-1]
