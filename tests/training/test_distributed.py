@@ -105,6 +105,28 @@ def test_snapshot_of_two_processes_resumes_with_one(tmp_path, one_process):
 
 
 @pytest.mark.mpi
+def test_two_processes_resumed_from_the_folder_alone(tmp_path, one_process):
+    # `--out DIR --resume auto` and nothing else: the run as recorded in
+    # DIR/config.yaml (the tiny model, 6 iterations, global batch 2).
+    config, expected = one_process
+    out = str(tmp_path / 'run')
+    done = run([MPIEXEC, '-n', '2', sys.executable] +
+               argv(config, out, '--communicator', 'naive',
+                    '--iterations', '3'))
+    assert done.returncode == 0, done.stderr[-2000:]
+    os.remove(os.path.join(out, 'model.npz'))
+    done = run([MPIEXEC, '-n', '2', sys.executable, SCRIPT, '--out', out,
+                '--resume', 'auto', '--iterations', '6', '--no-progress',
+                '--communicator', 'naive'])
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.count('resuming from {}'.format(
+        os.path.join(out, 'snapshot_iter_3.npz'))) == 1
+    assert done.stdout.count('changed at resume: train.iterations: 3 -> 6') \
+        == 1
+    same_weights(out, expected)
+
+
+@pytest.mark.mpi
 @pytest.mark.slow
 def test_two_processes_killed_then_resumed(tmp_path, one_process):
     config, expected = one_process
