@@ -147,11 +147,22 @@ def summarize_data(config):
         _split_line(splits[0], use_difficult=data.use_difficult)]
     if len(splits) > 1:
         lines.append(_split_line(splits[1], n_eval=config.eval.n_images))
-    lines.append('objects per class ({}): {}'.format(
+    lines.append(per_class_line(splits, names))
+    return lines, _warnings(train, splits)
+
+
+def per_class_line(splits, names):
+    """``objects per class (train / test): a 3 / 1, b 0 / 2``.
+
+    Args:
+        splits (sequence): counts with ``split`` and ``objects`` (a Counter
+            of class name), e.g. :class:`SplitCounts`.
+        names (sequence of str): the classes, in label order.
+    """
+    return 'objects per class ({}): {}'.format(
         ' / '.join(s.split for s in splits),
         ', '.join('{} {}'.format(name, ' / '.join(
-            str(s.objects[name]) for s in splits)) for name in names)))
-    return lines, _warnings(train, splits)
+            str(s.objects[name]) for s in splits)) for name in names))
 
 
 def _warnings(train, splits):

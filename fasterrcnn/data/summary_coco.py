@@ -7,6 +7,7 @@ import collections
 
 from fasterrcnn.data.coco import load_coco_json
 from fasterrcnn.data.datasets import annotations_path
+from fasterrcnn.data.summary import per_class_line
 
 #: One split's counts: ``objects`` and ``crowd`` map a label name to its
 #: number of objects (all of them, and those marked ``iscrowd``).
@@ -89,10 +90,7 @@ def summarize_coco(config):
         elif n_crowd:
             line += ' (they count neither way in the mAP)'
         lines.append(line)
-    lines.append('objects per class ({}): {}'.format(
-        ' / '.join(s.split for s in splits),
-        ', '.join('{} {}'.format(name, ' / '.join(
-            str(s.objects[name]) for s in splits)) for name in names)))
+    lines.append(per_class_line(splits, names))
     warnings = []
     for name in names:
         if not train.objects[name]:

@@ -89,15 +89,22 @@ def test_two_processes_end_with_the_weights_of_one(tmp_path, one_process):
     assert done.stdout.count('validation/main/map') == 1
 
 
-@pytest.mark.mpi
-def test_snapshot_of_two_processes_resumes_with_one(tmp_path, one_process):
-    config, expected = one_process
+def three_iterations_of_two(tmp_path, config):
+    """The tiny run stopped after 3 of its iterations in 2 processes (its
+    model.npz removed); the folder."""
     out = str(tmp_path / 'run')
     done = run([MPIEXEC, '-n', '2', sys.executable] +
                argv(config, out, '--communicator', 'naive',
                     '--iterations', '3'))
     assert done.returncode == 0, done.stderr[-2000:]
     os.remove(os.path.join(out, 'model.npz'))
+    return out
+
+
+@pytest.mark.mpi
+def test_snapshot_of_two_processes_resumes_with_one(tmp_path, one_process):
+    config, expected = one_process
+    out = three_iterations_of_two(tmp_path, config)
     done = run([sys.executable] + argv(config, out, '--resume', 'auto'))
     assert done.returncode == 0, done.stderr[-2000:]
     assert 'snapshot_iter_3.npz' in done.stdout
@@ -109,12 +116,7 @@ def test_two_processes_resumed_from_the_folder_alone(tmp_path, one_process):
     # `--out DIR --resume auto` and nothing else: the run as recorded in
     # DIR/config.yaml (the tiny model, 6 iterations, global batch 2).
     config, expected = one_process
-    out = str(tmp_path / 'run')
-    done = run([MPIEXEC, '-n', '2', sys.executable] +
-               argv(config, out, '--communicator', 'naive',
-                    '--iterations', '3'))
-    assert done.returncode == 0, done.stderr[-2000:]
-    os.remove(os.path.join(out, 'model.npz'))
+    out = three_iterations_of_two(tmp_path, config)
     done = run([MPIEXEC, '-n', '2', sys.executable, SCRIPT, '--out', out,
                 '--resume', 'auto', '--iterations', '6', '--no-progress',
                 '--communicator', 'naive'])
