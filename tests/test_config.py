@@ -1,5 +1,6 @@
 import dataclasses
 import io
+import os
 
 import pydantic
 import pytest
@@ -247,8 +248,9 @@ def test_overrides(tmp_path):
     assert config.eval.every == (7,)
     assert config.data.label_names == ('x', 'y')
     assert config.model.pretrained is None  # the later override wins
+    # A path on the command line is relative to the working directory.
     assert load_config(None, ['model.pretrained=a=b']).model.pretrained \
-        == 'a=b'
+        == os.path.join(os.getcwd(), 'a=b')
 
 
 @pytest.mark.parametrize('override, parts', [

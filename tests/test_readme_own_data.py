@@ -97,7 +97,8 @@ def test_own_data_example(tmp_path, monkeypatch, capsys):
     # Before labels.txt and the splits: the split file is missing.
     status, _, err = run(train_cli.main, TRY, capsys)
     assert status == 2
-    assert 'split file mydata/ImageSets/Main/trainval.txt not found' in err
+    assert 'split file {} not found'.format(os.path.join(
+        str(tmp_path), 'mydata', 'ImageSets', 'Main', 'trainval.txt')) in err
 
     # The splits without labels.txt: cat and dog are VOC names, so this
     # would train 20 classes; the start-up says so.
@@ -106,9 +107,10 @@ def test_own_data_example(tmp_path, monkeypatch, capsys):
                            capsys)
     assert status == 0
     assert 'classes: 20, from the 20 PASCAL VOC names, assumed' in out
-    assert ('warning: no labels.txt in mydata and no data.label_names: the '
+    assert ('warning: no labels.txt in {} and no data.label_names: the '
             '20 PASCAL VOC class names are assumed and the model gets 20 '
-            'classes, of which the annotations use 2 (cat, dog)') in err
+            'classes, of which the annotations use 2 (cat, dog)'.format(
+                os.path.join(str(tmp_path), 'mydata'))) in err
     shutil.rmtree('result')
 
     # The README's steps as written.
@@ -118,9 +120,12 @@ def test_own_data_example(tmp_path, monkeypatch, capsys):
     status, out, err = run(train_cli.main, TRY, capsys)
     assert status == 0, err
     lines = out.splitlines()
+    # The config's relative data.dir is relative to mydata.yaml's folder.
+    mydata = os.path.join(str(tmp_path), 'mydata')
+    labels = os.path.join(mydata, 'labels.txt')
     assert lines[:5] == [
-        'data: mydata (VOC layout)',
-        'classes: 2, from mydata/labels.txt: cat, dog',
+        'data: {} (VOC layout)'.format(mydata),
+        'classes: 2, from {}: cat, dog'.format(labels),
         lines[2], lines[3], lines[4]]
     assert re.match(r'trainval: 8 images, \d+ objects, 0 of them difficult$',
                     lines[2]), lines[2]
@@ -128,7 +133,7 @@ def test_own_data_example(tmp_path, monkeypatch, capsys):
     assert lines[4].startswith('objects per class (trainval / test): cat ')
     assert lines[-1] == (
         'model written to result/try/model.npz; evaluate it with: python '
-        'eval.py --model result/try/model.npz --data mydata')
+        'eval.py --model result/try/model.npz --data {}'.format(mydata))
     warnings = [line for line in err.splitlines()
                 if line.startswith('warning: ')]
     assert [w.split(' ', 2)[1] for w in warnings] == [

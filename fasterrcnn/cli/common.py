@@ -101,7 +101,7 @@ def select_gpu(gpu):
 error_message = one_line
 
 
-def sibling_command(installed, script, module):
+def sibling_command(installed, script, module, prog):
     """How to run another of the project's commands, in the form the
     running one was started in, so that a hint can be pasted as it is.
 
@@ -109,28 +109,33 @@ def sibling_command(installed, script, module):
         installed (str): its installed name (``fasterrcnn-eval``).
         script (str): its script beside ``train_chainer.py`` (``eval.py``).
         module (str): its module (``fasterrcnn.cli.evaluate``).
+        prog (str): the running command's name (``fasterrcnn-train`` or
+            ``train_chainer.py``).
 
     Returns:
-        str: ``fasterrcnn-eval`` (or its full path where the installed
-        commands' folder is not on PATH) for an installed command, ``PYTHON
-        eval.py`` (this interpreter, the script's folder) for a script,
-        ``PYTHON -m MODULE`` for a module run with ``-m``.
+        str: ``PYTHON -m MODULE`` when this process was started with ``-m``;
+        ``PYTHON eval.py`` (this interpreter, the script's folder) from the
+        script; ``fasterrcnn-eval`` (or its full path where the installed
+        commands' folder is not on PATH) from the installed command. Called
+        from other code (a test, a notebook): ``python eval.py`` for a
+        script's name, else the installed name.
     """
     argv0 = os.path.abspath(sys.argv[0]) if sys.argv and sys.argv[0] else ''
     python = shlex.quote(_short(sys.executable))
     package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    if argv0.endswith('.py'):
-        if argv0.startswith(package + os.sep):
-            return '{} -m {}'.format(python, module)
+    if argv0.endswith('.py') and argv0.startswith(package + os.sep):
+        return '{} -m {}'.format(python, module)
+    if os.path.basename(argv0) == prog and prog.endswith('.py'):
         return '{} {}'.format(python, shlex.quote(_short(os.path.join(
             os.path.dirname(argv0), script), dot=False)))
-    beside = os.path.join(os.path.dirname(argv0), installed)
-    if argv0 and os.path.isfile(beside):
+    if os.path.basename(argv0) == prog:
+        beside = os.path.join(os.path.dirname(argv0), installed)
         found = shutil.which(installed)
-        if found and os.path.realpath(found) == os.path.realpath(beside):
+        if not os.path.isfile(beside) or (found and os.path.realpath(
+                found) == os.path.realpath(beside)):
             return installed
         return shlex.quote(_short(beside))
-    return installed
+    return 'python ' + script if prog.endswith('.py') else installed
 
 
 def _short(path, dot=True):

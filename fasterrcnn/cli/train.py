@@ -42,6 +42,7 @@ import os
 import shlex
 import signal
 import sys
+import time
 
 import fasterrcnn  # noqa: F401  (chainer through the compat import)
 from fasterrcnn.backend import keep_freed_memory
@@ -71,6 +72,8 @@ from fasterrcnn.training.snapshot import (NonFiniteWeightsError,
                                           list_snapshots, snapshot_candidates)
 
 PROG = 'fasterrcnn-train'
+#: Seconds between an error line and MPI's abort (see :func:`run`).
+ABORT_GRACE_SECONDS = 0.5
 #: The errors of a full disk (or quota, or file size limit).
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
@@ -100,6 +103,8 @@ def build_parser(prog=PROG):
                              'ChainerMN communicator (naive on the CPU, '
                              'pure_nccl on GPUs: one process per GPU, '
                              '--gpu N then means GPU N + local rank)')
+    # The name it runs under, for the closing hint's evaluation command.
+    parser.set_defaults(prog=prog)
     return parser
 
 
@@ -293,6 +298,10 @@ def run(args):
         print('{}: error: rank {}: {}'.format(PROG, comm.rank,
                                               error_message(e)),
               file=sys.stderr, flush=True)
+        # mpiexec forwards each process's output through a proxy; an abort
+        # at once can end the group before the line is forwarded (seen
+        # once, on a loaded machine: status 2 and an empty stderr).
+        time.sleep(ABORT_GRACE_SECONDS)
         comm.mpi_comm.Abort(status)
         return status
 
@@ -309,13 +318,13 @@ def report_start(config):
         print('warning: {}'.format(line), file=sys.stderr, flush=True)
 
 
-def eval_hint(config, out, eval_command=None, verb='written to'):
+def eval_hint(config, out, prog=PROG, verb='written to'):
     """The closing line: where the model (and the best model) is and how
     to evaluate it, with the evaluation command in the form this command
-    was started in (:func:`~fasterrcnn.cli.common.sibling_command`)."""
-    if eval_command is None:
-        eval_command = sibling_command('fasterrcnn-eval', 'eval.py',
-                                       'fasterrcnn.cli.evaluate')
+    (``prog``) was started in
+    (:func:`~fasterrcnn.cli.common.sibling_command`)."""
+    eval_command = sibling_command('fasterrcnn-eval', 'eval.py',
+                                   'fasterrcnn.cli.evaluate', prog)
     model = os.path.join(out, 'model.npz')
     if getattr(config.data, 'format', 'voc') != 'voc':
         # The format and the annotation files come from the run's config.
@@ -334,7 +343,7 @@ def eval_hint(config, out, eval_command=None, verb='written to'):
     return line
 
 
-def _finished(trainer, config, out, writer):
+def _finished(trainer, config, out, writer, prog=PROG):
     """A run resumed at its end: nothing to train; ``model.npz`` written
     if the run stopped between its last snapshot and it."""
     if not writer:
@@ -348,7 +357,7 @@ def _finished(trainer, config, out, writer):
     print('the run in {} finished at iteration {}: nothing to train (to '
           'train on, --resume auto --iterations N with N > {})'.format(
               out, iteration, iteration), flush=True)
-    print(eval_hint(config, out, verb=verb), flush=True)
+    print(eval_hint(config, out, prog, verb=verb), flush=True)
     return 0
 
 
@@ -356,7 +365,7 @@ def _train(args, comm):
     trainer, config, out, changes = setup(args, comm)
     writer = comm is None or comm.rank == 0
     if trainer.updater.iteration == config.train.iterations:
-        return _finished(trainer, config, out, writer)
+        return _finished(trainer, config, out, writer, args.prog)
     if writer:
         report_start(config)
         os.makedirs(out, exist_ok=True)
@@ -417,7 +426,7 @@ def _train(args, comm):
     if stop.signum is not None:
         return 128 + stop.signum
     if writer:
-        print(eval_hint(config, out), flush=True)
+        print(eval_hint(config, out, args.prog), flush=True)
     return 0
 
 
