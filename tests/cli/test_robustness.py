@@ -7,9 +7,9 @@ import errno
 import os
 import shutil
 import signal
-import threading
 import subprocess
 import sys
+import threading
 import time
 
 import chainer
