@@ -160,8 +160,9 @@ def test_one_update_of_the_demo_model_equal_to_float_rounding(tmp_path):
     # after one update the weights differ only by the order in which the
     # gradients were summed. bench/process_drift.py measured at most 2e-7
     # of a weight's largest value after one update under the Cooperlake,
-    # SkylakeX and Haswell kernels (and, after 3-8 updates, drift that a
-    # proposal crossing an NMS or top-k boundary starts: up to 3e-2).
+    # SkylakeX, Haswell, Zen, Sandybridge and Prescott kernels (and, after
+    # 3-8 updates, drift that a proposal crossing an NMS or top-k boundary
+    # starts: up to 3e-2).
     from fasterrcnn.data.shapes import generate_shapes
     data = str(tmp_path / 'data')
     generate_shapes(data, n_train=4, n_test=2, seed=0)
@@ -181,7 +182,11 @@ def test_one_update_of_the_demo_model_equal_to_float_rounding(tmp_path):
         outs.append(out)
         logs.append([line.split()[1:6] for line in done.stdout.splitlines()
                      if line.startswith('1 ')])
-    assert logs[0] == logs[1] and len(logs[0]) == 1   # the same 4 losses
+    # The same first losses (and total), to their printed 6 digits: under
+    # the Zen kernel roi_cls_loss was printed 1.36232 and 1.36233.
+    assert len(logs[0]) == len(logs[1]) == 1
+    numpy.testing.assert_allclose(numpy.array(logs[1], float),
+                                  numpy.array(logs[0], float), rtol=3e-5)
     one, _ = params(os.path.join(outs[0], 'model.npz'))
     two, _ = params(os.path.join(outs[1], 'model.npz'))
     weights = [name for name in one if one[name].ndim > 1]
