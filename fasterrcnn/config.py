@@ -350,9 +350,10 @@ def dump_config(config):
     return '\n'.join(lines) + '\n'
 
 
-def save_config(config, path):
+def save_config(config, path, comments=()):
     """Writes the resolved configuration as YAML; :func:`load_config` reads
-    it back to an equal :class:`Config`."""
-    text = dump_config(config)
+    it back to an equal :class:`Config`. ``comments``: lines (each starting
+    with ``#``) written after it, e.g. a run's history of changes."""
+    text = dump_config(config) + ''.join(line + '\n' for line in comments)
     with atomic_write(path, binary=False) as f:
         f.write(text)

@@ -167,8 +167,10 @@ def run_config(args, out, writer=True):
     if args.resume is None:
         _require_config(args)
         config = resolve_config(args)
+        # With --fresh only the writer looks: the others would find the
+        # folder half cleared.
         if writer or not args.fresh:
-            refuse_or_clear(out, args.fresh and writer)
+            refuse_or_clear(out, args.fresh)
         return config, []
     if args.fresh:
         raise UserError('--fresh starts a new run: leave out --resume')

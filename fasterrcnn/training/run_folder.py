@@ -22,8 +22,7 @@ import datetime
 import os
 import shutil
 
-from fasterrcnn.atomic import atomic_write
-from fasterrcnn.config import dump_config, load_config
+from fasterrcnn.config import load_config, save_config
 from fasterrcnn.training.snapshot import list_snapshots
 
 CONFIG_FILE = 'config.yaml'
@@ -157,7 +156,4 @@ def write_config(config, out, changes=(), iteration=None):
     for line in describe_changes(changes):
         history.append('{}iteration {} ({}): {}'.format(
             HISTORY_MARK, iteration, when, line))
-    with atomic_write(path, binary=False) as f:
-        f.write(dump_config(config))
-        if history:
-            f.write('\n'.join(history) + '\n')
+    save_config(config, path, history)
