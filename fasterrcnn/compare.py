@@ -18,7 +18,7 @@ with, the tolerance and whether it holds. ``dump-torch`` runs the PyTorch
 version from an unmodified checkout and writes such a file;
 ``live`` does both in one command. ``--dtype float64`` runs both sides in
 float64 (the PyTorch version's model, inputs and tensors; our model,
-creators and kernels), where every stage agrees to about 1e-10 and the
+creators and kernels), where every stage agrees to about 1e-14 and the
 tolerances are 1e-8 (docs/parity.md). The exit status is 0 only when every
 stage of every file is within tolerance (2 for a mistake in the input).
 """
