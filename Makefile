@@ -87,10 +87,12 @@ test-newest:
 	  echo "$(NEWEST_PYTHON) not found: the fast tests under it were not run"; \
 	fi
 
-# flake8 and isort, configured in setup.cfg.
+# flake8, isort and the layer rules of ARCHITECTURE.md (import-linter),
+# all configured in setup.cfg.
 lint: $(VENV)/.ready
 	$(PY) -m flake8
 	$(PY) -m isort --check-only --diff .
+	$(VENV)/bin/lint-imports --no-cache
 
 demo: $(VENV)/.ready
 	$(PY) -m fasterrcnn.demo
@@ -99,7 +101,7 @@ bench: $(VENV)/.ready
 	$(PY) bench/ops.py
 
 compare: $(VENV)/.ready
-	$(PY) -m fasterrcnn.compare golden tests/data/golden/sfr_seed0.npz tests/data/golden/sfr_seed1.npz tests/data/golden/sfr_seed2_steps.npz tests/data/golden/sfr_seed2_f64.npz
+	$(PY) -m fasterrcnn.interop.compare golden tests/data/golden/sfr_seed0.npz tests/data/golden/sfr_seed1.npz tests/data/golden/sfr_seed2_steps.npz tests/data/golden/sfr_seed2_f64.npz
 
 # Every GPU check in one run (bench/gpu_check.py): on the lent CUDA machine
 # `make gpu-check OUT=DIR`; here `make gpu-check DRY_RUN=1` (CPU, tiny sizes).

@@ -26,7 +26,7 @@ import chainer.functions as F
 from fasterrcnn.backend import keep_freed_memory
 from fasterrcnn.functions import convolution as ours
 from fasterrcnn.functions import pooling as our_pooling
-from fasterrcnn.links.vgg16 import VGG16_CHANNELS, VGG16_DEPTHS
+from fasterrcnn.links.backbones.vgg16 import VGG16_CHANNELS, VGG16_DEPTHS
 
 from timing import median_time
 

@@ -6,7 +6,7 @@
         --json OUT.json --markdown OUT.md
     python bench/golden_spread.py --from-json OUT.json --markdown OUT.md
 
-Runs ``python -m fasterrcnn.compare golden`` on the float32 golden files
+Runs ``fasterrcnn-compare golden`` on the float32 golden files
 once per configuration (each interpreter of ``--pythons``, i.e. numpy 1 and
 numpy 2, times each ``OPENBLAS_CORETYPE`` of ``--kernels``, times each
 thread count: ``OPENBLAS_NUM_THREADS`` and the cores the process may use),
@@ -79,7 +79,8 @@ def compare_rows(python, kernel, threads, files, dtype=None):
     """The rows of ``compare golden`` in that configuration."""
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, 'rows.json')
-        args = ['-m', 'fasterrcnn.compare', 'golden', '--json', out] + \
+        args = ['-m', 'fasterrcnn.interop.compare', 'golden', '--json',
+                out] + \
             (['--dtype', dtype] if dtype else []) + list(files)
         subprocess.run(_command(python, threads, args),
                        env=_env(kernel, threads), cwd=ROOT,

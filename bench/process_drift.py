@@ -9,7 +9,7 @@ under ``mpiexec -n P`` (ChainerMN's ``naive`` communicator), both at global
 batch ``--batch``, for each number of ``--updates``, and prints the
 largest difference of any weight, and of any bias, relative to that
 parameter's largest value. Both runs see the same data order and draw the
-same flips and targets (fasterrcnn/training/seeding.py); what differs is
+same flips and targets (fasterrcnn/creators/seeding.py); what differs is
 the order in which float32 gradients are summed (one process sums the
 batch inside each matrix product, P processes sum their shares in the
 all-reduce), and
@@ -28,7 +28,7 @@ import numpy
 
 import fasterrcnn  # noqa: F401  isort: skip (compat shims first)
 from fasterrcnn.data.shapes import generate_shapes
-from fasterrcnn.links.model_io import load_model
+from fasterrcnn.weights.model_io import load_model
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -10,10 +10,13 @@
 # from the one at 200; then fasterrcnn-eval (VOC07 and COCO) and
 # fasterrcnn-predict on three test images. Printed: one SHA-256 per weight
 # file over its arrays (names and bytes, not the zip container), and the
-# numbers of every JSON written.
+# numbers of every JSON written; left out are what differs from run to run
+# by design (times, speeds, the run's own paths). DIGEST_ONLY=1 prints the
+# digests of an OUT already made.
 set -euo pipefail
 out=${1:?usage: bash bench/same_weights.sh OUT [PYTHON]}
 py=${2:-python}
+if [ -z "${DIGEST_ONLY:-}" ]; then
 rm -rf "$out"; mkdir -p "$out"
 export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 "$py" -m fasterrcnn.data.shapes --out "$out/data" --n-train 60 --n-test 20 --seed 0 --quiet
@@ -34,6 +37,7 @@ export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 "$py" -m fasterrcnn.cli.predict --model "$out/train/model.npz" --out "$out/pred" \
   --preset evaluate --batch-size 2 --no-progress "$out/data/JPEGImages/000000.jpg" "$out/data/JPEGImages/000001.jpg" \
   "$out/data/JPEGImages/000002.jpg" > "$out/pred.txt" 2>&1
+fi
 "$py" - "$out" <<'PY'
 import glob, hashlib, json, os, sys
 import numpy
@@ -43,7 +47,7 @@ def digest(path):
     with numpy.load(path, allow_pickle=False) as z:
         for k in sorted(z.files):
             a = z[k]
-            if a.dtype.kind in 'fiub':
+            if a.dtype.kind in 'fiub' and 'elapsed_time' not in k:
                 h.update(k.encode()); h.update(a.tobytes())
     return h.hexdigest()[:16]
 for p in sorted(glob.glob(os.path.join(out, 'train', '*.npz'))):
@@ -51,7 +55,8 @@ for p in sorted(glob.glob(os.path.join(out, 'train', '*.npz'))):
 def numbers(o):
     if isinstance(o, dict):
         return {k: numbers(v) for k, v in sorted(o.items())
-                if k not in ('model', 'data', 'config', 'time', 'seconds', 'elapsed_time', 'image')}
+                if k not in ('model', 'data', 'data_dir', 'config', 'seconds',
+                             'images_per_second', 'elapsed_time', 'image')}
     if isinstance(o, list):
         return [numbers(v) for v in o]
     return o if isinstance(o, (int, float)) else None

@@ -53,7 +53,7 @@ from fasterrcnn.cli.common import UserError, select_gpu
 from fasterrcnn.config import load_config
 from fasterrcnn.data.shapes import generate_shapes
 from fasterrcnn.links import train_chain as train_chain_module
-from fasterrcnn.links import vgg16 as vgg16_module
+from fasterrcnn.links.backbones import vgg16 as vgg16_module
 from fasterrcnn.training.builder import build_trainer
 
 from timing import median_time
@@ -302,7 +302,7 @@ def peak_memory(device):
 
 def _load_weights(model, path):
     """The weights of ``path`` (PyTorch names, see export_weights)."""
-    from fasterrcnn.interop.state_dict import load_state_dict
+    from fasterrcnn.weights.state_dict import load_state_dict
     load_state_dict(model, _read_weights(path))
 
 
@@ -369,7 +369,7 @@ def run_torch(root, torch_repo, size=(600, 800), repeat=5, weights=None):
 def export_weights(root, size, demo, path):
     """Build our model once (seeded, as every side does) and write its
     starting weights, PyTorch-named, to ``path``: every side loads them."""
-    from fasterrcnn.interop.state_dict import export_state_dict
+    from fasterrcnn.weights.state_dict import export_state_dict
     _, model = build(root, -1, size, demo)
     numpy.savez(path, **export_state_dict(model))
 

@@ -55,16 +55,12 @@ from fasterrcnn.config_keys import (KEYS, KEYS_BY_NAME, SECTION_CLASSES,
                                     ModelConfig, TrainConfig,
                                     format_config_help, print_config_help,
                                     section_keys)
+from fasterrcnn.errors import ConfigError
 
 __all__ = ['ConfigError', 'KEYS', 'KEYS_BY_NAME', 'SECTIONS', 'Config',
            'ModelConfig', 'DataConfig', 'TrainConfig', 'EvalConfig',
            'default_config', 'load_config', 'parse_override', 'dump_config',
            'save_config', 'format_config_help', 'print_config_help']
-
-
-class ConfigError(ValueError):
-    """An invalid configuration: the message names the source, line and key.
-    """
 
 
 @pydantic.dataclasses.dataclass(frozen=True, config=STRICT)

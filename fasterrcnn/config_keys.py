@@ -23,6 +23,7 @@ import pydantic
 from pydantic import AfterValidator, BeforeValidator, Discriminator, Field, Tag
 
 from fasterrcnn import config_yaml
+from fasterrcnn.links.backbones import BACKBONES
 
 #: How every value is validated.
 STRICT = pydantic.ConfigDict(strict=True)
@@ -125,6 +126,9 @@ SECTIONS = ('model', 'data', 'train', 'eval')
 
 KEYS = (
     # model
+    Key('model.backbone', Literal[tuple(BACKBONES)], 'vgg16',
+        'the backbone (fasterrcnn.links.backbones); the keys below that '
+        'name VGG16 blocks are its own'),
     Key('model.n_fg_class', Optional[POS_INT], None,
         'number of foreground classes; null: the length of '
         'data.label_names, or the data set\'s own class count'),

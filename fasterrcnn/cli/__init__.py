@@ -2,7 +2,7 @@
 
     fasterrcnn-train    train_chainer.py     fasterrcnn.cli.train
     fasterrcnn-eval     eval.py              fasterrcnn.cli.evaluate
-    fasterrcnn-compare  python -m fasterrcnn.compare
+    fasterrcnn-compare  python -m fasterrcnn.interop.compare
     fasterrcnn-interop  python -m fasterrcnn.interop
     fasterrcnn-shapes   python -m fasterrcnn.data.shapes
     fasterrcnn-demo     python -m fasterrcnn.demo

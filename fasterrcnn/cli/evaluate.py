@@ -8,7 +8,7 @@ model.
                    [--n-images N] [--no-progress]
 
 ``MODEL.npz`` is a model file written by ``train_chainer.py`` (weights plus
-architecture and class names, see :mod:`fasterrcnn.links.model_io`), not a
+architecture and class names, see :mod:`fasterrcnn.weights.model_io`), not a
 trainer snapshot. ``DIR`` is a data set in the VOC layout
 (:class:`fasterrcnn.data.voc.VOCBboxDataset`), or with ``data.format: coco``
 the folder of the images of the COCO instances file ``--annotations``
@@ -67,7 +67,7 @@ from fasterrcnn.evaluation.report import (METRIC_TITLES, VIS_SCORE_THRESH,
                                           write_json_atomic)
 from fasterrcnn.evaluation.run import (METRIC_RESULT_NAMES, evaluate,
                                        resolve_metric)
-from fasterrcnn.links.model_io import load_model
+from fasterrcnn.weights.model_io import load_model
 
 PROG = 'fasterrcnn-eval'
 VIS_N_DEFAULT = 10

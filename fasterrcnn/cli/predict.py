@@ -7,7 +7,7 @@ image files.
                        IMAGE_OR_FOLDER [IMAGE_OR_FOLDER ...]
 
 ``MODEL.npz`` is any model file ``fasterrcnn-eval`` reads (written by
-``train_chainer.py``, see :mod:`fasterrcnn.links.model_io`); it is read as
+``train_chainer.py``, see :mod:`fasterrcnn.weights.model_io`); it is read as
 data, nothing in it runs. Each path is an image file, or a folder whose
 image files (``.jpg .jpeg .png .bmp .ppm``, in any case; not its
 subfolders, not hidden files) are taken in name order. A file named twice
@@ -70,8 +70,8 @@ from fasterrcnn.data.voc import read_image
 from fasterrcnn.evaluation.report import write_json_atomic
 from fasterrcnn.evaluation.run import predict_images
 from fasterrcnn.links.faster_rcnn import PRESETS
-from fasterrcnn.links.model_io import load_model
 from fasterrcnn.progress import Progress
+from fasterrcnn.weights.model_io import load_model
 
 PROG = 'fasterrcnn-predict'
 #: File name endings (compared in lower case) of the images a folder gives.

@@ -54,7 +54,6 @@ from fasterrcnn.config import dump_config, load_config, print_config_help
 from fasterrcnn.data.bad_examples import BadExampleError
 from fasterrcnn.data.summary import summarize_data
 from fasterrcnn.data.summary_coco import summarize_coco
-from fasterrcnn.links.model_io import META_KEY
 from fasterrcnn.safe_npz import DamagedFileError, load_npz, open_npz
 from fasterrcnn.training.best_model import BEST_FILE
 from fasterrcnn.training.builder import build_trainer, write_model
@@ -70,6 +69,7 @@ from fasterrcnn.training.run_folder import (describe_changes, recorded_config,
 from fasterrcnn.training.schedule import schedule_warnings
 from fasterrcnn.training.snapshot import (NonFiniteWeightsError,
                                           list_snapshots, snapshot_candidates)
+from fasterrcnn.weights.model_io import META_KEY
 
 PROG = 'fasterrcnn-train'
 #: Seconds between an error line and MPI's abort (see :func:`run`).

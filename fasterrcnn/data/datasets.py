@@ -19,9 +19,9 @@ the evaluation needs.
 
 import os
 
-from fasterrcnn.config import ConfigError
 from fasterrcnn.data.coco import COCOBboxDataset
 from fasterrcnn.data.voc import VOCBboxDataset
+from fasterrcnn.errors import ConfigError
 
 #: The splits :func:`open_split` opens.
 WHICH = ('train', 'test')

@@ -305,7 +305,7 @@ class TrainTransform(object):
         label (numpy.ndarray): ``(R,)`` int32 in ``[0, n_fg_class)``,
 
     and optionally ``random_state``, the example's own state to draw the
-    flip from (see :mod:`fasterrcnn.training.seeding`) in place of the
+    flip from (see :mod:`fasterrcnn.creators.seeding`) in place of the
     transform's; it returns ``(img, bbox, label, scale)``: the resized,
     normalised and possibly flipped ``(3, H', W')`` float32 image, ``(R,
     4)`` float32 boxes in its pixels, the labels unchanged, and ``scale =

@@ -1,6 +1,4 @@
-"""Exchange with the PyTorch version: weights and side-by-side checks."""
-
-from fasterrcnn.interop.state_dict import (export_state_dict, load_state_dict,
-                                           pytorch_names)
-
-__all__ = ['export_state_dict', 'load_state_dict', 'pytorch_names']
+"""Parity tools, the top of the stack: golden files, the PyTorch version's
+stage dumps, the tolerance table, ``fasterrcnn-compare`` and
+``fasterrcnn-interop``. Nothing in the library imports this package; weight
+I/O that training needs lives in :mod:`fasterrcnn.weights`."""

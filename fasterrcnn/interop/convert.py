@@ -17,13 +17,13 @@ takes. Both copy float32 arrays as they are, so round trips are exact.
 import argparse
 import sys
 
-from fasterrcnn.interop.state_dict import (FEATURE_INDEX, export_state_dict,
-                                           load_state_dict)
-from fasterrcnn.interop.torch_checkpoint import (load_torch_checkpoint,
-                                                 save_torch_state_dict)
-from fasterrcnn.links.faster_rcnn_vgg16 import FasterRCNNVGG16
-from fasterrcnn.links.model_io import load_model, save_model
+from fasterrcnn.links.backbones.vgg16 import FasterRCNNVGG16
 from fasterrcnn.safe_npz import BadFileError
+from fasterrcnn.weights.model_io import load_model, save_model
+from fasterrcnn.weights.state_dict import (FEATURE_INDEX, export_state_dict,
+                                           load_state_dict)
+from fasterrcnn.weights.torch_checkpoint import (load_torch_checkpoint,
+                                                 save_torch_state_dict)
 
 # Position in FEATURE_INDEX of the first convolution of each VGG16 block
 # (blocks of 2, 2, 3, 3, 3 convolutions): its output width is the block's.

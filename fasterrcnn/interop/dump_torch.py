@@ -27,8 +27,8 @@ import numpy
 from fasterrcnn.atomic import atomic_write
 from fasterrcnn.interop.golden import recipe_state_dict
 from fasterrcnn.interop.golden_steps import sample_index
-from fasterrcnn.interop.torch_checkpoint import load_torch_checkpoint
 from fasterrcnn.interop.torch_version import load_torch_version
+from fasterrcnn.weights.torch_checkpoint import load_torch_checkpoint
 
 #: Weights drawn with a std other than He's, as in the recipe.
 STD_OVERRIDES = {'rpn.score.weight': 0.01, 'rpn.loc.weight': 0.01,

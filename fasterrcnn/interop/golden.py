@@ -19,10 +19,10 @@ from fasterrcnn.creators.proposal_target import ProposalTargetCreator
 from fasterrcnn.interop.golden_steps import (compare_train_steps,
                                              forward_on_targets,
                                              has_train_steps)
-from fasterrcnn.interop.state_dict import load_state_dict, pytorch_names
 from fasterrcnn.interop.tolerance import StageRows, max_abs
-from fasterrcnn.links.faster_rcnn_vgg16 import FasterRCNNVGG16
+from fasterrcnn.links.backbones.vgg16 import FasterRCNNVGG16
 from fasterrcnn.safe_npz import open_npz
+from fasterrcnn.weights.state_dict import load_state_dict, pytorch_names
 
 
 def recipe_state_dict(names, shapes, seed, overrides):
@@ -68,7 +68,7 @@ def golden_state_dict(golden):
     """
     if 'weights_source' in golden and \
             str(golden['weights_source']) == 'checkpoint':
-        from fasterrcnn.interop.torch_checkpoint import load_torch_checkpoint
+        from fasterrcnn.weights.torch_checkpoint import load_torch_checkpoint
         return load_torch_checkpoint(str(golden['checkpoint']))[0]
     shapes = [tuple(int(v) for v in str(text).strip('()[] ').split(',')
                     if v.strip()) for text in golden['param_shapes']]

@@ -23,11 +23,11 @@ import chainer
 import numpy
 
 from fasterrcnn.backend import float_dtype, to_cpu
-from fasterrcnn.interop.state_dict import load_state_dict, pytorch_names
-from fasterrcnn.links.faster_rcnn_vgg16 import FasterRCNNVGG16
+from fasterrcnn.links.backbones.vgg16 import FasterRCNNVGG16
 from fasterrcnn.links.losses import faster_rcnn_losses
 from fasterrcnn.links.train_chain import FasterRCNNTrainChain
 from fasterrcnn.training.builder import setup_optimizer
+from fasterrcnn.weights.state_dict import load_state_dict, pytorch_names
 
 
 def forward_on_targets(model, img, scale, read, prefix=''):

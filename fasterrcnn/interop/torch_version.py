@@ -14,7 +14,7 @@ from outside, at run time, for this process only:
   come from a recipe or a checkpoint afterwards, never from a download.
 
 The checkout's own ``t.load`` of checkpoints is not used: checkpoints are
-read by :mod:`fasterrcnn.interop.torch_checkpoint` (weights only).
+read by :mod:`fasterrcnn.weights.torch_checkpoint` (weights only).
 """
 
 import collections

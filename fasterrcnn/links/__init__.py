@@ -1,7 +1,10 @@
-"""Chainer links of Faster R-CNN VGG16."""
+"""Chainer links of Faster R-CNN: the model, its RPN, the backbones and the
+train chain."""
 
+from fasterrcnn.links.backbones import BACKBONES  # NOQA
+from fasterrcnn.links.backbones.vgg16 import VGG16  # NOQA
+from fasterrcnn.links.backbones.vgg16 import FasterRCNNVGG16  # NOQA
+from fasterrcnn.links.backbones.vgg16 import VGG16RoIHead  # NOQA
 from fasterrcnn.links.faster_rcnn import FasterRCNN  # NOQA
-from fasterrcnn.links.faster_rcnn_vgg16 import FasterRCNNVGG16  # NOQA
 from fasterrcnn.links.rpn import RegionProposalNetwork  # NOQA
 from fasterrcnn.links.train_chain import FasterRCNNTrainChain  # NOQA
-from fasterrcnn.links.vgg16 import VGG16, VGG16RoIHead  # NOQA

@@ -9,7 +9,7 @@ from fasterrcnn.boxes import (LOC_NORMALIZE_MEAN, LOC_NORMALIZE_STD, clip_bbox,
                               loc2bbox)
 from fasterrcnn.data.batch import pad_images
 from fasterrcnn.data.transforms import get_normalizer, resize, scale_size
-from fasterrcnn.links.vgg16 import FEAT_STRIDE
+from fasterrcnn.links import extractor as extractor_contract
 from fasterrcnn.nms import non_maximum_suppression
 
 #: ``predict`` thresholds: (NMS IoU, minimum class probability).
@@ -19,28 +19,16 @@ PRESETS = {
 }
 
 
-def check_input_size(img_size):
-    """Raise a clear error for a network input smaller than one stride.
-
-    Four 2 x 2 poolings floor a side below 16 pixels to an empty map, on
-    which no anchor exists. ``prepare`` never makes such an input; a caller
-    feeding the network directly can.
-    """
-    if min(img_size) < FEAT_STRIDE:
-        raise ValueError(
-            'the network input is {}x{} pixels: each side needs at least {} '
-            '(one feature cell); resize the image first (prepare does)'
-            .format(img_size[0], img_size[1], FEAT_STRIDE))
-
-
 class FasterRCNN(chainer.Chain):
     """Faster R-CNN made of a feature extractor, an RPN and a RoI head.
 
     Args:
-        extractor (chainer.Link): images ``(N, 3, H, W)`` to features.
+        extractor (chainer.Link): images ``(N, 3, H, W)`` to features
+            (the contract: :mod:`fasterrcnn.links.extractor`).
         rpn (chainer.Link): a
             :class:`fasterrcnn.links.rpn.RegionProposalNetwork`.
-        head (chainer.Link): a :class:`fasterrcnn.links.vgg16.VGG16RoIHead`.
+        head (chainer.Link): features and RoIs to class scores and boxes,
+            e.g. :class:`fasterrcnn.links.backbones.vgg16.VGG16RoIHead`.
         min_size, max_size (int): ``prepare`` brings the shorter side to
             ``min_size`` unless the longer would pass ``max_size``.
         normalize (str or callable): ``'torchvision'`` (RGB, ImageNet mean
@@ -69,6 +57,12 @@ class FasterRCNN(chainer.Chain):
         self.loc_normalize_std = loc_normalize_std
         self.inclusive_nms = inclusive_nms
         self.use_preset('visualize')
+
+    @property
+    def feat_stride(self):
+        """Input pixels per feature cell: the extractor's, else the RPN's
+        (None when neither says)."""
+        return extractor_contract.feat_stride(self.extractor, self.rpn)
 
     @property
     def n_class(self):
@@ -111,12 +105,18 @@ class FasterRCNN(chainer.Chain):
             feature map (None when ``sizes`` is None).
         """
         img_size = x.shape[2:]
+        stride = self.feat_stride
         if sizes is None:
-            check_input_size(img_size)
+            extractor_contract.check_input_size(img_size, stride)
             h = self.extractor(x)
             return h, self.rpn(h, img_size, scale), None
+        if not extractor_contract.supports_padding(self.extractor):
+            raise ValueError(
+                'a padded batch needs an extractor with output_sizes '
+                '(fasterrcnn.links.extractor); {} has none: give it one '
+                'image at a time'.format(type(self.extractor).__name__))
         for size in sizes:
-            check_input_size(size)
+            extractor_contract.check_input_size(size, stride)
         h = self.extractor(x, sizes)
         feat_sizes = self.extractor.output_sizes(sizes)
         return h, self.rpn.propose(h, img_size, scale, sizes, feat_sizes), \
@@ -179,6 +179,11 @@ class FasterRCNN(chainer.Chain):
                     for img in imgs]
         if not prepared:
             return [], [], []
+        if len(prepared) > 1 and not extractor_contract.supports_padding(
+                self.extractor):
+            # A plain extractor(x) (chainercv's contract) sees one image.
+            outputs = [self.predict([img]) for img in imgs]
+            return tuple([out[k][0] for out in outputs] for k in range(3))
         scales = [scale for _, scale in prepared]
         with chainer.using_config('train', False), \
                 chainer.no_backprop_mode():

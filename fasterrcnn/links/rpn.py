@@ -10,7 +10,6 @@ from fasterrcnn.boxes import (enumerate_shifted_anchor, generate_anchor_base,
                               grid_anchor_index)
 from fasterrcnn.creators.proposal import ProposalCreator
 from fasterrcnn.links.convolution_2d import Convolution2D
-from fasterrcnn.links.vgg16 import FEAT_STRIDE
 
 #: What ranks anchors for the proposals (see ``proposal_score``).
 PROPOSAL_SCORES = ('probability', 'logit')
@@ -37,7 +36,9 @@ class RegionProposalNetwork(chainer.Chain):
         mid_channels (int): channels of the 3 x 3 conv (512).
         ratios, anchor_scales: anchor shapes (see
             :func:`fasterrcnn.boxes.generate_anchor_base`).
-        feat_stride (int): pixels per feature cell (16).
+        feat_stride (int): input pixels per feature cell: the extractor's
+            (:mod:`fasterrcnn.links.extractor`); 16, VGG16's, by default as
+            in chainercv.
         proposal_creator_params (dict): arguments of
             :class:`fasterrcnn.creators.ProposalCreator`.
         initialW: initializer of the three convolutions (N(0, 0.01), as the
@@ -53,7 +54,7 @@ class RegionProposalNetwork(chainer.Chain):
 
     def __init__(self, in_channels=512, mid_channels=512,
                  ratios=(0.5, 1, 2), anchor_scales=(8, 16, 32),
-                 feat_stride=FEAT_STRIDE, proposal_creator_params=None,
+                 feat_stride=16, proposal_creator_params=None,
                  initialW=None, proposal_score='probability',
                  proposal_creator=None):
         super(RegionProposalNetwork, self).__init__()

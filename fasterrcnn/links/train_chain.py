@@ -7,9 +7,9 @@ from fasterrcnn.backend import get_array_module, to_cpu
 from fasterrcnn.creators.anchor_target import AnchorTargetCreator
 from fasterrcnn.creators.proposal_target import ProposalTargetCreator
 from fasterrcnn.creators.sampling import as_random_state
+from fasterrcnn.creators.seeding import TARGETS, example_random_state
 from fasterrcnn.links.losses import faster_rcnn_losses
 from fasterrcnn.links.rpn import per_image
-from fasterrcnn.training.seeding import TARGETS, example_random_state
 
 
 class FasterRCNNTrainChain(chainer.Chain):
@@ -80,7 +80,7 @@ class FasterRCNNTrainChain(chainer.Chain):
             keys (array or None): ``(N,)`` int, each image's number in the
                 run's global order: with ``sample_seed`` set, image ``i``'s
                 targets are drawn from its own state
-                (:mod:`fasterrcnn.training.seeding`) instead of the chain's
+                (:mod:`fasterrcnn.creators.seeding`) instead of the chain's
                 ``random_state``.
 
         Returns:

@@ -111,7 +111,7 @@ class KeepBestModel(training.Extension):
             self.reloaded.append((iteration, self.best_iteration))
 
     def _write(self, out):
-        from fasterrcnn.links.model_io import save_model
+        from fasterrcnn.weights.model_io import save_model
         save_model(self.model, os.path.join(out, BEST_FILE),
                    self.label_names,
                    info={'best': {'iteration': self.best_iteration,

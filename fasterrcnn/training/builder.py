@@ -3,7 +3,7 @@
 Everything random in a run comes from ``train.seed``: the data order from
 the iterator's RandomState (saved in every snapshot), each example's flip
 and target sampling from a state of its own derived from the seed and the
-example's place in the global order (:mod:`fasterrcnn.training.seeding`).
+example's place in the global order (:mod:`fasterrcnn.creators.seeding`).
 With the optimizer's state and the extensions', a run stopped and resumed
 from a snapshot ends with the same weights, bit for bit on the CPU, as the
 same run left alone, and a run split over several processes draws what one
@@ -26,7 +26,8 @@ from fasterrcnn.data.batch import concat_detection_examples
 from fasterrcnn.data.datasets import open_split
 from fasterrcnn.data.transforms import TrainTransform
 from fasterrcnn.evaluation.evaluator import DetectionVOCEvaluator
-from fasterrcnn.links.faster_rcnn_vgg16 import FasterRCNNVGG16
+from fasterrcnn.links import extractor
+from fasterrcnn.links.backbones import backbone
 from fasterrcnn.links.train_chain import FasterRCNNTrainChain
 from fasterrcnn.training.best_model import KeepBestModel
 from fasterrcnn.training.extensions import LearningRateShift
@@ -35,6 +36,8 @@ from fasterrcnn.training.iterator import ShardedIterator
 from fasterrcnn.training.monitor import add_monitoring
 from fasterrcnn.training.plots import PlotReport
 from fasterrcnn.training.snapshot import AtomicSnapshot
+from fasterrcnn.weights.imagenet import load_imagenet
+from fasterrcnn.weights.model_io import load_model, save_model
 
 #: The keys PrintReport shows (those reported at that point).
 LOSS_KEYS = ('main/rpn_loc_loss', 'main/rpn_cls_loss', 'main/roi_loc_loss',
@@ -76,23 +79,19 @@ def _missing_data_advice(config):
 
 
 def build_model(config, n_fg_class):
-    """The FasterRCNNVGG16 a config describes (weights initialised)."""
+    """The model a config describes (its ``model.backbone``), weights
+    initialised."""
     m = config.model
-    model = FasterRCNNVGG16(
-        n_fg_class, extractor_channels=tuple(m.extractor_channels),
-        fc_size=m.fc_size, rpn_channels=m.rpn_channels,
-        ratios=tuple(m.ratios), anchor_scales=tuple(m.anchor_scales),
-        freeze_conv12=m.freeze_conv12, dropout=m.dropout,
-        min_size=m.min_size, max_size=m.max_size, normalize=m.normalize)
+    cls = backbone(m.backbone)
+    model = cls(n_fg_class, **cls.config_args(m))
     if m.pretrained is not None:
-        from fasterrcnn.interop.imagenet import load_vgg16_imagenet
         if not os.path.isfile(m.pretrained):
             raise ConfigError(
                 'model.pretrained {!r} does not exist: it should be the '
                 'ImageNet VGG16 weights as an npz of torchvision names (see '
                 'the README), or set model.pretrained=null to start from '
                 'random weights'.format(m.pretrained))
-        load_vgg16_imagenet(model, m.pretrained)
+        load_imagenet(model, m.pretrained)
     if m.init_from is not None:
         _init_from(model, m.init_from)
     return model
@@ -105,7 +104,6 @@ def _init_from(model, path):
     ratios and scales (the RPN's outputs are per anchor); sizes, freezing
     and normalisation are the config's to choose.
     """
-    from fasterrcnn.links.model_io import load_model
     source, _ = load_model(path)
     theirs = dict(source.namedparams())
     for name, param in model.namedparams():
@@ -160,7 +158,7 @@ def setup_optimizer(chain, lr, momentum=0.9, weight_decay=5e-4,
         # it record the parameters), so that every update counts.
         optimizer.is_changed(chain)
         comm.bcast_data(chain)
-    for link in chain.faster_rcnn.extractor.frozen_links():
+    for link in extractor.frozen_links(chain.faster_rcnn.extractor):
         link.disable_update()
     multipliers = {}
     for name, param in chain.namedparams():
@@ -186,7 +184,6 @@ class _SaveModel(training.Extension):
         self.trigger = triggers.ManualScheduleTrigger(iterations, 'iteration')
 
     def __call__(self, trainer):
-        from fasterrcnn.links.model_io import save_model
         save_model(self.model, os.path.join(trainer.out, 'model.npz'),
                    self.label_names)
 
@@ -274,7 +271,7 @@ def build_trainer(config, out, device=-1, progress=None, comm=None):
     model = build_model(config, n_fg_class)
     model.use_preset('evaluate')
     # Each example's flip and target sampling draw from a state of its own
-    # (fasterrcnn.training.seeding), derived from these seeds and its place
+    # (fasterrcnn.creators.seeding), derived from these seeds and its place
     # in the global order: the same run whatever the batch is split into.
     chain = FasterRCNNTrainChain(model, rpn_sigma=t.rpn_sigma,
                                  roi_sigma=t.roi_sigma,

@@ -12,8 +12,8 @@ import numpy
 from chainer.iterators import SerialIterator, _statemachine
 from chainer.iterators.order_samplers import ShuffleOrderSampler
 
+from fasterrcnn.creators.seeding import FLIP, example_random_state
 from fasterrcnn.data.prefetch import Prefetcher
-from fasterrcnn.training.seeding import FLIP, example_random_state
 from fasterrcnn.training.snapshot import RandomStateHolder
 
 
@@ -68,7 +68,7 @@ class ShardedIterator(SeededSerialIterator):
     ``rank`` of ``size`` reads and transforms only the contiguous share
     ``[rank * b, (rank + 1) * b)``, ``b = batch_size / size``. Each example
     is transformed with its own random state
-    (:func:`fasterrcnn.training.seeding.example_random_state` of ``seed``
+    (:func:`fasterrcnn.creators.seeding.example_random_state` of ``seed``
     and its key) and comes out with that key appended: ``(img, bbox,
     label, scale, key)``, the key being the example's number in the run's
     global order. The snapshot entries are those of

@@ -9,12 +9,12 @@ import pytest
 from fasterrcnn.chainercv.links import FasterRCNNVGG16
 from fasterrcnn.chainercv.pretrained import (FASTER_RCNN_VGG16_MODELS,
                                              VGG16_IMAGENET_URL, resolve)
-from fasterrcnn.interop.imagenet import load_vgg16_imagenet
-from fasterrcnn.links import vgg16
+from fasterrcnn.links.backbones import vgg16
+from fasterrcnn.links.backbones.vgg16 import conv_names
 from fasterrcnn.links.faster_rcnn import FasterRCNN
 from fasterrcnn.links.rpn import RegionProposalNetwork
-from fasterrcnn.links.vgg16 import conv_names
 from fasterrcnn.safe_npz import BadFileError
+from fasterrcnn.weights.imagenet import load_vgg16_imagenet
 from tests.hostile import assert_payload_is_live, assert_refused, hostile_npz
 
 

@@ -12,7 +12,7 @@ import pytest
 from fasterrcnn.backend import gpu_available
 from fasterrcnn.cli import evaluate as eval_script
 from fasterrcnn.data.shapes import LABEL_NAMES, generate_shapes
-from fasterrcnn.links.model_io import save_model
+from fasterrcnn.weights.model_io import save_model
 from tests.dummy_model import tiny_model
 from tests.hostile import (assert_payload_is_live, assert_refused, hostile_npz,
                            npz_arrays)

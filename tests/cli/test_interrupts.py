@@ -18,9 +18,9 @@ from fasterrcnn.cli import evaluate as evaluate_cli
 from fasterrcnn.cli import predict as predict_cli
 from fasterrcnn.cli import train as train_cli
 from fasterrcnn.data.shapes import LABEL_NAMES
-from fasterrcnn.links.model_io import save_model
 from fasterrcnn.safe_npz import check_npz
 from fasterrcnn.training.snapshot import list_snapshots
+from fasterrcnn.weights.model_io import save_model
 from tests.cli.test_train import ROOT, args, write_config
 from tests.dummy_model import tiny_model
 

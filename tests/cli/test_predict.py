@@ -15,8 +15,8 @@ from PIL import Image
 from fasterrcnn.backend import gpu_available
 from fasterrcnn.cli import predict as predict_cli
 from fasterrcnn.data.shapes import LABEL_NAMES
-from fasterrcnn.links.model_io import load_model, save_model
 from fasterrcnn.visualize import drawn_size
+from fasterrcnn.weights.model_io import load_model, save_model
 from tests.dummy_model import tiny_model
 from tests.hostile import (assert_payload_is_live, assert_refused, hostile_npz,
                            npz_arrays)

@@ -20,11 +20,11 @@ from fasterrcnn.cli import evaluate as eval_cli
 from fasterrcnn.cli import train as train_cli
 from fasterrcnn.data.bad_examples import scan
 from fasterrcnn.data.voc import VOCBboxDataset
-from fasterrcnn.links import model_io
 from fasterrcnn.links.train_chain import FasterRCNNTrainChain
 from fasterrcnn.training import builder
 from fasterrcnn.training.iterator import SeededSerialIterator
 from fasterrcnn.training.snapshot import list_snapshots
+from fasterrcnn.weights import model_io
 from tests.cli.test_train import ROOT, args, params, write_config
 
 

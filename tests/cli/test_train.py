@@ -10,8 +10,8 @@ import numpy
 import pytest
 
 from fasterrcnn.cli import train as train_cli
-from fasterrcnn.links.model_io import load_model
 from fasterrcnn.training import builder
+from fasterrcnn.weights.model_io import load_model
 from tests.hostile import (assert_payload_is_live, assert_refused, hostile_npz,
                            npz_arrays)
 

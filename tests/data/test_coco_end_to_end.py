@@ -11,7 +11,7 @@ from fasterrcnn.cli import evaluate as eval_cli
 from fasterrcnn.cli import train as train_cli
 from fasterrcnn.data.coco import voc_to_coco
 from fasterrcnn.data.shapes import LABEL_NAMES
-from fasterrcnn.links.model_io import save_model
+from fasterrcnn.weights.model_io import save_model
 from tests.cli.test_train import TINY
 from tests.dummy_model import tiny_model
 

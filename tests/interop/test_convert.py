@@ -7,8 +7,8 @@ import numpy
 import pytest
 
 from fasterrcnn.interop.convert import main
-from fasterrcnn.interop.state_dict import export_state_dict
-from fasterrcnn.links.model_io import load_model, save_model
+from fasterrcnn.weights.model_io import load_model, save_model
+from fasterrcnn.weights.state_dict import export_state_dict
 from tests.dummy_model import tiny_model
 from tests.hostile import Payload, assert_refused, hostile_npz, npz_arrays
 

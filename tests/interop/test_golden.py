@@ -1,6 +1,6 @@
 """The side-by-side comparison with the PyTorch version's recorded outputs.
 
-Runs ``python -m fasterrcnn.compare golden`` on the golden files (full
+Runs ``python -m fasterrcnn.interop.compare golden`` on the golden files (full
 VGG16, about 15 s each on 2 cores; the float64 file and the steps under a
 second BLAS kernel about 45 s each): every stage must be within tolerance.
 """
@@ -14,7 +14,7 @@ import sys
 import numpy
 import pytest
 
-from fasterrcnn import compare
+from fasterrcnn.interop import compare
 from tests.hostile import assert_payload_is_live, assert_refused, hostile_npz
 
 GOLDEN = os.path.join(os.path.dirname(__file__), '..', 'data', 'golden')
@@ -123,8 +123,8 @@ def test_training_steps_under_a_second_blas_kernel(tmp_path):
     assert check.stdout.strip().lower() == kernel.lower(), check.stdout
     rows_file = str(tmp_path / 'rows.json')
     done = subprocess.run(
-        [sys.executable, '-m', 'fasterrcnn.compare', 'golden', '--json',
-         rows_file, os.path.join(GOLDEN, 'sfr_seed2_steps.npz')],
+        [sys.executable, '-m', 'fasterrcnn.interop.compare', 'golden',
+         '--json', rows_file, os.path.join(GOLDEN, 'sfr_seed2_steps.npz')],
         env=env, capture_output=True, text=True)
     failed = [line for line in done.stdout.splitlines() if '| NO |' in line]
     assert done.returncode == 0 and not failed, (

@@ -1,5 +1,5 @@
 """Faster R-CNN VGG16 as the PyTorch version configures it
-(fasterrcnn/links/faster_rcnn_vgg16.py)."""
+(fasterrcnn/links/backbones/vgg16.py)."""
 
 import pytest
 

@@ -12,9 +12,9 @@ import pytest
 
 from fasterrcnn.cli import train as train_cli
 from fasterrcnn.evaluation.evaluator import DetectionVOCEvaluator
-from fasterrcnn.links.model_io import load_model, read_model_info
 from fasterrcnn.safe_npz import open_npz
 from fasterrcnn.training import builder
+from fasterrcnn.weights.model_io import load_model, read_model_info
 from tests.cli.test_train import TINY, Crash, crash_at_iteration, write_config
 
 pytestmark = pytest.mark.e2e

@@ -18,8 +18,9 @@ from fasterrcnn.chainercv.links.model.faster_rcnn.faster_rcnn_vgg import MEAN
 from fasterrcnn.chainercv.transforms import resize
 from fasterrcnn.chainercv.utils.testing import assert_is_detection_link
 from fasterrcnn.creators import anchor_target, proposal_target
-from fasterrcnn.links import train_chain, vgg16
-from fasterrcnn.links.vgg16 import conv_names
+from fasterrcnn.links import train_chain
+from fasterrcnn.links.backbones import vgg16
+from fasterrcnn.links.backbones.vgg16 import conv_names
 
 CHANNELS = (4, 4, 8, 8, 8)
 

@@ -5,9 +5,9 @@ import numpy
 from chainer import initializers
 
 from fasterrcnn.chainercv.pretrained import FASTER_RCNN_VGG16_MODELS, resolve
-from fasterrcnn.interop.imagenet import load_vgg16_imagenet
-from fasterrcnn.links import vgg16
+from fasterrcnn.links.backbones import vgg16
 from fasterrcnn.safe_npz import load_npz
+from fasterrcnn.weights.imagenet import load_vgg16_imagenet
 
 from .faster_rcnn import FasterRCNN
 from .region_proposal_network import RegionProposalNetwork

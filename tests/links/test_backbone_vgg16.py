@@ -1,10 +1,10 @@
-"""VGG16 extractor and RoI head (fasterrcnn/links/vgg16.py)."""
+"""VGG16 extractor and RoI head (fasterrcnn/links/backbones/vgg16.py)."""
 
 import chainer
 import numpy
 import pytest
 
-from fasterrcnn.links.vgg16 import VGG16
+from fasterrcnn.links.backbones.vgg16 import VGG16
 from tests.dummy_model import tiny_model
 
 

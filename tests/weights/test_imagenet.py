@@ -1,14 +1,14 @@
 """ImageNet VGG16 weights in torchvision's names, .npz or .pth
-(fasterrcnn/interop/imagenet.py). A tiny model of the same structure stands
+(fasterrcnn/weights/imagenet.py). A tiny model of the same structure stands
 in for full VGG16: only the shapes differ."""
 
 import numpy
 import pytest
 
-from fasterrcnn.interop.imagenet import load_vgg16_imagenet
-from fasterrcnn.interop.state_dict import FEATURE_INDEX
-from fasterrcnn.links.vgg16 import conv_names
+from fasterrcnn.links.backbones.vgg16 import conv_names
 from fasterrcnn.safe_npz import BadFileError
+from fasterrcnn.weights.imagenet import load_vgg16_imagenet
+from fasterrcnn.weights.state_dict import FEATURE_INDEX
 from tests.dummy_model import tiny_model
 from tests.hostile import assert_refused, hostile_npz
 

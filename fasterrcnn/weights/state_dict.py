@@ -12,7 +12,7 @@ linear layers ``(out, in)``, fc6's input the C-order flattening of the
 import numpy
 
 from fasterrcnn.backend import to_cpu
-from fasterrcnn.links.vgg16 import conv_names
+from fasterrcnn.links.backbones.vgg16 import conv_names
 
 #: ``vgg16().features`` index of each convolution (conv1_1 ... conv5_3).
 FEATURE_INDEX = (0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28)

@@ -12,10 +12,10 @@ the mean: train them with ``model.normalize: caffe``.
 
 import numpy
 
-from fasterrcnn.interop.state_dict import FEATURE_INDEX
-from fasterrcnn.interop.torch_checkpoint import load_torch_checkpoint
-from fasterrcnn.links.vgg16 import conv_names
+from fasterrcnn.links.backbones.vgg16 import conv_names
 from fasterrcnn.safe_npz import BadFileError, open_npz, read_entry
+from fasterrcnn.weights.state_dict import FEATURE_INDEX
+from fasterrcnn.weights.torch_checkpoint import load_torch_checkpoint
 
 
 def load_vgg16_imagenet(model, path, layout='torchvision'):
@@ -84,3 +84,17 @@ def _read(path, keys):
         return {k: state[k] for k in keys if k in state}
     with open_npz(path) as f:
         return {k: read_entry(f, k, path) for k in keys if k in f.files}
+
+
+#: Backbone name (:data:`fasterrcnn.links.backbones.BACKBONES`) -> the
+#: loader of its ImageNet weights (``model.pretrained``).
+LOADERS = {'vgg16': load_vgg16_imagenet}
+
+
+def load_imagenet(model, path):
+    """Load ImageNet weights into the extractor (and head) of ``model``, by
+    its backbone."""
+    if model.arch not in LOADERS:
+        raise ValueError('no ImageNet weights loader for the {} backbone'
+                         .format(model.arch))
+    LOADERS[model.arch](model, path)

@@ -1,5 +1,5 @@
-"""VGG16 feature extractor and RoI head (Faster R-CNN with VGG16, sec. 4).
-"""
+"""The VGG16 backbone (Faster R-CNN, sec. 4): extractor, RoI head and the
+model made of them, configured as the PyTorch version."""
 
 import chainer
 import chainer.functions as F
@@ -10,6 +10,8 @@ from chainer import initializers
 from fasterrcnn.functions.pooling import max_pooling_2d
 from fasterrcnn.functions.roi_pooling import roi_pooling_2d
 from fasterrcnn.links.convolution_2d import Convolution2D
+from fasterrcnn.links.faster_rcnn import FasterRCNN
+from fasterrcnn.links.rpn import RegionProposalNetwork
 
 #: Channels of VGG16's five blocks (conv1_x .. conv5_x).
 VGG16_CHANNELS = (64, 128, 256, 512, 512)
@@ -48,7 +50,8 @@ class Conv2DActiv(chainer.Chain):
 class VGG16(chainer.Chain):
     """conv1_1 .. conv5_3 with ReLU, max pooling after blocks 1-4, no pool5.
 
-    The output has stride 16. Each 2 x 2 pooling floors the size (PyTorch's
+    A padded-batch extractor (:mod:`fasterrcnn.links.extractor`). The output
+    has stride 16. Each 2 x 2 pooling floors the size (PyTorch's
     ``MaxPool2d(2, 2)``; chainer's default ``cover_all=True`` would round up
     and shift every later cell), unless ``cover_all`` (chainercv's VGG16).
 
@@ -66,6 +69,9 @@ class VGG16(chainer.Chain):
             (weights named ``conv1_1/conv/W``, chainercv's layout) rather
             than directly (``conv1_1/W``).
     """
+
+    #: Input pixels per output cell.
+    feat_stride = FEAT_STRIDE
 
     def __init__(self, channels=VGG16_CHANNELS, freeze_conv12=True,
                  initialW=None, cover_all=False, activ_links=False):
@@ -88,6 +94,11 @@ class VGG16(chainer.Chain):
                             link(in_channels, self.channels[b], 3, 1, 1,
                                  initialW=initialW))
                     in_channels = self.channels[b]
+
+    @property
+    def out_channels(self):
+        """Channels of the output: the last block's width."""
+        return self.channels[-1]
 
     def conv(self, name):
         """The convolution link ``name`` (``'conv1_1'`` ...), wherever it is
@@ -266,3 +277,81 @@ class VGG16RoIHead(chainer.Chain):
         if self.dropout:
             h = F.dropout(h)
         return self.cls_loc(h), self.score(h)
+
+
+class FasterRCNNVGG16(FasterRCNN):
+    """Faster R-CNN VGG16.
+
+    Initialisation as the PyTorch version: RPN convolutions N(0, 0.01), head
+    scores N(0, 0.01), head boxes N(0, 0.001), zero biases. The extractor
+    and fc6 / fc7 start He-normal; ImageNet weights or a trained model are
+    loaded over them (:mod:`fasterrcnn.weights`).
+
+    Args:
+        n_fg_class (int): object classes, without the background.
+        extractor_channels (tuple of 5 ints): VGG16 block widths; smaller
+            widths keep the structure and stride 16 (for CPU demos).
+        fc_size (int): width of fc6 / fc7 (4096).
+        rpn_channels (int): channels of the RPN's 3 x 3 conv (512, or the
+            last block's width when smaller).
+        ratios, anchor_scales: anchors (3 ratios x 3 scales).
+        freeze_conv12 (bool): keep conv1_1 .. conv2_2 fixed (default, as
+            there).
+        dropout (bool): dropout after fc6 / fc7 (off, as there).
+        min_size, max_size (int): the resize of ``prepare``.
+        normalize (str): ``'torchvision'`` or ``'caffe'``, to match the
+            weights.
+        proposal_creator_params (dict): for the RPN's ProposalCreator.
+    """
+
+    #: The backbone's name in the model file and the config
+    #: (:data:`fasterrcnn.links.backbones.BACKBONES`).
+    arch = 'vgg16'
+    feat_stride = FEAT_STRIDE
+
+    def __init__(self, n_fg_class, extractor_channels=VGG16_CHANNELS,
+                 fc_size=4096, rpn_channels=None, ratios=(0.5, 1, 2),
+                 anchor_scales=(8, 16, 32), freeze_conv12=True,
+                 dropout=False, min_size=600, max_size=1000,
+                 normalize='torchvision', proposal_creator_params=None):
+        #: The constructor's arguments, saved with the weights (model_io).
+        init_args = dict(
+            n_fg_class=int(n_fg_class),
+            extractor_channels=[int(c) for c in extractor_channels],
+            fc_size=int(fc_size), rpn_channels=rpn_channels,
+            ratios=[float(r) for r in ratios],
+            anchor_scales=[float(s) for s in anchor_scales],
+            freeze_conv12=bool(freeze_conv12), dropout=bool(dropout),
+            min_size=int(min_size), max_size=int(max_size),
+            normalize=normalize,
+            proposal_creator_params=dict(proposal_creator_params or {}))
+        if n_fg_class < 1:
+            raise ValueError('n_fg_class must be at least 1, got {}'.format(
+                n_fg_class))
+        extractor = VGG16(extractor_channels, freeze_conv12=freeze_conv12)
+        top = extractor.out_channels
+        stride = extractor.feat_stride
+        rpn = RegionProposalNetwork(
+            top, rpn_channels or min(512, top), ratios=ratios,
+            anchor_scales=anchor_scales, feat_stride=stride,
+            proposal_creator_params=proposal_creator_params)
+        head = VGG16RoIHead(n_fg_class + 1, in_channels=top, fc_size=fc_size,
+                            roi_size=7, spatial_scale=1. / stride,
+                            dropout=dropout)
+        super(FasterRCNNVGG16, self).__init__(
+            extractor, rpn, head, min_size=min_size, max_size=max_size,
+            normalize=normalize)
+        self.n_fg_class = n_fg_class
+        self.init_args = init_args
+
+    @classmethod
+    def config_args(cls, model_config):
+        """The constructor's arguments (less ``n_fg_class``) that the
+        ``model.*`` keys of a config give (:mod:`fasterrcnn.config_keys`)."""
+        m = model_config
+        return dict(
+            extractor_channels=tuple(m.extractor_channels),
+            fc_size=m.fc_size, rpn_channels=m.rpn_channels,
+            ratios=tuple(m.ratios), anchor_scales=tuple(m.anchor_scales),
+            freeze_conv12=m.freeze_conv12, dropout=m.dropout,
+            min_size=m.min_size, max_size=m.max_size, normalize=m.normalize)

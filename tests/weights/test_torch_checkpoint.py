@@ -1,5 +1,5 @@
 """Reading the PyTorch version's .pth files as data only
-(fasterrcnn/interop/torch_checkpoint.py).
+(fasterrcnn/weights/torch_checkpoint.py).
 
 Needs torch: `make test` runs these in the numpy 2 environment, which has
 the CPU build of torch; the numpy 1.26 environment has none.
@@ -13,10 +13,10 @@ import zipfile
 import numpy
 import pytest
 
-from fasterrcnn.interop.torch_checkpoint import (load_torch_checkpoint,
+from fasterrcnn.safe_npz import BadFileError
+from fasterrcnn.weights.torch_checkpoint import (load_torch_checkpoint,
                                                  load_torch_file,
                                                  save_torch_state_dict)
-from fasterrcnn.safe_npz import BadFileError
 from tests.hostile import Payload, assert_refused
 
 torch = pytest.importorskip(

@@ -1,6 +1,6 @@
 """fasterrcnn-compare (and fasterrcnn-interop's errors): the command line
-and its error path (fasterrcnn/compare.py). The golden comparison itself is
-tested in tests/interop/test_golden.py."""
+and its error path (fasterrcnn/interop/compare.py). The golden comparison
+itself is tested in tests/interop/test_golden.py."""
 
 import os
 import subprocess
@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from fasterrcnn import compare
+from fasterrcnn.interop import compare
 
 
 def test_dump_torch_names_what_is_not_a_checkout(tmp_path, capsys):
@@ -46,7 +46,8 @@ def test_dump_torch_needs_a_weights_source(tmp_path, capsys):
 
 
 @pytest.mark.parametrize('command', [
-    ['fasterrcnn-compare'], [sys.executable, '-m', 'fasterrcnn.compare'],
+    ['fasterrcnn-compare'],
+    [sys.executable, '-m', 'fasterrcnn.interop.compare'],
     ['fasterrcnn-interop'], [sys.executable, '-m', 'fasterrcnn.interop']])
 def test_errors_name_the_installed_command(tmp_path, command):
     # Either way of running it, its errors speak of its installed name.
@@ -72,7 +73,7 @@ def test_errors_name_the_installed_command(tmp_path, command):
 def test_chainer2torch_without_torch_says_writing(
         tmp_path, capsys, monkeypatch):
     from fasterrcnn.interop import convert
-    from fasterrcnn.links.model_io import save_model
+    from fasterrcnn.weights.model_io import save_model
     from tests.dummy_model import tiny_model
     model_file = str(tmp_path / 'model.npz')
     save_model(tiny_model(2), model_file, ['a', 'b'])

@@ -9,7 +9,8 @@
         [--recipe-seed S] [--image IMG] [--train-steps N] [--dtype D]
         [--keep FILE.npz]
 
-(or ``python -m fasterrcnn.compare``, the same command). ``golden``: for
+(or ``python -m fasterrcnn.interop.compare``, the same command).
+``golden``: for
 each golden file (outputs recorded by simple-faster-rcnn-
 pytorch) it rebuilds the same weights (a recipe seed, or the checkpoint the
 file names), runs every recorded stage and prints one row per stage: the

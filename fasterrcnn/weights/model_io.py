@@ -1,8 +1,10 @@
 """Save and load a trained model with what is needed to rebuild it.
 
-A model file is a Chainer ``.npz`` of the FasterRCNNVGG16's parameters plus
-one entry, ``fasterrcnn_meta``, holding JSON: the constructor's arguments
-and the class names. ``eval.py`` and ``predict`` users need nothing else.
+A model file is a Chainer ``.npz`` of the model's parameters plus one entry,
+``fasterrcnn_meta``, holding JSON: the backbone (``arch``, a name of
+:data:`fasterrcnn.links.backbones.BACKBONES`; files without it are VGG16's),
+the constructor's arguments and the class names. ``eval.py`` and
+``predict`` users need nothing else.
 """
 
 import json
@@ -12,7 +14,7 @@ import chainer
 import numpy
 
 from fasterrcnn.atomic import atomic_write
-from fasterrcnn.links.faster_rcnn_vgg16 import FasterRCNNVGG16
+from fasterrcnn.links.backbones import backbone
 from fasterrcnn.safe_npz import (BadFileError, SafeNpzDeserializer, open_npz,
                                  read_entry)
 
@@ -23,7 +25,8 @@ def save_model(model, path, label_names=None, info=None):
     """Write ``model``'s weights and its architecture to ``path`` atomically.
 
     Args:
-        model (FasterRCNNVGG16): the model (on any device).
+        model (FasterRCNN): a backbone's model (on any device), with
+            ``arch`` and ``init_args``.
         path (str): the ``.npz`` file to write.
         label_names (sequence of str or None): the foreground class names.
         info (dict or None): more JSON entries for the record (``best.npz``
@@ -31,7 +34,8 @@ def save_model(model, path, label_names=None, info=None):
             :func:`read_model_info`.
     """
     meta = dict(info or {})
-    meta.update({'format': 1, 'init_args': model.init_args,
+    meta.update({'format': 1, 'arch': model.arch,
+                 'init_args': model.init_args,
                  'label_names': list(label_names) if label_names else None})
     arrays = {}
     chainer.serializers.DictionarySerializer(arrays).save(model)
@@ -68,7 +72,7 @@ def load_model(path):
                     path, META_KEY))
         meta = _read_meta(path, read_entry(f, META_KEY, path))
         try:
-            model = FasterRCNNVGG16(**meta['init_args'])
+            model = backbone(meta.get('arch', 'vgg16'))(**meta['init_args'])
         except (TypeError, ValueError) as e:
             raise BadFileError('{}: entry {!r} describes no valid model '
                                '({})'.format(path, META_KEY, e))

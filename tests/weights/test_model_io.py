@@ -1,4 +1,4 @@
-"""model.npz with its architecture (fasterrcnn/links/model_io.py)."""
+"""model.npz with its architecture (fasterrcnn/weights/model_io.py)."""
 
 import os
 
@@ -6,8 +6,8 @@ import chainer
 import numpy
 import pytest
 
-from fasterrcnn.links.model_io import load_model, save_model
 from fasterrcnn.safe_npz import BadFileError
+from fasterrcnn.weights.model_io import load_model, save_model
 from tests.dummy_model import tiny_model
 from tests.hostile import (assert_payload_is_live, assert_refused, hostile_npz,
                            npz_arrays)

@@ -1,10 +1,10 @@
-"""PyTorch-named weights <-> Chainer (fasterrcnn/interop/state_dict.py)."""
+"""PyTorch-named weights <-> Chainer (fasterrcnn/weights/state_dict.py)."""
 
 import numpy
 import pytest
 
-from fasterrcnn.interop import export_state_dict, load_state_dict
 from fasterrcnn.interop.golden import golden_state_dict
+from fasterrcnn.weights.state_dict import export_state_dict, load_state_dict
 from tests.dummy_model import tiny_model
 
 
