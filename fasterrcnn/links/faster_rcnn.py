@@ -88,7 +88,7 @@ class FasterRCNN(chainer.Chain):
         return self._forward(x, scale, sizes)
 
     def _forward(self, x, scale, sizes):
-        h, (_, _, rois, roi_indices, _), _ = self.propose(x, scale, sizes)
+        h, (_, _, rois, roi_indices, _, _), _ = self.propose(x, scale, sizes)
         roi_cls_locs, roi_scores = self.head(h, rois, roi_indices)
         return roi_cls_locs, roi_scores, rois, roi_indices
 
@@ -99,7 +99,8 @@ class FasterRCNN(chainer.Chain):
 
         Returns:
             tuple: ``features`` ``(N, C, H', W')``, the RPN's outputs
-            ``(rpn_locs, rpn_scores, rois, roi_indices, anchor)`` (see
+            ``(rpn_locs, rpn_scores, rois, roi_indices, anchor,
+            own_anchor)`` (see
             :meth:`fasterrcnn.links.rpn.RegionProposalNetwork.propose`) and
             ``feat_sizes``, ``(N, 2)`` each image's own cells of the
             feature map (None when ``sizes`` is None).
@@ -109,7 +110,7 @@ class FasterRCNN(chainer.Chain):
         if sizes is None:
             extractor_contract.check_input_size(img_size, stride)
             h = self.extractor(x)
-            return h, self.rpn(h, img_size, scale), None
+            return h, self._rpn(h, img_size, scale), None
         if not extractor_contract.supports_padding(self.extractor):
             raise ValueError(
                 'a padded batch needs an extractor with output_sizes '
@@ -121,6 +122,12 @@ class FasterRCNN(chainer.Chain):
         feat_sizes = self.extractor.output_sizes(sizes)
         return h, self.rpn.propose(h, img_size, scale, sizes, feat_sizes), \
             feat_sizes
+
+    def _rpn(self, h, img_size, scale):
+        """The RPN (its chainercv contract, five outputs) on a batch whose
+        images fill it; no image has anchors of its own, so the sixth
+        output is None for each."""
+        return tuple(self.rpn(h, img_size, scale)) + ([None] * len(h),)
 
     def use_preset(self, preset):
         """Set ``nms_thresh`` and ``score_thresh`` for ``predict``.

@@ -80,8 +80,9 @@ class RegionProposalNetwork(chainer.Chain):
 
     def forward(self, x, img_size, scale=1., img_sizes=None,
                 feat_sizes=None):
-        """See :meth:`propose` (the same)."""
-        return self.propose(x, img_size, scale, img_sizes, feat_sizes)
+        """chainercv's contract: the first five outputs of :meth:`propose`.
+        """
+        return self.propose(x, img_size, scale, img_sizes, feat_sizes)[:5]
 
     def propose(self, x, img_size, scale=1., img_sizes=None,
                 feat_sizes=None):
@@ -104,8 +105,10 @@ class RegionProposalNetwork(chainer.Chain):
             H'W'A, 2)`` Variables (background, foreground logits);
             ``rois`` ``(K, 4)`` float32 and ``roi_indices`` ``(K,)`` int32
             arrays (proposals of all images); ``anchor`` ``(H'W'A, 4)``
-            float32. Anchors are ordered cell by cell, the ``A`` anchors of a
-            cell together.
+            float32; ``own_anchor``, per image the positions of its own
+            anchors in ``anchor`` (an int array on ``x``'s device), or None
+            where the image fills the map. Anchors are ordered cell by cell,
+            the ``A`` anchors of a cell together.
         """
         n, _, hh, ww = x.shape
         xp = chainer.backend.get_array_module(x)
@@ -123,13 +126,14 @@ class RegionProposalNetwork(chainer.Chain):
         fg = fg[..., 1].reshape(n, -1)
         rpn_scores = F.reshape(rpn_scores, (n, -1, 2))
         scales = per_image(scale, n)
-        rois, roi_indices = [], []
+        rois, roi_indices, own_anchor = [], [], [None] * n
         for i in range(n):
             locs, scores, anchors, size = rpn_locs.array[i], fg[i], anchor, \
                 img_size
             if img_sizes is not None:
                 size = tuple(int(v) for v in img_sizes[i])
                 index = self.own_anchors(hh, ww, feat_sizes[i], xp)
+                own_anchor[i] = index
                 if index is not None:
                     locs, scores, anchors = locs[index], scores[index], \
                         anchor[index]
@@ -138,7 +142,7 @@ class RegionProposalNetwork(chainer.Chain):
             rois.append(roi)
             roi_indices.append(xp.full((len(roi),), i, dtype=numpy.int32))
         return (rpn_locs, rpn_scores, xp.concatenate(rois, axis=0),
-                xp.concatenate(roi_indices, axis=0), anchor)
+                xp.concatenate(roi_indices, axis=0), anchor, own_anchor)
 
     def own_anchors(self, height, width, feat_size, xp=numpy):
         """Positions of an image's own anchors in a padded feature map, or

@@ -1,15 +1,30 @@
 """Faster R-CNN with its training targets and losses, for the Trainer."""
 
+import collections
+
 import chainer
 import numpy
 
-from fasterrcnn.backend import get_array_module, to_cpu
+from fasterrcnn.backend import to_cpu
 from fasterrcnn.creators.anchor_target import AnchorTargetCreator
 from fasterrcnn.creators.proposal_target import ProposalTargetCreator
 from fasterrcnn.creators.sampling import as_random_state
 from fasterrcnn.creators.seeding import TARGETS, example_random_state
 from fasterrcnn.links.losses import faster_rcnn_losses
 from fasterrcnn.links.rpn import per_image
+
+#: One image's share of a training step, for the chain's observers:
+#: ``index`` in the batch; ``img`` ``(3, H, W)`` float32 prepared image (its
+#: own region of the batch, not copied); ``bbox`` ``(R, 4)`` float32
+#: ``(y_min, x_min, y_max, x_max)`` and ``label`` ``(R,)`` int32 ground
+#: truth in its pixels; ``gt_rpn_label`` ``(A,)`` int32 anchor labels (1
+#: object, 0 background, -1 not sampled) and ``rpn_score`` ``(A, 2)`` the
+#: RPN's logits of its anchors; ``gt_roi_label`` ``(S,)`` int32 and
+#: ``roi_score`` ``(S, n_class)`` the head's targets and logits of its
+#: sampled RoIs. Scores are Variables on the model's device.
+ImageTargets = collections.namedtuple('ImageTargets', (
+    'index', 'img', 'bbox', 'label', 'gt_rpn_label', 'rpn_score',
+    'gt_roi_label', 'roi_score'))
 
 
 class FasterRCNNTrainChain(chainer.Chain):
@@ -50,9 +65,10 @@ class FasterRCNNTrainChain(chainer.Chain):
             ProposalTargetCreator()
         self.random_state = as_random_state(random_state)
         self.sample_seed = sample_seed
-        #: A :class:`TargetRecord` that :meth:`forward` fills (the training
-        #: monitor's); None (the default) records nothing.
-        self.record = None
+        #: Callables given each image's :class:`ImageTargets` as
+        #: :meth:`forward` computes them (the training monitor's counts);
+        #: none by default.
+        self.observers = []
 
     def forward(self, imgs, bboxes, labels, scales, sizes=None, keys=None):
         """Mean total loss of a batch of images.
@@ -93,69 +109,91 @@ class FasterRCNNTrainChain(chainer.Chain):
         if len(bboxes) != n or len(labels) != n:
             raise ValueError('{} images but {} box and {} label arrays'
                              .format(n, len(bboxes), len(labels)))
-        if sizes is None:
-            own_sizes = [imgs.shape[2:]] * n
-        else:
-            sizes = numpy.asarray(to_cpu(sizes), dtype=numpy.int64) \
-                .reshape(n, 2)
-            own_sizes = [tuple(int(v) for v in size) for size in sizes]
-        model = self.faster_rcnn
-        features, rpn_out, feat_sizes = model.propose(
+        img_sizes = self._img_sizes(imgs, sizes)
+        features, rpn_out, _ = self.faster_rcnn.propose(
             imgs, per_image(scales, n), sizes)
-        rpn_locs, rpn_scores, rois, roi_indices, anchor = rpn_out
-
-        if keys is not None and self.sample_seed is not None:
-            keys = numpy.asarray(to_cpu(keys)).reshape(-1)
-            states = [example_random_state(self.sample_seed, TARGETS, key)
-                      for key in keys]
-        else:
-            states = [self.random_state] * n
-        samples = []
-        for i in range(n):
-            own_rois = rois if n == 1 else rois[roi_indices == i]
-            samples.append(self.proposal_targets(own_rois, bboxes[i],
-                                                 labels[i], states[i]))
-        sample_roi = self.xp.concatenate([roi for roi, _, _ in samples])
-        sample_roi_index = self.xp.concatenate([
-            self.xp.full((len(roi),), i, numpy.int32)
-            for i, (roi, _, _) in enumerate(samples)])
-        roi_cls_loc, roi_score = model.head(features, sample_roi,
-                                            sample_roi_index)
-
+        rpn_locs, rpn_scores, rois, roi_indices, anchor, own_anchor = \
+            rpn_out
+        states = self._states(keys, n)
+        samples, roi_cls_loc, roi_score = self._sample_rois(
+            features, rois, roi_indices, bboxes, labels, states)
         per_image_losses = []
         start = 0
-        hh, ww = features.shape[2:]
-        for i, (roi, gt_roi_loc, gt_roi_label) in enumerate(samples):
-            index = None if feat_sizes is None else \
-                model.rpn.own_anchors(hh, ww, feat_sizes[i], self.xp)
-            rpn_loc, rpn_score, own_anchor = rpn_locs[i], rpn_scores[i], \
+        for i, (_, gt_roi_loc, gt_roi_label) in enumerate(samples):
+            # Image i's share of the padded batch: its own anchors (the
+            # RPN's index of them) and its sampled RoIs.
+            index = own_anchor[i]
+            rpn_loc, rpn_score, img_anchor = rpn_locs[i], rpn_scores[i], \
                 anchor
             if index is not None:
                 rpn_loc, rpn_score = rpn_loc[index], rpn_score[index]
-                own_anchor = anchor[index]
+                img_anchor = anchor[index]
             gt_rpn_loc, gt_rpn_label = self.anchor_targets(
-                bboxes[i], own_anchor, own_sizes[i], states[i])
-            stop = start + len(roi)
-            own = slice(None) if n == 1 else slice(start, stop)
-            if self.record is not None:
-                self.record.add(gt_rpn_label, rpn_score, gt_roi_label,
-                                roi_score[own])
-                if i == 0:
-                    height, width = own_sizes[0]
-                    self.record.example = (imgs[0, :, :height, :width],
-                                           bboxes[0], labels[0])
+                bboxes[i], img_anchor, img_sizes[i], states[i])
+            stop = start + len(gt_roi_label)
+            rois_i = slice(None) if n == 1 else slice(start, stop)
+            start = stop
+            self._observe(ImageTargets(
+                i, imgs[i, :, :img_sizes[i][0], :img_sizes[i][1]],
+                bboxes[i], labels[i], gt_rpn_label, rpn_score, gt_roi_label,
+                roi_score[rois_i]))
             per_image_losses.append(faster_rcnn_losses(
                 rpn_loc, rpn_score, gt_rpn_loc, gt_rpn_label,
-                roi_cls_loc[own], roi_score[own], gt_roi_loc, gt_roi_label,
-                self.rpn_sigma, self.roi_sigma))
-            start = stop
-        if n == 1:
-            losses = per_image_losses[0]
-        else:
-            losses = {key: sum(loss[key] for loss in per_image_losses) / n
-                      for key in per_image_losses[0]}
+                roi_cls_loc[rois_i], roi_score[rois_i], gt_roi_loc,
+                gt_roi_label, self.rpn_sigma, self.roi_sigma))
+        losses = _mean_losses(per_image_losses)
         chainer.reporter.report(losses, self)
         return losses['loss']
+
+    @staticmethod
+    def _img_sizes(imgs, sizes):
+        """Each image's own ``(H, W)`` in the batch, as int pairs."""
+        n = len(imgs)
+        if sizes is None:
+            return [tuple(imgs.shape[2:])] * n
+        sizes = numpy.asarray(to_cpu(sizes), dtype=numpy.int64).reshape(n, 2)
+        return [tuple(int(v) for v in size) for size in sizes]
+
+    def _states(self, keys, n):
+        """The random state each image's targets draw from: its own (from
+        ``sample_seed`` and its key), else the chain's."""
+        if keys is not None and self.sample_seed is not None:
+            keys = numpy.asarray(to_cpu(keys)).reshape(-1)
+            return [example_random_state(self.sample_seed, TARGETS, key)
+                    for key in keys]
+        return [self.random_state] * n
+
+    def _sample_rois(self, features, rois, roi_indices, bboxes, labels,
+                     states):
+        """Every image's proposal targets (drawn image by image, before any
+        anchor target, as the PyTorch version's trainer), then the head on
+        all the sampled RoIs at once.
+
+        Returns:
+            tuple: per image ``(roi, gt_roi_loc, gt_roi_label)`` (see
+            :meth:`proposal_targets`), and the head's ``roi_cls_loc`` ``(S,
+            n_class * 4)`` and ``roi_score`` ``(S, n_class)`` Variables over
+            the images' samples in order.
+        """
+        n = len(states)
+        samples = []
+        for i in range(n):
+            img_rois = rois if n == 1 else rois[roi_indices == i]
+            samples.append(self.proposal_targets(img_rois, bboxes[i],
+                                                 labels[i], states[i]))
+        xp = self.xp
+        sample_roi = xp.concatenate([roi for roi, _, _ in samples])
+        sample_roi_index = xp.concatenate([
+            xp.full((len(roi),), i, numpy.int32)
+            for i, (roi, _, _) in enumerate(samples)])
+        roi_cls_loc, roi_score = self.faster_rcnn.head(
+            features, sample_roi, sample_roi_index)
+        return samples, roi_cls_loc, roi_score
+
+    def _observe(self, targets):
+        """Hand one image's targets and scores to each observer."""
+        for observer in self.observers:
+            observer(targets)
 
     def proposal_targets(self, rois, bbox, label, random_state=None):
         """The head's sampled RoIs and targets: calls
@@ -175,65 +213,10 @@ class FasterRCNNTrainChain(chainer.Chain):
                                           random_state or self.random_state)
 
 
-class TargetRecord(object):
-    """What a train chain saw, for the training monitor: confusion counts
-    on the sampled targets, and the first image of the latest batch.
-
-    Set it as the chain's ``record``; each image of each batch then adds
-    its counts (only the anchors and RoIs sampled for the losses, those
-    whose target label is not -1), until :meth:`reset`. Rows are the target
-    label, columns the arg-max of the scores. The arg-max and the selection
-    run where the scores are; only the picked labels come to the host.
-
-    Args:
-        n_class (int): the head's classes, background (0) included.
-
-    Attributes:
-        rpn (numpy.ndarray): ``(2, 2)`` int64 counts of the RPN, label 0
-            background, 1 object.
-        roi (numpy.ndarray): ``(n_class, n_class)`` int64 counts of the
-            head.
-        example (tuple or None): ``(img, bbox, label)`` of the first image
-            of the latest batch, as the chain got it (not copied): ``(3, H,
-            W)`` float32 prepared (normalised) image, ``(R, 4)`` float32
-            ``(y_min, x_min, y_max, x_max)`` boxes in its pixels, ``(R,)``
-            int32 labels in ``[0, n_class - 1)``.
-    """
-
-    def __init__(self, n_class):
-        self.n_class = n_class
-        self.example = None
-        self.reset()
-
-    def reset(self):
-        """Zero the counts (the example is kept)."""
-        self.rpn = numpy.zeros((2, 2), numpy.int64)
-        self.roi = numpy.zeros((self.n_class, self.n_class), numpy.int64)
-
-    def add(self, gt_rpn_label, rpn_score, gt_roi_label, roi_score):
-        """Count one image's sampled anchors and RoIs.
-
-        Args:
-            gt_rpn_label (array): ``(A,)`` int32 anchor labels: 1 object, 0
-                background, -1 not sampled.
-            rpn_score (array or Variable): ``(A, 2)`` float32 RPN logits.
-            gt_roi_label (array): ``(S,)`` int32 RoI labels in ``[0,
-                n_class)``, 0 background.
-            roi_score (array or Variable): ``(S, n_class)`` float32 head
-                logits.
-        """
-        self.rpn += _confusion(gt_rpn_label, rpn_score, 2)
-        self.roi += _confusion(gt_roi_label, roi_score, self.n_class)
-
-
-def _confusion(gt_label, score, n):
-    """``(n, n)`` int64 counts of (target label, arg-max of ``score``) over
-    the rows whose label is not -1."""
-    if isinstance(score, chainer.Variable):
-        score = score.array
-    xp = get_array_module(score)
-    gt_label = xp.asarray(gt_label).reshape(-1)
-    keep = gt_label >= 0
-    pred = xp.argmax(score[keep], axis=1)
-    pair = to_cpu(gt_label[keep].astype(numpy.int64) * n + pred)
-    return numpy.bincount(pair, minlength=n * n).reshape(n, n)
+def _mean_losses(per_image_losses):
+    """The losses averaged over the images (one image: its own, exactly)."""
+    if len(per_image_losses) == 1:
+        return per_image_losses[0]
+    n = len(per_image_losses)
+    return {key: sum(loss[key] for loss in per_image_losses) / n
+            for key in per_image_losses[0]}

@@ -27,6 +27,7 @@ rank 0's share of each batch.
 import os
 import sys
 
+import chainer
 import numpy
 from chainer import reporter as reporter_module
 from chainer.training import extension
@@ -34,9 +35,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from fasterrcnn.atomic import atomic_write
-from fasterrcnn.backend import to_cpu
+from fasterrcnn.backend import get_array_module, to_cpu
 from fasterrcnn.data.transforms import denormalize
-from fasterrcnn.links.train_chain import TargetRecord
 from fasterrcnn.training.extensions import every_iteration
 from fasterrcnn.visualize import draw_detections
 
@@ -141,8 +141,8 @@ class TrainingMonitor(extension.Extension):
             TensorBoard output.
         log_every (int): iterations between scalar writes.
         vis_every (int): iterations between pictures; 0: none.
-        record (TargetRecord or None): the train chain's record (its
-            ``record``), needed when ``vis_every`` > 0.
+        record (TargetRecord or None): the record among the train chain's
+            observers, needed when ``vis_every`` > 0.
         model (FasterRCNN): the model, for its predictions on the picture.
         label_names (sequence of str): the foreground class names.
         normalize (str or None): the training's input normalisation, to
@@ -270,7 +270,7 @@ def add_monitoring(trainer, config, chain, model, label_names, stream=None):
 
     Nothing is registered when ``train.tensorboard`` is False and
     ``train.vis_every`` is 0. With pictures the chain gets a
-    :class:`~fasterrcnn.links.train_chain.TargetRecord` as its ``record``.
+    :class:`TargetRecord` among its ``observers``.
     Call it in the process that writes (rank 0 of a ChainerMN run) only.
 
     Args:
@@ -295,10 +295,87 @@ def add_monitoring(trainer, config, chain, model, label_names, stream=None):
     record = None
     if t.vis_every:
         record = TargetRecord(model.n_class)
-        chain.record = record
+        chain.observers.append(record)
     monitor = TrainingMonitor(
         trainer.out, writer_class, t.log_every, vis_every=t.vis_every,
         record=record, model=model, label_names=label_names,
         normalize=config.model.normalize)
     trainer.extend(monitor, name='training_monitor')
     return monitor
+
+
+class TargetRecord(object):
+    """What a train chain saw, for the monitor's pictures: confusion counts
+    on the sampled targets, and the first image of the latest batch.
+
+    An observer of the chain (append it to its ``observers``): each image of
+    each batch adds its counts (only the anchors and RoIs sampled for the
+    losses, those whose target label is not -1), until :meth:`reset`. Rows
+    are the target label, columns the arg-max of the scores. The arg-max
+    and the selection run where the scores are; only the picked labels come
+    to the host.
+
+    Args:
+        n_class (int): the head's classes, background (0) included.
+
+    Attributes:
+        rpn (numpy.ndarray): ``(2, 2)`` int64 counts of the RPN, label 0
+            background, 1 object.
+        roi (numpy.ndarray): ``(n_class, n_class)`` int64 counts of the
+            head.
+        example (tuple or None): ``(img, bbox, label)`` of the first image
+            of the latest batch, as the chain got it (not copied): ``(3, H,
+            W)`` float32 prepared (normalised) image, ``(R, 4)`` float32
+            ``(y_min, x_min, y_max, x_max)`` boxes in its pixels, ``(R,)``
+            int32 labels in ``[0, n_class - 1)``.
+    """
+
+    def __init__(self, n_class):
+        self.n_class = n_class
+        self.example = None
+        self.reset()
+
+    def reset(self):
+        """Zero the counts (the example is kept)."""
+        self.rpn = numpy.zeros((2, 2), numpy.int64)
+        self.roi = numpy.zeros((self.n_class, self.n_class), numpy.int64)
+
+    def __call__(self, targets):
+        """Count one image's sampled anchors and RoIs.
+
+        Args:
+            targets (fasterrcnn.links.train_chain.ImageTargets): the image's
+                share of the step.
+        """
+        self.add(targets.gt_rpn_label, targets.rpn_score,
+                 targets.gt_roi_label, targets.roi_score)
+        if targets.index == 0:
+            self.example = (targets.img, targets.bbox, targets.label)
+
+    def add(self, gt_rpn_label, rpn_score, gt_roi_label, roi_score):
+        """Count sampled anchors and RoIs.
+
+        Args:
+            gt_rpn_label (array): ``(A,)`` int32 anchor labels: 1 object, 0
+                background, -1 not sampled.
+            rpn_score (array or Variable): ``(A, 2)`` float32 RPN logits.
+            gt_roi_label (array): ``(S,)`` int32 RoI labels in ``[0,
+                n_class)``, 0 background.
+            roi_score (array or Variable): ``(S, n_class)`` float32 head
+                logits.
+        """
+        self.rpn += _confusion(gt_rpn_label, rpn_score, 2)
+        self.roi += _confusion(gt_roi_label, roi_score, self.n_class)
+
+
+def _confusion(gt_label, score, n):
+    """``(n, n)`` int64 counts of (target label, arg-max of ``score``) over
+    the rows whose label is not -1."""
+    if isinstance(score, chainer.Variable):
+        score = score.array
+    xp = get_array_module(score)
+    gt_label = xp.asarray(gt_label).reshape(-1)
+    keep = gt_label >= 0
+    pred = xp.argmax(score[keep], axis=1)
+    pair = to_cpu(gt_label[keep].astype(numpy.int64) * n + pred)
+    return numpy.bincount(pair, minlength=n * n).reshape(n, n)

@@ -13,9 +13,8 @@ from PIL import Image
 from fasterrcnn.config import load_config
 from fasterrcnn.links import FasterRCNNTrainChain
 from fasterrcnn.links.faster_rcnn import PRESETS
-from fasterrcnn.links.train_chain import TargetRecord
 from fasterrcnn.training import builder
-from fasterrcnn.training.monitor import (INSTALL_HINT, accuracy,
+from fasterrcnn.training.monitor import (INSTALL_HINT, TargetRecord, accuracy,
                                          confusion_figure, figure_pixels)
 from fasterrcnn.visualize import drawn_size
 from tests.dummy_model import tiny_model
@@ -148,7 +147,8 @@ def test_the_chain_counts_its_sampled_targets():
     label = numpy.array([[0, 2]] * 2, numpy.int32)
     plain = FasterRCNNTrainChain(tiny_model(), random_state=3)
     chain = FasterRCNNTrainChain(tiny_model(), random_state=3)
-    chain.record = TargetRecord(chain.faster_rcnn.n_class)
+    record = TargetRecord(chain.faster_rcnn.n_class)
+    chain.observers.append(record)
     targets = {'rpn': [], 'roi': []}
     anchor_targets = chain.anchor_target_creator
     proposal_targets = chain.proposal_target_creator
@@ -172,12 +172,11 @@ def test_the_chain_counts_its_sampled_targets():
     # Each target label counted once, in its row (-1: not sampled).
     rpn = numpy.concatenate(targets['rpn'])
     numpy.testing.assert_array_equal(
-        chain.record.rpn.sum(axis=1), numpy.bincount(rpn[rpn >= 0],
-                                                     minlength=2))
+        record.rpn.sum(axis=1), numpy.bincount(rpn[rpn >= 0], minlength=2))
     roi = numpy.concatenate(targets['roi'])
     numpy.testing.assert_array_equal(
-        chain.record.roi.sum(axis=1), numpy.bincount(roi, minlength=4))
-    example_img, example_bbox, example_label = chain.record.example
+        record.roi.sum(axis=1), numpy.bincount(roi, minlength=4))
+    example_img, example_bbox, example_label = record.example
     numpy.testing.assert_array_equal(example_img, img[0])
     numpy.testing.assert_array_equal(example_bbox, bbox[0])
     numpy.testing.assert_array_equal(example_label, label[0])
@@ -219,4 +218,4 @@ def test_nothing_is_added_when_monitoring_is_off(data_dir, tmp_path):
                                           progress=False)
     assert 'training_monitor' not in trainer._extensions
     chain = trainer.updater.get_optimizer('main').target
-    assert chain.record is None
+    assert chain.observers == []
