@@ -80,7 +80,8 @@ def make_image_folder(root):
 
 
 def run(main, command, capsys):
-    """A command line of the guide run in this process; ``(status, out, err)``."""
+    """A command line of the guide, run in this process: ``(status, out,
+    err)``."""
     argv = shlex.split(command)
     assert argv[0] == '.venv/bin/python'
     status = main(argv[2:], prog=argv[1])
