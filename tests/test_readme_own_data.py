@@ -1,8 +1,9 @@
-"""The README's "Your own data" example, step by step, on generated images.
+"""The "Your own data" example of docs/data.md, step by step, on generated
+images.
 
-The steps are written here as the README shows them (the check at the end
+The steps are written here as docs/data.md shows them (the check at the end
 compares them line by line). The images and annotations are the shapes
-generator's, renamed to the README's ``cat`` and ``dog`` (VOC names, so
+generator's, renamed to the guide's ``cat`` and ``dog`` (VOC names, so
 that the warning about assumed VOC names can be seen), in a ``mydata/``
 holding only ``JPEGImages/`` and ``Annotations/``, as a labelling tool
 leaves it. Only the try of 20 iterations is run; the real run differs from
@@ -22,14 +23,14 @@ from fasterrcnn.cli import train as train_cli
 from fasterrcnn.data.shapes import generate_shapes
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-README = os.path.join(ROOT, 'README.md')
+GUIDE = os.path.join(ROOT, 'docs', 'data.md')
 HEADING = '## Your own data'
 
 SPLITS = r"""printf 'cat\ndog\n' > mydata/labels.txt
 mkdir -p mydata/ImageSets/Main
 ls mydata/Annotations | sed -n 's/\.xml$//p' | awk 'NR % 5 != 0' > mydata/ImageSets/Main/trainval.txt
 ls mydata/Annotations | sed -n 's/\.xml$//p' | awk 'NR % 5 == 0' > mydata/ImageSets/Main/test.txt
-"""  # noqa: E501  (as the README has them)
+"""  # noqa: E501  (as docs/data.md has them)
 
 CONFIG = """model:
   extractor_channels: [8, 16, 32, 64, 64]
@@ -79,7 +80,8 @@ def make_image_folder(root):
 
 
 def run(main, command, capsys):
-    """A README command line run in this process; ``(status, out, err)``."""
+    """A command line of the guide, run in this process: ``(status, out,
+    err)``."""
     argv = shlex.split(command)
     assert argv[0] == '.venv/bin/python'
     status = main(argv[2:], prog=argv[1])
@@ -113,7 +115,7 @@ def test_own_data_example(tmp_path, monkeypatch, capsys):
                 os.path.join(str(tmp_path), 'mydata'))) in err
     shutil.rmtree('result')
 
-    # The README's steps as written.
+    # The guide's steps as written.
     subprocess.run(['bash', '-c', SPLITS], check=True)
     with open('mydata/ImageSets/Main/test.txt') as f:
         assert f.read().split() == ['000004', '000009']
@@ -153,11 +155,10 @@ def section(text):
     return text[start:end if end >= 0 else len(text)]
 
 
-def test_readme_shows_the_example_as_run_here():
-    with open(README, encoding='utf-8') as f:
+def test_guide_shows_the_example_as_run_here():
+    with open(GUIDE, encoding='utf-8') as f:
         text = f.read()
-    if HEADING not in text:
-        pytest.skip('README.md has no "Your own data" section yet')
+    assert HEADING in text, 'docs/data.md has no "Your own data" section'
     shown = {line.strip() for line in section(text).splitlines()}
     for block in (SPLITS, CONFIG, TRY, EVALUATE):
         for line in block.strip().splitlines():

@@ -89,8 +89,8 @@ def build_model(config, n_fg_class):
             raise ConfigError(
                 'model.pretrained {!r} does not exist: it should be the '
                 'ImageNet VGG16 weights as an npz of torchvision names (see '
-                'the README), or set model.pretrained=null to start from '
-                'random weights'.format(m.pretrained))
+                'docs/training.md), or set model.pretrained=null to start '
+                'from random weights'.format(m.pretrained))
         load_imagenet(model, m.pretrained)
     if m.init_from is not None:
         _init_from(model, m.init_from)

@@ -154,15 +154,15 @@ def test_two_processes_killed_then_resumed(tmp_path, one_process):
 @pytest.mark.mpi
 @pytest.mark.e2e
 def test_one_update_of_the_demo_model_equal_to_float_rounding(tmp_path):
-    # The README's claim across process counts, on the demo's model (the
-    # narrow VGG16 of configs/shapes.yaml at its 192 x 256 size), not the
-    # tiny one: the same data order and draws give the same losses, and
-    # after one update the weights differ only by the order in which the
-    # gradients were summed. bench/process_drift.py measured at most 2e-7
-    # of a weight's largest value after one update under the Cooperlake,
-    # SkylakeX, Haswell, Zen, Sandybridge and Prescott kernels (and, after
-    # 3-8 updates, drift that a proposal crossing an NMS or top-k boundary
-    # starts: up to 3e-2).
+    # docs/training.md's claim across process counts (Scaling out), on the
+    # demo's model (the narrow VGG16 of configs/shapes.yaml at its 192 x 256
+    # size), not the tiny one: the same data order and draws give the same
+    # losses, and after one update the weights differ only by the order in
+    # which the gradients were summed. bench/process_drift.py measured at
+    # most 2e-7 of a weight's largest value after one update under the
+    # Cooperlake, SkylakeX, Haswell, Zen, Sandybridge and Prescott kernels
+    # (and, after 3-8 updates, drift that a proposal crossing an NMS or
+    # top-k boundary starts: up to 3e-2).
     from fasterrcnn.data.shapes import generate_shapes
     data = str(tmp_path / 'data')
     generate_shapes(data, n_train=4, n_test=2, seed=0)
