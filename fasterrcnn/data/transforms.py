@@ -281,20 +281,43 @@ def get_normalizer(normalize):
                 normalize, sorted(_NORMALIZERS))) from None
 
 
-class TrainTransform(object):
-    """The training-time transform: resize, normalise, random flip.
-
-    What the PyTorch version's ``Transform`` does, with the flip drawn from a
-    :class:`numpy.random.RandomState` of its own so that a run can be
-    reproduced and the state saved with ``random_state.get_state()``.
+def prepare_image(img, min_size, max_size, normalize):
+    """Resize and normalise one image for the network: the one definition
+    of the preprocessing (``FasterRCNN.prepare``, which the training
+    transform calls too).
 
     Args:
-        min_size (int): see :func:`scale_size`.
-        max_size (int): see :func:`scale_size`.
-        normalize: ``'torchvision'``, ``'caffe'``, ``None`` or a callable, see
-            :func:`get_normalizer`.
-        random_state (numpy.random.RandomState): source of the flips; None
-            makes a new, unseeded one.
+        img (numpy.ndarray): ``(3, H, W)`` float32 RGB in ``[0, 255]``.
+        min_size, max_size (int): see :func:`scale_size`.
+        normalize (callable): a normaliser (:func:`get_normalizer`).
+
+    Returns:
+        tuple: ``(3, H', W')`` float32 network input and the scale ``W' /
+        W`` (measured on the width, as the PyTorch version's predict does).
+    """
+    if img.ndim != 3 or img.shape[0] != 3:
+        raise ValueError('expected a (3, H, W) image, got shape {}'
+                         .format(img.shape))
+    width = img.shape[2]
+    _, size = scale_size(img.shape[1:], min_size, max_size)
+    img = normalize(resize(img, size))
+    return img, img.shape[2] / float(width)
+
+
+class TrainTransform(object):
+    """The training-time transform: the model's prepare, then a random
+    flip.
+
+    What the PyTorch version's ``Transform`` does, with the flip drawn from a
+    :class:`numpy.random.RandomState` so that a run can be reproduced.
+
+    Args:
+        prepare (callable): the model's ``prepare`` (``img`` to ``(network
+            input, scale)``, see :func:`prepare_image`), so that training
+            and prediction preprocess by one definition.
+        random_state (numpy.random.RandomState): source of the flips when
+            the call gives no state of its own; None makes a new, unseeded
+            one.
         flip (bool): random horizontal flips (False: never flip).
 
     It is called with one tuple ``(img, bbox, label)`` (as
@@ -312,11 +335,8 @@ class TrainTransform(object):
     H' / H`` (a float, as the PyTorch version computes it).
     """
 
-    def __init__(self, min_size=600, max_size=1000, normalize='torchvision',
-                 random_state=None, flip=True):
-        self.min_size = min_size
-        self.max_size = max_size
-        self.normalize = get_normalizer(normalize)
+    def __init__(self, prepare, random_state=None, flip=True):
+        self.prepare = prepare
         if random_state is None:
             random_state = numpy.random.RandomState()
         self.random_state = random_state
@@ -325,9 +345,8 @@ class TrainTransform(object):
     def __call__(self, in_data, random_state=None):
         img, bbox, label = in_data[:3]
         _, height, width = img.shape
-        _, out_size = scale_size((height, width), self.min_size,
-                                 self.max_size)
-        img = self.normalize(resize(img, out_size))
+        img, _ = self.prepare(img)
+        out_size = img.shape[1:]
         bbox = resize_bbox(bbox, (height, width), out_size)
         # The draw happens with flips off too, so that switching them off
         # leaves the other random streams where they were.
@@ -335,6 +354,7 @@ class TrainTransform(object):
         x_flip = bool(source.randint(2)) and self.flip
         img = flip(img, x_flip=x_flip)
         bbox = flip_bbox(bbox, out_size, x_flip=x_flip)
+        # The PyTorch version's training measures the scale on the height.
         scale = out_size[0] / float(height)
         return img, bbox, label, scale
 

@@ -8,7 +8,7 @@ from fasterrcnn.backend import to_cpu
 from fasterrcnn.boxes import (LOC_NORMALIZE_MEAN, LOC_NORMALIZE_STD, clip_bbox,
                               loc2bbox)
 from fasterrcnn.data.batch import pad_images
-from fasterrcnn.data.transforms import get_normalizer, resize, scale_size
+from fasterrcnn.data.transforms import get_normalizer, prepare_image
 from fasterrcnn.links import extractor as extractor_contract
 from fasterrcnn.nms import non_maximum_suppression
 
@@ -156,14 +156,8 @@ class FasterRCNN(chainer.Chain):
     def _prepare(self, img):
         """Network input and scale of one image (what :meth:`predict`
         uses; :meth:`prepare` returns it)."""
-        if img.ndim != 3 or img.shape[0] != 3:
-            raise ValueError('expected a (3, H, W) image, got shape {}'
-                             .format(img.shape))
-        width = img.shape[2]
-        _, size = scale_size(img.shape[1:], self.min_size, self.max_size)
-        img = self._normalize(resize(img, size))
-        # As the PyTorch version: the scale is measured on the width.
-        return img, img.shape[2] / float(width)
+        return prepare_image(img, self.min_size, self.max_size,
+                             self._normalize)
 
     def predict(self, imgs):
         """Detect objects in images.

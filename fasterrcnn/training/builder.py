@@ -276,8 +276,8 @@ def build_trainer(config, out, device=-1, progress=None, comm=None):
     chain = FasterRCNNTrainChain(model, rpn_sigma=t.rpn_sigma,
                                  roi_sigma=t.roi_sigma,
                                  sample_seed=t.seed + 2)
-    transform = TrainTransform(m.min_size, m.max_size,
-                               normalize=m.normalize, flip=config.data.flip)
+    # The model's own prepare: one definition of the preprocessing.
+    transform = TrainTransform(model.prepare, flip=config.data.flip)
     train_iter = ShardedIterator(train_data, t.batch_size, transform,
                                  seed=t.seed, transform_seed=t.seed + 1,
                                  rank=rank, size=size, prefetch=t.prefetch)

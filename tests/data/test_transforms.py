@@ -1,12 +1,15 @@
 """Resize, flip, normalisation and the training transform."""
 
+import functools
+
 import numpy
 import pytest
 
 from fasterrcnn.data.transforms import (TrainTransform, caffe_normalize,
                                         denormalize, flip, flip_bbox,
-                                        get_normalizer, resize, resize_bbox,
-                                        scale_size, torchvision_normalize)
+                                        get_normalizer, prepare_image, resize,
+                                        resize_bbox, scale_size,
+                                        torchvision_normalize)
 
 
 def bright_rectangle(size=(60, 80), box=(10, 20, 30, 50)):
@@ -148,8 +151,10 @@ def test_normalizers():
 def test_train_transform_box_follows_object_and_flip_is_random():
     img, bbox = bright_rectangle()
     label = numpy.array([3], dtype=numpy.int32)
-    transform = TrainTransform(90, 200, normalize=None,
-                               random_state=numpy.random.RandomState(0))
+    transform = TrainTransform(
+        functools.partial(prepare_image, min_size=90, max_size=200,
+                          normalize=get_normalizer(None)),
+        random_state=numpy.random.RandomState(0))
     flips = []
     for _ in range(20):
         out_img, out_bbox, out_label, scale = transform((img, bbox, label))
@@ -167,8 +172,10 @@ def test_train_transform_reproducible_and_normalised():
     label = numpy.array([0], dtype=numpy.int32)
     runs = []
     for _ in range(2):
-        transform = TrainTransform(60, 1000, 'torchvision',
-                                   numpy.random.RandomState(5))
+        transform = TrainTransform(
+            functools.partial(prepare_image, min_size=60, max_size=1000,
+                              normalize=get_normalizer('torchvision')),
+            numpy.random.RandomState(5))
         runs.append([transform((img, bbox, label)) for _ in range(6)])
     for a, b in zip(*runs):
         numpy.testing.assert_array_equal(a[0], b[0])
