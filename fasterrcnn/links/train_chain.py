@@ -33,8 +33,15 @@ class FasterRCNNTrainChain(chainer.Chain):
     The losses are reported through ``chainer.reporter`` as
     ``rpn_loc_loss``, ``rpn_cls_loss``, ``roi_loc_loss``, ``roi_cls_loss``
     and ``loss`` (``main/...`` in a Trainer). The proposal targets are drawn
-    before the anchor targets, both from ``random_state``, in the order of
-    the PyTorch version's trainer.
+    before the anchor targets, in the order of the PyTorch version's
+    trainer.
+
+    Where the draws come from: a training run (the builder) gives
+    ``sample_seed`` and each image's key, and every image draws from a state
+    of its own (:mod:`fasterrcnn.creators.seeding`), so that a run draws the
+    same whatever its batch is split into and resumes exactly with nothing
+    saved. Without them (chainercv's train chain, a test) every image draws
+    from ``random_state``.
 
     Args:
         faster_rcnn (FasterRCNN): the model.
@@ -42,13 +49,9 @@ class FasterRCNNTrainChain(chainer.Chain):
         anchor_target_creator, proposal_target_creator: the creators
             (defaults as the PyTorch version).
         random_state (numpy.random.RandomState or int or None): the state
-            the target sampling draws from; keep it in the snapshot for an
-            exact resume.
-        sample_seed (int or None): with it, an image given with its key
-            (see :meth:`forward`) draws its targets from a state of its own,
-            derived from this seed and the key, in place of
-            ``random_state`` (a run then draws the same whatever its batch
-            is split into).
+            of the draws when no image has a state of its own.
+        sample_seed (int or None): the seed the images' own states derive
+            from, with their keys (see :meth:`forward`).
     """
 
     def __init__(self, faster_rcnn, rpn_sigma=3., roi_sigma=1.,

@@ -9,11 +9,12 @@ only then renamed to its real name with :func:`os.replace`, so a crash never
 leaves a half-written file under a snapshot name: every file with such a
 name is complete.
 
-Random numbers that a resumed run must continue exactly (data order,
-augmentation, target sampling) come from :class:`numpy.random.RandomState`
-objects; wrap each in a :class:`RandomStateHolder` and register it with
-``trainer.extend(holder, name=...)`` so that its full state is part of the
-snapshot.
+A resumed run continues its random draws exactly without saving them: each
+example's flip and target sampling draw from a state derived from the run's
+seed and the example's place in the global order
+(:mod:`fasterrcnn.creators.seeding`). The one state carried from draw to
+draw, the iterator's shuffling order, is written into the snapshot through
+:class:`RandomStateHolder` (:mod:`fasterrcnn.training.iterator`).
 """
 
 import os
