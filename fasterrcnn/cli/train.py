@@ -39,7 +39,6 @@ SIGINT / SIGTERM, after writing a snapshot of the iteration reached.
 import argparse
 import errno
 import os
-import shlex
 import signal
 import sys
 import time
@@ -49,14 +48,12 @@ from fasterrcnn.backend import keep_freed_memory
 from fasterrcnn.cli.common import (EXIT_FAULT, EXIT_USER_ERROR, USER_ERRORS,
                                    RunFault, UserError, add_config_flags,
                                    add_device_flags, error_message,
-                                   run_command, select_gpu, sibling_command)
+                                   run_command, select_gpu)
+from fasterrcnn.cli.train_messages import (PROG, eval_hint, finished,
+                                           report_start)
 from fasterrcnn.config import dump_config, load_config, print_config_help
 from fasterrcnn.data.bad_examples import BadExampleError
-from fasterrcnn.data.summary import summarize_data
-from fasterrcnn.data.summary_coco import summarize_coco
-from fasterrcnn.safe_npz import DamagedFileError, load_npz, open_npz
-from fasterrcnn.training.best_model import BEST_FILE
-from fasterrcnn.training.builder import build_trainer, write_model
+from fasterrcnn.training.builder import build_trainer
 from fasterrcnn.training.distributed import (MismatchError, check_same_run,
                                              create_communicator,
                                              run_fingerprint)
@@ -66,12 +63,10 @@ from fasterrcnn.training.guard import (STOP_SIGNALS, NonFiniteLossError,
 from fasterrcnn.training.run_folder import (describe_changes, recorded_config,
                                             refuse_or_clear, resume_config,
                                             write_config)
-from fasterrcnn.training.schedule import schedule_warnings
 from fasterrcnn.training.snapshot import (NonFiniteWeightsError,
-                                          list_snapshots, snapshot_candidates)
-from fasterrcnn.weights.model_io import META_KEY
+                                          NotASnapshotError, describe_newest,
+                                          load_newest, snapshot_candidates)
 
-PROG = 'fasterrcnn-train'
 #: Seconds between an error line and MPI's abort (see :func:`run`).
 ABORT_GRACE_SECONDS = 0.5
 #: The errors of a full disk (or quota, or file size limit).
@@ -80,7 +75,7 @@ DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
 def build_parser(prog=PROG):
     parser = argparse.ArgumentParser(
-        prog=prog, description='Train Faster R-CNN VGG16 (Chainer Trainer).',
+        prog=prog, description='Train Faster R-CNN (Chainer Trainer).',
         epilog='Every config key, with its default: --help-config.')
     add_config_flags(parser)
     add_device_flags(parser)
@@ -184,42 +179,8 @@ def run_config(args, out, writer=True):
     return resume_config(folder, args.config, _overrides(args))
 
 
-def _refuse_model_file(path):
-    """A model file given to --resume: say what to do instead."""
-    with open_npz(path) as f:
-        if META_KEY in f.files:
-            raise UserError(
-                '--resume {0}: this is a model file (a run\'s model.npz), '
-                'not a trainer snapshot; to start training from its weights '
-                'use --set model.init_from={0}; to continue a run give its '
-                'snapshot_iter_<N>.npz or --resume auto'.format(path))
-
-
-def load_resume(trainer, candidates):
-    """Load the newest loadable snapshot of ``candidates`` into
-    ``trainer``.
-
-    A damaged file (truncated or corrupted, e.g. by a copy cut short) is
-    skipped with a warning, and the one before it tried; any other refusal
-    (a snapshot of another configuration, a model file) is an error.
-
-    Returns:
-        str or None: the snapshot loaded.
-    """
-    for k, path in enumerate(candidates):
-        try:
-            _refuse_model_file(path)
-            # Read as data only: nothing in a snapshot is unpickled or run.
-            load_npz(path, trainer, what='trainer snapshot')
-        except DamagedFileError as e:
-            if k + 1 == len(candidates):
-                raise
-            print('warning: {}; trying the previous snapshot, {}'.format(
-                error_message(e), candidates[k + 1]), file=sys.stderr,
-                flush=True)
-            continue
-        return path
-    return None
+def _warn(message):
+    print('warning: {}'.format(message), file=sys.stderr, flush=True)
 
 
 def setup(args, comm=None):
@@ -259,7 +220,10 @@ def setup(args, comm=None):
                 dump_config(config), list(iterator.dataset.ids)))
         except MismatchError as e:
             raise UserError(error_message(e)) from None
-    snapshot = load_resume(trainer, candidates)
+    try:
+        snapshot = load_newest(trainer, candidates, warn=_warn)
+    except NotASnapshotError as e:
+        raise UserError(error_message(e)) from None
     iteration, end = trainer.updater.iteration, config.train.iterations
     if snapshot is not None and iteration > end:
         raise UserError(
@@ -271,14 +235,6 @@ def setup(args, comm=None):
             iteration < end:
         print('resuming from {}'.format(snapshot), flush=True)
     return trainer, config, out, changes
-
-
-def _newest(out):
-    """Where the run's work is, for messages."""
-    found = list_snapshots(out)
-    if not found:
-        return 'no snapshot has been written yet'
-    return 'the newest snapshot, {}, is intact'.format(found[-1][1])
 
 
 def run(args):
@@ -308,66 +264,11 @@ def run(args):
         return status
 
 
-def report_start(config):
-    """Prints the data summary and a warning line for each part of the
-    configuration that will not do what it seems to (the VOC names assumed,
-    a schedule past the last iteration)."""
-    summarize = summarize_coco if config.data.format == 'coco' else \
-        summarize_data
-    lines, warnings = summarize(config)
-    print('\n'.join(lines), flush=True)
-    for line in warnings + schedule_warnings(config):
-        print('warning: {}'.format(line), file=sys.stderr, flush=True)
-
-
-def eval_hint(config, out, prog=PROG, verb='written to'):
-    """The closing line: where the model (and the best model) is and how
-    to evaluate it, with the evaluation command in the form this command
-    (``prog``) was started in
-    (:func:`~fasterrcnn.cli.common.sibling_command`)."""
-    eval_command = sibling_command('fasterrcnn-eval', 'eval.py',
-                                   'fasterrcnn.cli.evaluate', prog)
-    model = os.path.join(out, 'model.npz')
-    if getattr(config.data, 'format', 'voc') != 'voc':
-        # The format and the annotation files come from the run's config.
-        data = '--config {}'.format(shlex.quote(os.path.join(
-            out, 'config.yaml')))
-    else:
-        data = '--data {}'.format(shlex.quote(config.data.dir))
-        if config.data.test_split != 'test':
-            data += ' --split {}'.format(shlex.quote(config.data.test_split))
-    line = 'model {} {}; evaluate it with: {} --model {} {}'.format(
-        verb, model, eval_command, shlex.quote(model), data)
-    best = os.path.join(out, BEST_FILE)
-    if os.path.isfile(best):
-        line += '; the best of the evaluations is {} (--model {})'.format(
-            best, shlex.quote(best))
-    return line
-
-
-def _finished(trainer, config, out, writer, prog=PROG):
-    """A run resumed at its end: nothing to train; ``model.npz`` written
-    if the run stopped between its last snapshot and it."""
-    if not writer:
-        return 0
-    iteration = trainer.updater.iteration
-    model = os.path.join(out, 'model.npz')
-    verb = 'is at'
-    if not os.path.isfile(model):
-        write_model(trainer)
-        verb = 'written to'
-    print('the run in {} finished at iteration {}: nothing to train (to '
-          'train on, --resume auto --iterations N with N > {})'.format(
-              out, iteration, iteration), flush=True)
-    print(eval_hint(config, out, prog, verb=verb), flush=True)
-    return 0
-
-
 def _train(args, comm):
     trainer, config, out, changes = setup(args, comm)
     writer = comm is None or comm.rank == 0
     if trainer.updater.iteration == config.train.iterations:
-        return _finished(trainer, config, out, writer, args.prog)
+        return finished(trainer, config, out, writer, args.prog)
     if writer:
         report_start(config)
         os.makedirs(out, exist_ok=True)
@@ -400,10 +301,10 @@ def _train(args, comm):
     except (NonFiniteLossError, NonFiniteWeightsError) as e:
         raise RunFault('{}; the run stopped and {}: lower train.lr (or look '
                        'at the data), then --resume auto'.format(
-                           error_message(e), _newest(out))) from None
+                           error_message(e), describe_newest(out))) from None
     except KeyboardInterrupt:
         print('stopped at once at iteration {}; {}; continue with --resume '
-              'auto'.format(trainer.updater.iteration, _newest(out)),
+              'auto'.format(trainer.updater.iteration, describe_newest(out)),
               file=sys.stderr)
         return 128 + signal.SIGINT
     except OSError as e:
@@ -412,7 +313,7 @@ def _train(args, comm):
         raise RunFault('{} while writing {}; {}: free some space, then '
                        '--resume auto'.format(
                            os.strerror(e.errno), e.filename or 'in ' + out,
-                           _newest(out))) from None
+                           describe_newest(out))) from None
     summary = trainer.bad_example_log.summary()
     if summary and writer:
         print(summary)

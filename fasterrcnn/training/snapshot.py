@@ -28,6 +28,9 @@ from chainer import serializer as serializer_module
 from chainer import training
 
 from fasterrcnn.atomic import atomic_write
+from fasterrcnn.data.bad_examples import one_line
+from fasterrcnn.safe_npz import DamagedFileError, load_npz, open_npz
+from fasterrcnn.weights.model_io import META_KEY
 
 SNAPSHOT_PREFIX = 'snapshot_iter_'
 SNAPSHOT_SUFFIX = '.npz'
@@ -326,3 +329,60 @@ class RandomStateHolder(training.Extension):
             # The arrays were filled in place from the snapshot.
             self.random_state.set_state(
                 ('MT19937', key, int(pos), int(has_gauss), float(cached)))
+
+
+class NotASnapshotError(ValueError):
+    """A file given to resume from is a model file, not a snapshot."""
+
+
+def refuse_model_file(path):
+    """Raise :class:`NotASnapshotError`, saying what to do instead, when
+    ``path`` is a model file (a run's ``model.npz``)."""
+    with open_npz(path) as f:
+        if META_KEY in f.files:
+            raise NotASnapshotError(
+                '--resume {0}: this is a model file (a run\'s model.npz), '
+                'not a trainer snapshot; to start training from its weights '
+                'use --set model.init_from={0}; to continue a run give its '
+                'snapshot_iter_<N>.npz or --resume auto'.format(path))
+
+
+def load_newest(trainer, candidates, warn):
+    """Load the newest loadable snapshot of ``candidates`` into ``trainer``:
+    the one policy of resuming.
+
+    A damaged file (truncated or corrupted, e.g. by a copy cut short) is
+    skipped with a warning, and the one before it tried; any other refusal
+    (a snapshot of another configuration, a model file) is an error.
+
+    Args:
+        trainer (chainer.training.Trainer): the run to load into.
+        candidates (list of str): snapshot paths, newest first
+            (:func:`snapshot_candidates`).
+        warn (callable): takes the one-line warning of a skipped file.
+
+    Returns:
+        str or None: the snapshot loaded.
+    """
+    for k, path in enumerate(candidates):
+        try:
+            refuse_model_file(path)
+            # Read as data only: nothing in a snapshot is unpickled or run.
+            load_npz(path, trainer, what='trainer snapshot')
+        except DamagedFileError as e:
+            if k + 1 == len(candidates):
+                raise
+            warn('{}; trying the previous snapshot, {}'.format(
+                one_line(e), candidates[k + 1]))
+            continue
+        return path
+    return None
+
+
+def describe_newest(out):
+    """Where the run's work is, for messages: the newest snapshot of
+    ``out``."""
+    found = list_snapshots(out)
+    if not found:
+        return 'no snapshot has been written yet'
+    return 'the newest snapshot, {}, is intact'.format(found[-1][1])
