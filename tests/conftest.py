@@ -13,10 +13,11 @@ def _mpi_available():
     return importlib.util.find_spec('mpi4py') is not None
 
 
-@pytest.fixture(scope='module')
+@pytest.fixture(scope='session')
 def data_dir(tmp_path_factory):
     """A tiny shapes data set (4 training and 2 test images of 64 x 80)
-    for the tests that train end to end."""
+    for the tests that train end to end: made once per session, read only
+    (a test that changes data copies it first)."""
     from fasterrcnn.data.shapes import generate_shapes
     path = str(tmp_path_factory.mktemp('shapes'))
     generate_shapes(path, n_train=4, n_test=2, seed=0, size=(64, 80),

@@ -28,6 +28,10 @@ from fasterrcnn.weights import model_io
 from tests.cli.test_train import ROOT, args, params, write_config
 
 
+# Every test here trains the tiny model (or stops it) end to end.
+pytestmark = pytest.mark.e2e
+
+
 @pytest.fixture(scope='module')
 def whole(tmp_path_factory, data_dir):
     """The tiny run left alone: its final weights."""

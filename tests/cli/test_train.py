@@ -69,6 +69,7 @@ def crash_at_iteration(monkeypatch, iteration, built=None):
     return build
 
 
+@pytest.mark.e2e
 def test_interrupted_and_resumed_run_ends_with_the_same_weights(
         tmp_path, data_dir, monkeypatch):
     config = write_config(tmp_path, data_dir)
@@ -98,6 +99,7 @@ def test_interrupted_and_resumed_run_ends_with_the_same_weights(
         assert '"iteration": 6' in f.read()
 
 
+@pytest.mark.e2e
 def test_resume_auto_with_no_snapshot_starts_afresh(tmp_path, data_dir):
     config = write_config(tmp_path, data_dir)
     out = os.path.join(str(tmp_path), 'fresh')
@@ -189,6 +191,7 @@ def one_error_line(capsys):
     return lines[0]
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize('key', ['updater/iteration', 'updater/model:main/'
                                  'extractor/conv1_1/W'])
 def test_resume_from_a_snapshot_that_would_run_code(tmp_path, data_dir,
@@ -206,6 +209,7 @@ def test_resume_from_a_snapshot_that_would_run_code(tmp_path, data_dir,
     assert not os.path.exists(os.path.join(out, 'model.npz'))
 
 
+@pytest.mark.e2e
 def test_resume_from_a_snapshot_of_another_config(tmp_path, data_dir,
                                                   finished_run, capsys):
     config = write_config(tmp_path, data_dir)
@@ -218,6 +222,7 @@ def test_resume_from_a_snapshot_of_another_config(tmp_path, data_dir,
     assert 'has shape' in line and 'trainer snapshot' in line
 
 
+@pytest.mark.e2e
 def test_resume_from_a_model_file(tmp_path, data_dir, finished_run, capsys):
     config = write_config(tmp_path, data_dir)
     argv = args(config, str(tmp_path), '--resume', finished_run['model'])
@@ -255,6 +260,7 @@ def test_the_script_and_the_installed_command(command):
         'run in a folder: --out DIR --resume auto')
 
 
+@pytest.mark.e2e
 def test_init_from_a_model_file(tmp_path, data_dir, finished_run, capsys):
     config = write_config(tmp_path, data_dir)
     out = os.path.join(str(tmp_path), 'out')
@@ -286,6 +292,7 @@ def test_init_from_a_model_file(tmp_path, data_dir, finished_run, capsys):
     assert 'model.init_from' in line and 'head/' in line and 'shape' in line
 
 
+@pytest.mark.e2e
 def test_minibatches_train_and_evaluate(tmp_path, data_dir, capsys):
     config = write_config(tmp_path, data_dir)
     out = os.path.join(str(tmp_path), 'batched')
