@@ -61,7 +61,7 @@ def test_writes_json_and_drawings(files, capsys, tmp_path):
     assert record['label_names'] == list(LABEL_NAMES)
     assert record['use_07_metric'] is True and record['metric'] == 'voc07'
     assert record['map'] == record['map_voc07']
-    for metric in ('voc07', 'area'):
+    for metric in ('voc07', 'voc'):
         value = record['map_' + metric]
         assert value is None or 0.0 <= value <= 1.0
         ap = record['ap_' + metric]
@@ -96,8 +96,8 @@ def test_config_supplies_what_the_command_line_leaves_out(files, capsys,
         record = json.load(f)
     assert record['split'] == 'trainval'
     assert record['n_images'] == 1 and record['n_images_in_split'] == 2
-    assert record['metric'] == 'area'
-    assert record['map'] == record['map_area']
+    assert record['metric'] == 'voc'
+    assert record['map'] == record['map_voc']
     assert 'eval.use_07_metric is false' in out
 
     # The command line wins over the config.
@@ -225,7 +225,7 @@ def test_on_the_gpu(files, capsys, tmp_path):
     assert gpu['n_images'] == cpu['n_images'] == 3
     # An untrained model's scores are nearly tied, so the ranking (and the
     # AP) may differ a little between devices; only the range is checked.
-    for metric in ('voc07', 'area'):
+    for metric in ('voc07', 'voc'):
         assert gpu['map_' + metric] is None or \
             0.0 <= gpu['map_' + metric] <= 1.0
 

@@ -417,7 +417,7 @@ def test_a_full_disk_is_one_line_with_status_3(files, capsys, tmp_path,
                                                monkeypatch):
     def full(path, data):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), path)
-    monkeypatch.setattr(predict_cli, 'write_json_atomic', full)
+    monkeypatch.setattr(predict_cli, 'write_json', full)
     out = str(tmp_path / 'out')
     code, stdout, err = run(['--model', files['model'], '--out', out,
                              files['folder']], capsys)

@@ -234,7 +234,7 @@ def test_grayscale_jpeg_becomes_rgb(tmp_path):
 
 def test_decompression_bomb_is_a_one_line_bad_example(tmp_path, monkeypatch):
     from fasterrcnn.data.bad_examples import BadExampleError
-    from fasterrcnn.data.voc import read_image
+    from fasterrcnn.data.image import read_image
     path = str(tmp_path / 'huge.png')
     Image.new('RGB', (40, 30)).save(path)
     # Pillow refuses, before decoding, an image of more than twice its
