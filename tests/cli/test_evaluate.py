@@ -12,6 +12,8 @@ import pytest
 from fasterrcnn.backend import gpu_available
 from fasterrcnn.cli import evaluate as eval_script
 from fasterrcnn.data.shapes import LABEL_NAMES, generate_shapes
+from fasterrcnn.evaluation.coco import MissingDependencyError
+from fasterrcnn.evaluation.metrics import METRICS
 from fasterrcnn.links.model_io import save_model
 from tests.dummy_model import tiny_model
 from tests.hostile import (assert_payload_is_live, assert_refused, hostile_npz,
@@ -79,6 +81,34 @@ def test_writes_json_and_drawings(files, capsys, tmp_path):
     assert sorted(os.listdir(vis)) == [i + '.png' for i in ids[:2]]
     with open(os.path.join(vis, ids[0] + '.png'), 'rb') as f:
         assert f.read(8) == b'\x89PNG\r\n\x1a\n'
+
+
+@pytest.mark.parametrize('name', list(METRICS))
+def test_every_metric_of_the_table(files, capsys, tmp_path, name):
+    metric = METRICS[name]
+    try:
+        metric.require()
+    except MissingDependencyError as e:
+        pytest.skip(str(e))
+    result = str(tmp_path / 'result.json')
+    code, out, err = run(['--model', files['model'], '--data', files['data'],
+                          '--metric', name, '--out', result,
+                          '--no-progress'], capsys)
+    assert code == 0, err
+    with open(result, encoding='utf-8') as f:
+        record = json.load(f)
+    assert record['metric'] == name
+    own = record['map_' + name] if metric.in_table else record[name]['map']
+    assert record['map'] == own
+    # The table's metrics always, the chosen one in any case.
+    for other in METRICS.values():
+        if other.in_table:
+            assert 'map_' + other.name in record
+            assert 'AP ' + other.title in out
+        else:
+            assert (other.name in record) == (other is metric)
+            assert (other.description in out) == (other is metric)
+    assert '({}; --metric {})'.format(metric.title, name) in out
 
 
 def test_config_supplies_what_the_command_line_leaves_out(files, capsys,
