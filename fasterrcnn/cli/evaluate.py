@@ -99,11 +99,10 @@ def build_parser(prog=PROG):
                              'data.test_annotations of the config, relative '
                              'to the data directory)')
     parser.add_argument('--metric', choices=tuple(METRICS),
-                        help='which mAP is the result: {} (default: '
+                        help='which mAP is the result ({}); default: '
                              'eval.metric of the config, else '
-                             'eval.use_07_metric; coco needs pycocotools)'
-                             .format(', '.join(
-                                 '{} ({})'.format(name, metric.title)
+                             'eval.use_07_metric'.format('; '.join(
+                                 '{}: {}'.format(name, metric.title)
                                  for name, metric in METRICS.items())))
     add_config_flags(parser)
     add_device_flags(parser)

@@ -209,7 +209,7 @@ class COCOMetric(object):
     name = 'coco'
     title = 'COCO AP@[.5:.95]'
     #: A section of its own, computed only when chosen: it needs
-    #: pycocotools and takes longer than the VOC metric.
+    #: pycocotools, an optional package.
     in_table = False
     numbers = COCO_METRICS
     description = 'COCO metric (pycocotools, at most 100 detections an image)'

@@ -4,8 +4,9 @@ evaluation run, its report and ``fasterrcnn-eval``.
 A metric is an object with:
 
 * ``name`` (str): its one name: a value of ``eval.metric`` and of
-  ``--metric``, and its name in results (``map_<name>`` in a JSON record,
-  ``validation/main/<name>/<number>`` in the Trainer's log);
+  ``--metric``, and its name in results (``map_<name>`` or a ``<name>``
+  block in a JSON record, ``validation/main/<name>/<number>`` in the
+  Trainer's log);
 * ``title`` (str): how tables and the closing line of ``fasterrcnn-eval``
   name it;
 * ``in_table`` (bool): True: cheap enough for every evaluation to compute

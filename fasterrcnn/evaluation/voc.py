@@ -292,8 +292,8 @@ class VOCMetric(object):
             curve (VOC2010 and later).
     """
 
-    #: One column of the table each: both VOC numbers cost a fraction of
-    #: the prediction, so every evaluation gives both.
+    #: One column of the table each: every evaluation gives both VOC
+    #: numbers (NumPy only, from the predictions already made).
     in_table = True
     #: Least IoU of a match, VOC's.
     iou_thresh = 0.5
