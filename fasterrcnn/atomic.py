@@ -1,6 +1,7 @@
 """Write a file so that a crash never leaves it half-written."""
 
 import contextlib
+import json
 import os
 import traceback
 import uuid
@@ -68,3 +69,20 @@ def atomic_write(path, binary=True):
             e.filename = path
         raise
     fsync_dir(directory)
+
+
+def write_json(path, data):
+    """Write ``data`` as indented JSON so that ``path`` is never left
+    half-written (see :func:`atomic_write`).
+
+    Args:
+        path (str): the file to write.
+        data: plain JSON data (dicts, lists, str, int, float, bool, None).
+
+    Raises:
+        ValueError: ``data`` holds a NaN or an infinity: JSON has no such
+            number, so a caller writes ``None`` for an undefined value.
+    """
+    with atomic_write(path, binary=False) as f:
+        json.dump(data, f, indent=2, allow_nan=False)
+        f.write('\n')

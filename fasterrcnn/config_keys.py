@@ -252,6 +252,9 @@ KEYS = (
         'iterations, a list names the iterations'),
     Key('eval.use_07_metric', bool, True,
         'PASCAL VOC2007 11-point AP (false: area under the curve)'),
+    # The names of fasterrcnn.evaluation.metrics.METRICS, in its order: the
+    # configuration sits below the evaluation package and cannot import
+    # it, so tests/evaluation/test_metrics.py checks that the two agree.
     Key('eval.metric', Optional[Literal['voc07', 'voc', 'coco']], None,
         'the evaluation\'s metric: \'voc07\' (11-point AP@0.5), \'voc\' '
         '(area AP@0.5) or \'coco\' (AP@[.5:.95], AP50, AP75, small / '

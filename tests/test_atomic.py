@@ -1,8 +1,10 @@
-"""atomic_write (fasterrcnn/atomic.py): the file is the old one or the whole
-new one, and a writer stopped half way leaves no traceback behind."""
+"""atomic_write and write_json (fasterrcnn/atomic.py): the file is the old
+one or the whole new one, and a writer stopped half way leaves no traceback
+behind."""
 
 import errno
 import gc
+import json
 import os
 import sys
 
@@ -10,7 +12,7 @@ import numpy
 import numpy.lib.format
 import pytest
 
-from fasterrcnn.atomic import atomic_write
+from fasterrcnn.atomic import atomic_write, write_json
 
 
 def test_complete_or_old(tmp_path):
@@ -61,3 +63,27 @@ def test_an_archive_stopped_half_way_leaves_no_traceback(
     gc.collect()
     assert [repr(u.exc_value) for u in seen] == []
     assert os.listdir(str(tmp_path)) == []
+
+
+def test_write_json_is_indented_and_ends_with_a_newline(tmp_path):
+    path = str(tmp_path / 'r.json')
+    data = {'map': 0.5, 'ap': {'cat': None, 'dog': 1.0}, 'label_names':
+            ['cat', 'dog'], 'n': 3, 'ok': True}
+    write_json(path, data)
+    with open(path, encoding='utf-8') as f:
+        text = f.read()
+    assert json.loads(text) == data
+    assert text.endswith('}\n') and '\n  "map": 0.5,' in text
+    assert os.listdir(str(tmp_path)) == ['r.json']
+
+
+@pytest.mark.parametrize('value', [float('nan'), float('inf')])
+def test_write_json_refuses_what_json_has_not_and_keeps_the_old(tmp_path,
+                                                                value):
+    path = str(tmp_path / 'r.json')
+    write_json(path, {'map': 0.5})
+    with pytest.raises(ValueError):
+        write_json(path, {'map': value})
+    with open(path, encoding='utf-8') as f:
+        assert json.load(f) == {'map': 0.5}
+    assert os.listdir(str(tmp_path)) == ['r.json']

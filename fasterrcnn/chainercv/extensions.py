@@ -3,10 +3,11 @@
 from fasterrcnn.evaluation import evaluator
 
 
-class DetectionVOCEvaluator(evaluator.DetectionVOCEvaluator):
-    """:class:`fasterrcnn.evaluation.DetectionVOCEvaluator` reporting as
-    chainercv does: ``main/map``, and ``main/ap/<name>`` for every name in
-    ``label_names`` (NaN for a class without AP; none without names).
+class DetectionVOCEvaluator(evaluator.DetectionEvaluator):
+    """:class:`fasterrcnn.evaluation.DetectionEvaluator` under chainercv's
+    name, reporting as chainercv does: ``main/map``, and ``main/ap/<name>``
+    for every name in ``label_names`` (NaN for a class without AP; none
+    without names).
 
     Args:
         iterator (chainer.dataset.Iterator or None): the test examples

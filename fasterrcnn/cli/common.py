@@ -19,6 +19,7 @@ from fasterrcnn.config import ConfigError
 from fasterrcnn.data.bad_examples import BadExampleError, one_line
 from fasterrcnn.safe_npz import BadFileError
 from fasterrcnn.training.run_folder import RunFolderError
+from fasterrcnn.weights.model_io import load_model
 
 #: Exit status of a mistake in the input (argparse's own for usage errors).
 EXIT_USER_ERROR = 2
@@ -95,6 +96,31 @@ def select_gpu(gpu):
                         .format(gpu, 'is' if count == 1 else 'are', count,
                                 '' if count == 1 else 's', count - 1))
     chainer.backends.cuda.get_device_from_id(gpu).use()
+
+
+def load_model_for_inference(path, preset, gpu=-1):
+    """A model file's model, ready to predict: thresholds of ``preset``, on
+    GPU ``gpu`` (made current) or the CPU.
+
+    The file is read as data only: nothing in a model file runs
+    (:class:`~fasterrcnn.safe_npz.BadFileError` otherwise).
+
+    Args:
+        path (str): a model file written by ``train_chainer.py`` (see
+            :mod:`fasterrcnn.weights.model_io`).
+        preset (str): a name in
+            :data:`fasterrcnn.links.faster_rcnn.PRESETS`.
+        gpu (int): the CUDA device; negative: the CPU.
+
+    Returns:
+        tuple: the model and its class names (None when the file has none).
+    """
+    model, label_names = load_model(path)
+    model.use_preset(preset)
+    if gpu >= 0:
+        select_gpu(gpu)
+        model.to_gpu()
+    return model, label_names
 
 
 #: The one-line text of an error (the data readers' own).

@@ -47,27 +47,27 @@ data set that do not match, an invalid config), with a one-line message.
 """
 
 import argparse
+import dataclasses
 import os
 import sys
 
 import fasterrcnn  # noqa: F401  (chainer through the compat import)
+from fasterrcnn.atomic import write_json
 from fasterrcnn.backend import keep_freed_memory
 from fasterrcnn.cli.common import (UserError, add_config_flags,
-                                   add_device_flags, positive_int, run_command,
-                                   select_gpu)
+                                   add_device_flags, load_model_for_inference,
+                                   positive_int, run_command)
 from fasterrcnn.config import KEYS_BY_NAME, load_config
 from fasterrcnn.data.bad_examples import (BAD_EXAMPLES_FILE, BadExampleLog,
                                           Subset, apply_policy)
 from fasterrcnn.data.datasets import open_split
 from fasterrcnn.data.voc import LABELS_FILE
 from fasterrcnn.evaluation.coco import MissingDependencyError
-from fasterrcnn.evaluation.report import (METRIC_TITLES, VIS_SCORE_THRESH,
-                                          format_ap, format_coco, format_table,
-                                          result_record, save_visualizations,
-                                          write_json_atomic)
-from fasterrcnn.evaluation.run import (METRIC_RESULT_NAMES, evaluate,
-                                       resolve_metric)
-from fasterrcnn.weights.model_io import load_model
+from fasterrcnn.evaluation.evaluate import evaluate
+from fasterrcnn.evaluation.metrics import METRICS, metrics_with, resolve_metric
+from fasterrcnn.evaluation.report import (VIS_SCORE_THRESH, format_ap,
+                                          format_sections, format_table,
+                                          result_record, save_visualizations)
 
 PROG = 'fasterrcnn-eval'
 VIS_N_DEFAULT = 10
@@ -98,11 +98,12 @@ def build_parser(prog=PROG):
                              'the images, a path as given (default: '
                              'data.test_annotations of the config, relative '
                              'to the data directory)')
-    parser.add_argument('--metric', choices=tuple(METRIC_RESULT_NAMES),
-                        help='which mAP is the result: voc07 (11-point), '
-                             'voc (area) or coco (AP@[.5:.95] and more, '
-                             'needs pycocotools) (default: eval.metric of '
-                             'the config, else eval.use_07_metric)')
+    parser.add_argument('--metric', choices=tuple(METRICS),
+                        help='which mAP is the result ({}); default: '
+                             'eval.metric of the config, else '
+                             'eval.use_07_metric'.format('; '.join(
+                                 '{}: {}'.format(name, metric.title)
+                                 for name, metric in METRICS.items())))
     add_config_flags(parser)
     add_device_flags(parser)
     parser.add_argument('--out', metavar='result.json',
@@ -222,10 +223,31 @@ def _config_notes(config, model):
 # --------------------------------------------------------------------------
 
 
-def run(args):
-    """Evaluate as ``args`` say; returns the exit status."""
-    overrides = args.set
-    config = load_config(args.config, overrides)
+@dataclasses.dataclass(frozen=True)
+class EvalOptions(object):
+    """What an evaluation does, from the command line and the config (the
+    command line wins).
+
+    Attributes:
+        data_dir (str): the data directory.
+        split (str or None): the VOC image set, or the COCO annotation file.
+        n_images (int or None): evaluate on the first ``n_images`` only.
+        metric: the entry of :data:`~fasterrcnn.evaluation.metrics.METRICS`
+            whose mean is *the* mAP of the run.
+        why (str): what chose ``metric``, for the closing line.
+        vis_n (int): how many images ``--vis-dir`` draws.
+    """
+    data_dir: str
+    split: object
+    n_images: object
+    metric: object
+    why: str
+    vis_n: int
+
+
+def resolve_options(args, config):
+    """The :class:`EvalOptions` of ``args`` and ``config``, or a UserError
+    for flags that do not go together."""
     data_dir = args.data if args.data is not None else config.data.dir
     if data_dir is None:
         raise UserError('no data directory: pass --data DIR or set data.dir '
@@ -247,68 +269,6 @@ def run(args):
     use_07_metric = config.eval.use_07_metric
     metric_key = args.metric if args.metric is not None \
         else config.eval.metric
-    metric = resolve_metric(metric_key, use_07_metric)
-    if args.vis_n is not None and args.vis_dir is None:
-        raise UserError('--vis-n needs --vis-dir (where to write the PNGs)')
-    vis_n = args.vis_n if args.vis_n is not None else VIS_N_DEFAULT
-    if args.out is not None:
-        _check_output_dir(args.out, '--out')
-
-    # Read as data only: nothing in a model file runs (BadFileError).
-    model, model_names = load_model(args.model)
-    if args.config is not None or overrides:
-        for note in _config_notes(config, model):
-            print(note, file=sys.stderr)
-
-    config_names = config.data.label_names
-    dataset = _open_dataset(config, data_dir, split, config_names)
-    names = match_classes(model.n_fg_class, model_names, dataset.label_names,
-                          _names_source(config_names, data_dir, dataset))
-    if names != dataset.label_names:
-        print('note: reading the data set with the model\'s class order '
-              '({})'.format(', '.join(names)), file=sys.stderr)
-        dataset = _open_dataset(config, data_dir, split, names)
-    split = dataset.split
-    n_in_split = len(dataset)
-    n = n_in_split if n_images is None else min(n_images, n_in_split)
-    if n == 0:
-        raise UserError('the {!r} split of {} lists no images'.format(
-            split, data_dir))
-    bad_log = BadExampleLog(
-        None if args.out is None else os.path.join(
-            os.path.dirname(os.path.abspath(args.out)), BAD_EXAMPLES_FILE))
-    examples = _check_examples(dataset, n, config.data.bad_examples,
-                               bad_log)
-
-    if args.vis_dir is not None:
-        try:
-            os.makedirs(args.vis_dir, exist_ok=True)
-        except OSError as e:
-            raise UserError('--vis-dir {}: {}'.format(args.vis_dir, e)) \
-                from None
-
-    device = 'cpu'
-    if args.gpu >= 0:
-        select_gpu(args.gpu)
-        model.to_gpu()
-        device = 'gpu:{}'.format(args.gpu)
-
-    try:
-        result = evaluate(model, examples, n_images=len(examples),
-                          progress=not args.no_progress,
-                          batch_size=config.eval.batch_size,
-                          coco=metric == 'coco')
-    except MissingDependencyError as e:
-        raise UserError(str(e)) from None
-
-    print('model: {}'.format(args.model))
-    print('data:  {} (split {!r}, {} of {} images)'.format(
-        data_dir, split, result['n_images'], n_in_split))
-    print(format_table(result, names))
-    if metric == 'coco':
-        print(format_coco(result['coco'], names))
-    main_map = result['coco']['map'] if metric == 'coco' else \
-        result['map_' + metric]
     if args.metric is not None:
         why = '--metric {}'.format(args.metric)
     elif metric_key is not None:
@@ -316,22 +276,108 @@ def run(args):
     else:
         why = 'the config asks for it: eval.use_07_metric is {}'.format(
             'true' if use_07_metric else 'false')
-    print('mAP {} ({}; {})'.format(format_ap(main_map),
-                                   METRIC_TITLES[metric], why))
+    if args.vis_n is not None and args.vis_dir is None:
+        raise UserError('--vis-n needs --vis-dir (where to write the PNGs)')
+    if args.out is not None:
+        _check_output_dir(args.out, '--out')
+    return EvalOptions(
+        data_dir=data_dir, split=split, n_images=n_images,
+        metric=resolve_metric(metric_key, use_07_metric), why=why,
+        vis_n=args.vis_n if args.vis_n is not None else VIS_N_DEFAULT)
+
+
+def open_examples(config, options, model, model_names, bad_log):
+    """The data set read with the model's classes, and its first images,
+    checked.
+
+    Returns:
+        tuple: the data set, its class names (in the model's label order)
+        and the examples to evaluate (see :func:`_check_examples`).
+    """
+    config_names = config.data.label_names
+    dataset = _open_dataset(config, options.data_dir, options.split,
+                            config_names)
+    names = match_classes(model.n_fg_class, model_names, dataset.label_names,
+                          _names_source(config_names, options.data_dir,
+                                        dataset))
+    if names != dataset.label_names:
+        print('note: reading the data set with the model\'s class order '
+              '({})'.format(', '.join(names)), file=sys.stderr)
+        dataset = _open_dataset(config, options.data_dir, options.split,
+                                names)
+    n_in_split = len(dataset)
+    n = n_in_split if options.n_images is None \
+        else min(options.n_images, n_in_split)
+    if n == 0:
+        raise UserError('the {!r} split of {} lists no images'.format(
+            dataset.split, options.data_dir))
+    examples = _check_examples(dataset, n, config.data.bad_examples,
+                               bad_log)
+    return dataset, names, examples
+
+
+def print_results(args, options, result, split, n_in_split, names,
+                  device):
+    """The table, each metric's own section and the closing lines."""
+    print('model: {}'.format(args.model))
+    print('data:  {} (split {!r}, {} of {} images)'.format(
+        options.data_dir, split, result['n_images'], n_in_split))
+    print(format_table(result, names))
+    for section in format_sections(result, names):
+        print(section)
+    metric = options.metric
+    print('mAP {} ({}; {})'.format(
+        format_ap(result['metrics'][metric.name]['map']), metric.title,
+        options.why))
     print('{} images in {:.1f} s ({:.2f} images/s, {})'.format(
         result['n_images'], result['seconds'], result['images_per_second'],
         device))
+
+
+def run(args):
+    """Evaluate as ``args`` say; returns the exit status."""
+    config = load_config(args.config, args.set)
+    options = resolve_options(args, config)
+
+    model, model_names = load_model_for_inference(args.model, 'evaluate',
+                                                  args.gpu)
+    if args.config is not None or args.set:
+        for note in _config_notes(config, model):
+            print(note, file=sys.stderr)
+    bad_log = BadExampleLog(
+        None if args.out is None else os.path.join(
+            os.path.dirname(os.path.abspath(args.out)), BAD_EXAMPLES_FILE))
+    dataset, names, examples = open_examples(config, options, model,
+                                             model_names, bad_log)
+    if args.vis_dir is not None:
+        try:
+            os.makedirs(args.vis_dir, exist_ok=True)
+        except OSError as e:
+            raise UserError('--vis-dir {}: {}'.format(args.vis_dir, e)) \
+                from None
+
+    try:
+        result = evaluate(model, examples, n_images=len(examples),
+                          progress=not args.no_progress,
+                          batch_size=config.eval.batch_size,
+                          metrics=metrics_with(options.metric))
+    except MissingDependencyError as e:
+        raise UserError(str(e)) from None
+
+    device = 'cpu' if args.gpu < 0 else 'gpu:{}'.format(args.gpu)
+    print_results(args, options, result, dataset.split, len(dataset), names,
+                  device)
     if bad_log.summary():
         print(bad_log.summary())
-
     if args.out is not None:
-        write_json_atomic(args.out, result_record(
-            result, args.model, data_dir, split, n_in_split, names,
-            use_07_metric, device, metric=metric))
+        write_json(args.out, result_record(
+            result, args.model, options.data_dir, dataset.split,
+            len(dataset), names, config.eval.use_07_metric, device,
+            metric=options.metric.name))
         print('results written to {}'.format(args.out))
     if args.vis_dir is not None:
         paths = save_visualizations(examples, result, names, args.vis_dir,
-                                    vis_n)
+                                    options.vis_n)
         print('{} drawing{} written to {}'.format(
             len(paths), '' if len(paths) == 1 else 's', args.vis_dir))
     return 0

@@ -59,23 +59,20 @@ import sys
 import numpy
 
 import fasterrcnn  # noqa: F401  (chainer through the compat import)
-from fasterrcnn.atomic import atomic_write
+from fasterrcnn.atomic import atomic_write, write_json
 from fasterrcnn.backend import keep_freed_memory
 from fasterrcnn.cli.common import (RunFault, UserError, add_device_flags,
-                                   error_message, positive_int, run_command,
-                                   select_gpu)
+                                   error_message, load_model_for_inference,
+                                   positive_int, run_command)
+from fasterrcnn.cli.predict_paths import (IMAGE_EXTENSIONS, check_outputs,
+                                          list_images, output_names)
 from fasterrcnn.data.bad_examples import BadExampleError
+from fasterrcnn.data.image import read_image
 from fasterrcnn.data.prefetch import read_ahead
-from fasterrcnn.data.voc import read_image
-from fasterrcnn.evaluation.report import write_json_atomic
-from fasterrcnn.evaluation.run import predict_images
 from fasterrcnn.links.faster_rcnn import PRESETS
 from fasterrcnn.progress import Progress
-from fasterrcnn.weights.model_io import load_model
 
 PROG = 'fasterrcnn-predict'
-#: File name endings (compared in lower case) of the images a folder gives.
-IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.ppm')
 #: The order of a box's four numbers in the JSON (the project's order).
 BBOX_ORDER = ('y_min', 'x_min', 'y_max', 'x_max')
 DEFAULT_PRESET = 'visualize'
@@ -127,100 +124,6 @@ def build_parser(prog=PROG):
                              'stopping')
     add_device_flags(parser)
     return parser
-
-
-# -- which images, under which names ---------------------------------------
-
-def _is_image_name(name):
-    return not name.startswith('.') and \
-        name.lower().endswith(IMAGE_EXTENSIONS)
-
-
-def list_images(paths):
-    """The image files that command-line paths name, in order.
-
-    A file is taken as it is (whatever its name: a bad one is found when
-    read); a folder gives its image files, sorted by name. A file named
-    twice (also through a folder) is taken once, where it first comes.
-
-    Args:
-        paths (sequence of str): files and folders.
-
-    Returns:
-        list of str: the image paths.
-
-    Raises:
-        UserError: a path does not exist, or a folder has no image files.
-    """
-    images, seen = [], set()
-    for path in paths:
-        if os.path.isdir(path):
-            found = sorted(name for name in os.listdir(path)
-                           if _is_image_name(name) and
-                           os.path.isfile(os.path.join(path, name)))
-            if not found:
-                raise UserError('{}: no image files in this folder (looked '
-                                'for {})'.format(path,
-                                                 ' '.join(IMAGE_EXTENSIONS)))
-            files = [os.path.join(path, name) for name in found]
-        elif os.path.exists(path):
-            files = [path]
-        else:
-            raise UserError('{}: no such file or folder'.format(path))
-        for image in files:
-            key = os.path.realpath(image)
-            if key not in seen:
-                seen.add(key)
-                images.append(image)
-    return images
-
-
-def output_names(images):
-    """A distinct output name (no extension) for each image.
-
-    An image keeps its file name without the extension unless an earlier
-    image has that name already; then it gets ``NAME_2``, ``NAME_3``, ...,
-    the first one that no image has and no earlier image was given. Names
-    are compared ignoring case, so that the outputs are distinct on a
-    case-insensitive file system too.
-
-    Args:
-        images (sequence of str): image paths, in order.
-
-    Returns:
-        list of str: one name per image.
-    """
-    stems = [os.path.splitext(os.path.basename(p))[0] for p in images]
-    # Every image's own name is reserved first, so that a renamed image
-    # never takes the name an image later in the list would keep.
-    taken = {stem.lower() for stem in stems}
-    used, names = set(), []
-    for stem in stems:
-        name = stem
-        if stem.lower() in used:
-            k = 2
-            while '{}_{}'.format(stem, k).lower() in taken:
-                k += 1
-            name = '{}_{}'.format(stem, k)
-            taken.add(name.lower())
-        used.add(name.lower())
-        names.append(name)
-    return names
-
-
-def _check_outputs(images, names, out):
-    """A UserError if an output file would replace one of the images (an
-    output folder that holds the inputs: ``x.png`` is also a drawing's
-    name)."""
-    inputs = {os.path.realpath(p) for p in images}
-    for image, name in zip(images, names):
-        for ext in ('.json', '.png'):
-            path = os.path.join(out, name + ext)
-            if os.path.realpath(path) in inputs:
-                raise UserError(
-                    '--out {}: the drawing or JSON of {} would replace the '
-                    'input image {}; choose another output folder'.format(
-                        out, image, path))
 
 
 # -- one image's outputs ---------------------------------------------------
@@ -302,15 +205,26 @@ def _read(images):
             yield i, None, e
 
 
-class _Writer(object):
-    """Predicts chunks of images and writes their outputs."""
+class _ChunkPredictor(object):
+    """Predicts chunks of images, one batch each, and writes each image's
+    JSON and PNG.
 
-    def __init__(self, model, label_names, args, images, names):
+    Args:
+        model: the model, with the thresholds to use.
+        label_names (sequence of str or None): its class names.
+        out (str): the output folder.
+        preset (str): the preset's name, for the JSON.
+        images (list of str): the image files; ``names`` (list of str): the
+            output name of each.
+    """
+
+    def __init__(self, model, label_names, out, preset, images, names):
         self.model, self.label_names = model, label_names
-        self.args, self.images, self.names = args, images, names
+        self.out, self.preset = out, preset
+        self.images, self.names = images, names
         self.n_images = self.n_detections = 0
 
-    def write(self, chunk):
+    def predict_and_write(self, chunk):
         """Predict ``chunk`` in one batch and write each image's JSON and
         PNG.
 
@@ -319,20 +233,19 @@ class _Writer(object):
                 ``images``, and its ``(3, H, W)`` float32 RGB array in
                 ``[0, 255]``.
         """
-        bboxes, labels, scores = predict_images(
-            self.model, [img for _, img in chunk], len(chunk))
+        bboxes, labels, scores = self.model.predict([img for _, img in chunk])
         for (i, img), bbox, label, score in zip(chunk, bboxes, labels,
                                                 scores):
-            out = os.path.join(self.args.out, self.names[i])
+            out = os.path.join(self.out, self.names[i])
             # Both or neither: the drawing first, then the JSON; stopped
             # in between (Ctrl-C, a full disk), the pair is removed.
             save_drawing(out + '.png', img, bbox, label, score,
                          self.label_names)
             try:
-                write_json_atomic(out + '.json', detection_record(
+                write_json(out + '.json', detection_record(
                     self.images[i], img.shape[1:], bbox, label, score,
-                    self.label_names, self.args.preset,
-                    self.model.nms_thresh, self.model.score_thresh))
+                    self.label_names, self.preset, self.model.nms_thresh,
+                    self.model.score_thresh))
             except BaseException:
                 for ext in ('.png', '.json'):
                     try:
@@ -344,48 +257,29 @@ class _Writer(object):
             self.n_detections += len(bbox)
 
 
-def run(args):
-    """Predict as ``args`` say; returns the exit status."""
-    images = list_images(args.inputs)
-    names = output_names(images)
-    if os.path.exists(args.out) and not os.path.isdir(args.out):
-        raise UserError('--out {}: exists and is not a folder'.format(
-            args.out))
-    _check_outputs(images, names, args.out)
+def predict_all(predictor, images, batch_size, skip_bad, progress):
+    """Read the images in order and predict them ``batch_size`` at a time
+    (the one place they are cut into batches).
 
-    # Read as data only: nothing in a model file runs (BadFileError).
-    model, label_names = load_model(args.model)
-    model.use_preset(args.preset)
-    if args.score_thresh is not None:
-        model.score_thresh = args.score_thresh
-    if args.gpu >= 0:
-        select_gpu(args.gpu)
-        model.to_gpu()
-    try:
-        os.makedirs(args.out, exist_ok=True)
-    except OSError as e:
-        raise UserError('--out: {}'.format(error_message(e))) from None
-    if not os.access(args.out, os.W_OK | os.X_OK):
-        raise UserError('--out {}: this folder is not writable'.format(
-            args.out))
+    Args:
+        predictor (_ChunkPredictor): predicts and writes a chunk.
+        images (list of str): the image files.
+        batch_size (int): images per ``predict`` call.
+        skip_bad (bool): leave a bad image out with a warning (else a
+            BadExampleError stops the run).
+        progress (bool): a progress bar on stderr.
 
-    for image, name in zip(images, names):
-        stem = os.path.splitext(os.path.basename(image))[0]
-        if name != stem:
-            print('note: {} is written as {}.json and {}.png (an earlier '
-                  'input has the name {})'.format(image, name, name, stem),
-                  file=sys.stderr)
-
-    writer = _Writer(model, label_names, args, images, names)
-    skipped = []
-    chunk = []
+    Returns:
+        list of str: the images left out.
+    """
+    skipped, chunk = [], []
     bar = Progress(len(images), desc='predict', unit='images',
-                   enabled=not args.no_progress)
+                   enabled=progress)
     try:
         # The next image is decoded on a thread while a chunk is predicted.
         for i, img, error in read_ahead(_read(images)):
             if error is not None:
-                if not args.skip_bad:
+                if not skip_bad:
                     raise BadExampleError(
                         '{} (pass --skip-bad to leave bad images out)'
                         .format(error_message(error)))
@@ -394,12 +288,12 @@ def run(args):
                     error_message(error)), file=sys.stderr, flush=True)
             else:
                 chunk.append((i, img))
-            if len(chunk) == args.batch_size:
-                writer.write(chunk)
+            if len(chunk) == batch_size:
+                predictor.predict_and_write(chunk)
                 chunk = []
             bar.update(i + 1 - len(chunk))
         if chunk:
-            writer.write(chunk)
+            predictor.predict_and_write(chunk)
             bar.update(len(images))
     except BaseException as e:
         # The error's one line is the last word: no closing progress line
@@ -409,20 +303,56 @@ def run(args):
             # Writing an output failed (a full disk): the outputs written
             # so far are complete (atomic), the rest missing.
             raise RunFault('{} ({} of {} images written to {})'.format(
-                error_message(e), writer.n_images, len(images), args.out)) \
-                from None
+                error_message(e), predictor.n_images, len(images),
+                predictor.out)) from None
         raise
     finally:
         bar.close()
+    return skipped
 
-    if writer.n_images == 0:
+
+def _make_output_folder(out):
+    try:
+        os.makedirs(out, exist_ok=True)
+    except OSError as e:
+        raise UserError('--out: {}'.format(error_message(e))) from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise UserError('--out {}: this folder is not writable'.format(out))
+
+
+def run(args):
+    """Predict as ``args`` say; returns the exit status."""
+    images = list_images(args.inputs)
+    names = output_names(images)
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise UserError('--out {}: exists and is not a folder'.format(
+            args.out))
+    check_outputs(images, names, args.out)
+
+    model, label_names = load_model_for_inference(args.model, args.preset,
+                                                  args.gpu)
+    if args.score_thresh is not None:
+        model.score_thresh = args.score_thresh
+    _make_output_folder(args.out)
+    for image, name in zip(images, names):
+        stem = os.path.splitext(os.path.basename(image))[0]
+        if name != stem:
+            print('note: {} is written as {}.json and {}.png (an earlier '
+                  'input has the name {})'.format(image, name, name, stem),
+                  file=sys.stderr)
+
+    predictor = _ChunkPredictor(model, label_names, args.out, args.preset,
+                                images, names)
+    skipped = predict_all(predictor, images, args.batch_size, args.skip_bad,
+                          not args.no_progress)
+    if predictor.n_images == 0:
         raise BadExampleError('every one of the {} image{} is bad; nothing '
                               'was written'.format(
                                   len(images),
                                   '' if len(images) == 1 else 's'))
     print('{} image{}, {} detection{} ({} skipped), written to {}'.format(
-        writer.n_images, '' if writer.n_images == 1 else 's',
-        writer.n_detections, '' if writer.n_detections == 1 else 's',
+        predictor.n_images, '' if predictor.n_images == 1 else 's',
+        predictor.n_detections, '' if predictor.n_detections == 1 else 's',
         len(skipped), args.out))
     return 0
 

@@ -1,8 +1,11 @@
-"""Data: the VOC reader, the synthetic shapes data set and the transforms.
+"""Data: image files (``image.py``), the detection data set base
+(``dataset.py``), the VOC and COCO readers (``voc.py``, ``coco.py``) and
+opening a split of either (``datasets.py``), the synthetic shapes set, the
+transforms, padded batches, bad examples, reading ahead on a thread, and the
+start-up summaries.
 
-``fasterrcnn.data.shapes`` is not imported here, so that
-``python -m fasterrcnn.data.shapes`` runs it without a double import.
+Nothing is imported here, so that a module that needs one of them (the
+model needs the transforms, ``fasterrcnn-predict`` the image reader) loads
+no data set reader, and ``python -m fasterrcnn.data.shapes`` runs without a
+double import.
 """
-
-from fasterrcnn.data.voc import VOC_BBOX_LABEL_NAMES  # noqa: F401
-from fasterrcnn.data.voc import VOCBboxDataset  # noqa: F401

@@ -50,8 +50,9 @@ import numpy
 
 from fasterrcnn.data.bad_examples import (BadExampleError,
                                           MissingExampleFileError)
-from fasterrcnn.data.voc import (DetectionDataset, _clip, parse_voc_xml,
-                                 read_image_size)
+from fasterrcnn.data.dataset import DetectionDataset, clip
+from fasterrcnn.data.image import read_image_size
+from fasterrcnn.data.voc import parse_voc_xml
 
 #: The official layout's annotation file name: ``instances_<set>.json``.
 _OFFICIAL_NAME = re.compile(r'instances_(\w+)\.json$')
@@ -323,7 +324,7 @@ class COCOBboxDataset(DetectionDataset):
                         self.annotations, where, width, height))
             coords = [y, x, y + height - 1, x + width - 1]
             if img_size is not None:
-                coords = _clip(coords, img_size, self.annotations, where)
+                coords = clip(coords, img_size, self.annotations, where)
             bbox.append(coords)
             label.append(index[name])
             difficult.append(bool(ann.get('iscrowd', 0)))

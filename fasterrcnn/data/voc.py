@@ -13,16 +13,14 @@ pixel indices minus 1, so 0-based. As in VOC, ``y_max`` / ``x_max`` are the
 index of the last row / column that the object covers.
 """
 
-import contextlib
 import os
 import xml.etree.ElementTree as ElementTree
 
-import chainer
 import numpy
-from PIL import Image
 
 from fasterrcnn.data.bad_examples import (BadExampleError,
-                                          MissingExampleFileError, one_line)
+                                          MissingExampleFileError)
+from fasterrcnn.data.dataset import DetectionDataset, clip
 
 #: The 20 PASCAL VOC classes in their standard order (label 0 .. 19).
 VOC_BBOX_LABEL_NAMES = (
@@ -171,7 +169,7 @@ def parse_voc_xml(path, label_names, lowercase=False, img_size=None):
             raise BadExampleError('{}: {} has zero area (ymin == ymax or '
                                   'xmin == xmax)'.format(path, where))
         if img_size is not None:
-            coords = _clip(coords, img_size, path, where)
+            coords = clip(coords, img_size, path, where)
         bbox.append(coords)
         label.append(index[name])
         difficult.append(_flag(obj, 'difficult', path, where))
@@ -179,130 +177,6 @@ def parse_voc_xml(path, label_names, lowercase=False, img_size=None):
     label = numpy.array(label, dtype=numpy.int32)
     difficult = numpy.array(difficult, dtype=bool)
     return bbox, label, difficult
-
-
-def _clip(coords, img_size, path, where):
-    """``[y_min, x_min, y_max, x_max]`` clipped to the image's pixels, or a
-    BadExampleError for a box that keeps no extent inside it."""
-    height, width = img_size
-    limits = (height - 1, width - 1, height - 1, width - 1)
-    clipped = [min(max(c, 0.), limit) for c, limit in zip(coords, limits)]
-    if clipped[2] <= clipped[0] or clipped[3] <= clipped[1]:
-        raise BadExampleError(
-            '{}: {} lies outside the {}x{} image (box {:g}, {:g}, {:g}, {:g} '
-            'as ymin, xmin, ymax, xmax)'.format(
-                path, where, width, height, *(c + 1 for c in coords)))
-    return clipped
-
-
-def read_image(path):
-    """An image file as float32 ``(3, H, W)`` RGB in ``[0, 255]``.
-
-    Raises:
-        BadExampleError: the file is missing, empty, not an image, or
-            truncated (one line naming it).
-    """
-    with _image_errors(path), Image.open(path) as f:
-        img = numpy.asarray(f.convert('RGB'), dtype=numpy.float32)
-    return img.transpose(2, 0, 1).copy()
-
-
-def read_image_size(path):
-    """``(H, W)`` of an image from its header, without decoding it.
-
-    Raises:
-        BadExampleError: as :func:`read_image`, for what the header shows.
-    """
-    with _image_errors(path), Image.open(path) as f:
-        width, height = f.size
-    return height, width
-
-
-@contextlib.contextmanager
-def _image_errors(path):
-    """Pillow's errors on ``path`` as one-line BadExampleErrors that name
-    it (Pillow says "truncated", "cannot identify" ... without the path)."""
-    try:
-        yield
-    except FileNotFoundError:
-        raise MissingExampleFileError('{} not found'.format(path)) from None
-    except (OSError, SyntaxError, ValueError,
-            Image.DecompressionBombError) as e:
-        # (a decompression bomb: an image claiming more pixels than
-        # Pillow's limit, refused before it is decoded)
-        raise BadExampleError('{}: {}{}'.format(
-            path, _image_problem(path), one_line(e))) from None
-
-
-def _image_problem(path):
-    """What to say first about an image Pillow cannot read."""
-    try:
-        if os.path.getsize(path) == 0:
-            return 'empty file: '
-    except OSError:
-        pass
-    return 'not a readable image: '
-
-
-class DetectionDataset(chainer.dataset.DatasetMixin):
-    """What the VOC and COCO readers share: examples ``(img, bbox, label)``
-    (or ``(img, bbox, label, difficult)`` with ``return_difficult``), the
-    boxes without the image, and a check that decodes no image.
-
-    A reader sets ``ids``, ``use_difficult`` and ``return_difficult`` and
-    defines :meth:`image_path` and :meth:`read_objects`.
-    """
-
-    def __len__(self):
-        return len(self.ids)
-
-    def image_path(self, i):
-        """The image file of example ``i`` (an error naming it if absent)."""
-        raise NotImplementedError
-
-    def read_objects(self, i, img_size):
-        """Every object of example ``i``: ``(bbox, label, difficult)`` as
-        :meth:`get_annotation` returns them, difficult ones included."""
-        raise NotImplementedError
-
-    def get_annotation(self, i, img_size=None):
-        """The boxes of example ``i`` without reading its image.
-
-        Args:
-            i (int): the example.
-            img_size (tuple of int or None): ``(H, W)`` of its image, to
-                check and clip the boxes against.
-
-        Returns:
-            tuple: ``(bbox, label, difficult)``, shapes ``(R, 4)`` float32
-            ``(y_min, x_min, y_max, x_max)``, ``(R,)`` int32 and ``(R,)``
-            bool, as in an example. Difficult objects are left out unless
-            ``use_difficult``.
-
-        Raises:
-            BadExampleError: what is wrong (one line naming the file).
-        """
-        bbox, label, difficult = self.read_objects(i, img_size)
-        if not self.use_difficult:
-            keep = ~difficult
-            bbox, label, difficult = bbox[keep], label[keep], difficult[keep]
-        return bbox, label, difficult
-
-    def check_example(self, i):
-        """Check example ``i`` without decoding its image: the image header
-        is read and the annotation checked against the image's size.
-
-        Raises:
-            BadExampleError: what is wrong (one line naming the file).
-        """
-        self.get_annotation(i, img_size=read_image_size(self.image_path(i)))
-
-    def get_example(self, i):
-        img = read_image(self.image_path(i))
-        bbox, label, difficult = self.get_annotation(i, img.shape[1:])
-        if self.return_difficult:
-            return img, bbox, label, difficult
-        return img, bbox, label
 
 
 class VOCBboxDataset(DetectionDataset):

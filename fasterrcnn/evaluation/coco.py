@@ -163,7 +163,7 @@ def eval_detection_coco(pred_bboxes, pred_labels, pred_scores, gt_bboxes,
         evaluation.summarize()
     result = {key: _number(value) for (key, _), value in
               zip(COCO_METRICS, evaluation.stats)}
-    result['ap'] = _per_class(evaluation, n_fg_class)
+    result['ap'] = _ap_per_category(evaluation, n_fg_class)
     return result
 
 
@@ -182,7 +182,7 @@ def _number(value):
     return float('nan') if value < 0 else value
 
 
-def _per_class(evaluation, n_fg_class):
+def _ap_per_category(evaluation, n_fg_class):
     """AP@[.5:.95] of each class, over all areas and 100 detections an
     image, from the accumulated precision (``[T, R, K, A, M]``: IoU
     thresholds, recall points, classes, area ranges, detection limits; -1
@@ -197,3 +197,40 @@ def _per_class(evaluation, n_fg_class):
         if values.size:
             ap[k] = float(values.mean())
     return ap
+
+
+class COCOMetric(object):
+    """The COCO metric as an entry of the metric table
+    (:mod:`fasterrcnn.evaluation.metrics`, which says what each attribute
+    means): AP@[.5:.95] per class and its mean, and the other five numbers
+    of :data:`COCO_METRICS`.
+    """
+
+    name = 'coco'
+    title = 'COCO AP@[.5:.95]'
+    #: A section of its own, computed only when chosen: it needs
+    #: pycocotools, an optional package.
+    in_table = False
+    numbers = COCO_METRICS
+    description = 'COCO metric (pycocotools, at most 100 detections an image)'
+
+    def require(self):
+        """Raises MissingDependencyError without pycocotools."""
+        require_pycocotools()
+
+    def compute(self, preds, gts, n_fg_class=None):
+        """The numbers of :func:`eval_detection_coco`.
+
+        Args:
+            preds (tuple): ``(pred_bboxes, pred_labels, pred_scores)``,
+                lists with one array per image (see
+                :func:`eval_detection_coco`).
+            gts (tuple): ``(gt_bboxes, gt_labels, gt_difficults)``, the same.
+            n_fg_class (int or None): the number of classes (None: one more
+                than the largest label seen).
+
+        Returns:
+            dict: what :func:`eval_detection_coco` returns.
+        """
+        return eval_detection_coco(*(tuple(preds) + tuple(gts)),
+                                   n_fg_class=n_fg_class)

@@ -5,12 +5,12 @@ one contiguous share per process (the first ``len(chunk) % size`` shares
 one image longer), scattered, predicted where they land, and gathered back
 in rank order, so rank 0 ends with the predictions in data set order, as
 if it had done all the work (the bookkeeping is that of
-:func:`fasterrcnn.evaluation.run.predict_examples`). The ground truth
+:func:`fasterrcnn.evaluation.evaluate.predict_examples`). The ground truth
 never leaves rank 0. The messages are the processes' own arrays (MPI
 pickles them in flight); nothing read from a file goes through them.
 """
 
-from fasterrcnn.evaluation.run import predict_examples, predict_images
+from fasterrcnn.evaluation.evaluate import predict_examples
 
 
 def split_evenly(items, n_parts):
@@ -25,6 +25,30 @@ def split_evenly(items, n_parts):
     return parts
 
 
+def predict_each(model, imgs):
+    """``model.predict`` of each image alone.
+
+    A process predicts its share one image at a time, so that an image's
+    detections do not depend on which images share its padded batch, that
+    is on the number of processes.
+
+    Args:
+        model: has ``predict(imgs)`` (see
+            :func:`fasterrcnn.evaluation.evaluate.evaluate`).
+        imgs (list of numpy.ndarray): ``(3, H, W)`` float32 RGB images in
+            ``[0, 255]``.
+
+    Returns:
+        tuple: ``(pred_bboxes, pred_labels, pred_scores)``, lists with one
+        array per image.
+    """
+    preds = ([], [], [])
+    for img in imgs:
+        for out, value in zip(preds, model.predict([img])):
+            out.extend(value)
+    return preds
+
+
 def predict_distributed(model, examples, comm, batch_size=1):
     """Predict every example with all processes of ``comm``.
 
@@ -32,11 +56,11 @@ def predict_distributed(model, examples, comm, batch_size=1):
 
     Args:
         model: has ``predict(imgs)`` (see
-            :func:`fasterrcnn.evaluation.run.evaluate`); the same weights on
-            every process.
+            :func:`fasterrcnn.evaluation.evaluate.evaluate`); the same
+            weights on every process.
         examples (iterable or None): on rank 0, examples ``(img, bbox,
             label[, difficult])`` or None (a bad example left out, as in
-            :func:`fasterrcnn.evaluation.run.predict_examples`); ignored
+            :func:`fasterrcnn.evaluation.evaluate.predict_examples`); ignored
             elsewhere.
         comm: a ChainerMN communicator (``rank``, ``size``,
             ``mpi_comm.scatter`` and ``gather_obj`` are used).
@@ -44,7 +68,7 @@ def predict_distributed(model, examples, comm, batch_size=1):
 
     Returns:
         tuple or None: on rank 0, ``(preds, gts)`` as
-        :func:`fasterrcnn.evaluation.run.predict_examples` returns them;
+        :func:`fasterrcnn.evaluation.evaluate.predict_examples` returns them;
         None on the other ranks.
     """
     if comm.rank != 0:
@@ -52,11 +76,11 @@ def predict_distributed(model, examples, comm, batch_size=1):
             imgs = comm.mpi_comm.scatter(None, root=0)
             if imgs is None:
                 return None
-            comm.gather_obj(predict_images(model, imgs))
+            comm.gather_obj(predict_each(model, imgs))
 
     def predict_shared(imgs):
         mine = comm.mpi_comm.scatter(split_evenly(imgs, comm.size), root=0)
-        gathered = comm.gather_obj(predict_images(model, mine))
+        gathered = comm.gather_obj(predict_each(model, mine))
         return tuple([value for share in gathered for value in share[k]]
                      for k in range(3))
 

@@ -1,28 +1,31 @@
-"""A Trainer extension that reports the PASCAL VOC (or COCO) metric of a
-detector."""
+"""A Trainer extension that reports a detection metric of a detector (one
+of :data:`fasterrcnn.evaluation.metrics.METRICS`)."""
 
 import numpy
 from chainer import reporter
 from chainer.training import extensions
 
-from fasterrcnn.evaluation.coco import (COCO_METRICS, eval_detection_coco,
-                                        require_pycocotools)
 from fasterrcnn.evaluation.distributed import predict_distributed
-from fasterrcnn.evaluation.run import predict_examples, resolve_metric
-from fasterrcnn.evaluation.voc import eval_detection_voc
+from fasterrcnn.evaluation.evaluate import predict_examples
+from fasterrcnn.evaluation.metrics import resolve_metric
 
 
-class DetectionVOCEvaluator(extensions.Evaluator):
-    """Runs a detector over a data set and reports VOC mAP and AP per class.
+class DetectionEvaluator(extensions.Evaluator):
+    """Runs a detector over a data set and reports mAP and AP per class.
 
     In a :class:`chainer.training.Trainer` (default name ``'validation'``)
     the values appear as ``validation/main/map`` and
     ``validation/main/ap/<label name>``. Classes whose AP is NaN (no
     non-difficult ground truth in the data) are not reported, unless
-    ``report_all_names``. With ``metric='coco'``, ``map`` and ``ap/<name>``
-    are COCO's AP@[.5:.95], and ``validation/main/coco/ap50``, ``.../ap75``,
-    ``.../ap_small``, ``.../ap_medium`` and ``.../ap_large`` are reported
-    too (NaN where undefined).
+    ``report_all_names``. A metric's other numbers are reported as
+    ``validation/main/<metric>/<number>``: with ``metric='coco'``, ``map``
+    and ``ap/<name>`` are COCO's AP@[.5:.95], and ``.../coco/ap50``,
+    ``.../coco/ap75``, ``.../coco/ap_small``, ``.../coco/ap_medium`` and
+    ``.../coco/ap_large`` are reported too (NaN where undefined).
+
+    The predictions are made in test mode: Chainer's ``Evaluator`` runs
+    :meth:`evaluate` with ``chainer.config.train`` False, and the model's
+    ``predict`` enters test mode itself.
 
     Args:
         iterator (chainer.dataset.Iterator): a non-repeating iterator over
@@ -47,9 +50,11 @@ class DetectionVOCEvaluator(extensions.Evaluator):
         report_all_names (bool): chainercv's reporting: ``ap/<name>`` for
             every name in ``label_names``, NaN where a class has no AP, and
             no per-class key at all without ``label_names``.
-        metric (str or None): ``eval.metric``: ``'voc07'``, ``'voc'``
-            (area), ``'coco'`` (needs pycocotools, checked here), or None:
-            ``use_07_metric`` decides.
+        metric (str or None): ``eval.metric``, a name in
+            :data:`~fasterrcnn.evaluation.metrics.METRICS` (an optional
+            package it needs, such as COCO's pycocotools, is checked here),
+            or None: ``use_07_metric`` decides between ``'voc07'`` and
+            ``'voc'``.
     """
 
     trigger = 1, 'epoch'
@@ -58,16 +63,15 @@ class DetectionVOCEvaluator(extensions.Evaluator):
     def __init__(self, iterator, target, use_07_metric=False,
                  label_names=None, comm=None, report_all_names=False,
                  metric=None):
-        super(DetectionVOCEvaluator, self).__init__(
+        super(DetectionEvaluator, self).__init__(
             {} if iterator is None else iterator, target)
         self.use_07_metric = use_07_metric
         self.label_names = label_names
         self.comm = comm
         self.report_all_names = report_all_names
         self.metric = resolve_metric(metric, use_07_metric)
-        if self.metric == 'coco':
-            # Now rather than at the first evaluation, hours into a run.
-            require_pycocotools()
+        # Now rather than at the first evaluation, hours into a run.
+        self.metric.require()
 
     def evaluate(self):
         target = self._targets['main']
@@ -83,18 +87,12 @@ class DetectionVOCEvaluator(extensions.Evaluator):
         else:
             preds, gts = predict_distributed(target, examples, self.comm,
                                              batch_size=iterator.batch_size)
-        if self.metric == 'coco':
-            n_fg_class = len(self.label_names) if self.label_names else None
-            result = eval_detection_coco(*(preds + gts),
-                                         n_fg_class=n_fg_class)
-            values = {'coco/' + key: result[key]
-                      for key, _ in COCO_METRICS[1:]}
-        else:
-            result = eval_detection_voc(
-                *(preds + gts), use_07_metric=self.metric == 'voc07')
-            values = {}
+        n_fg_class = len(self.label_names) if self.label_names else None
+        result = self.metric.compute(preds, gts, n_fg_class)
+        values = {self.metric.name + '/' + key: result[key]
+                  for key, _ in self.metric.numbers[1:]}
         values['map'] = result['map']
-        values.update(self._per_class(result['ap']))
+        values.update(self._ap_observations(result['ap']))
         observation = {}
         # Reported with the target as observer, so that the keys get the
         # target's prefix (e.g. 'validation/main/').
@@ -102,8 +100,13 @@ class DetectionVOCEvaluator(extensions.Evaluator):
             reporter.report(values, target)
         return observation
 
-    def _per_class(self, ap):
-        """``{'ap/<name>': value}`` for the classes to report."""
+    def _ap_observations(self, ap):
+        """``{'ap/<name>': value}`` for the classes to report.
+
+        Args:
+            ap (numpy.ndarray): ``(L,)`` float64 AP of labels ``0 .. L - 1``
+                (NaN: undefined).
+        """
         if self.report_all_names:
             names = self.label_names or ()
             return {'ap/' + name: ap[lab] if lab < len(ap) else numpy.nan

@@ -1,23 +1,20 @@
-"""The results of an evaluation as a table, as JSON, and as drawings.
+"""The results of an evaluation as a table, as JSON data, and as drawings.
 
-``fasterrcnn-eval`` prints :func:`format_table`, writes
-:func:`result_record` with :func:`write_json_atomic` and draws
-:func:`save_visualizations`; ``result`` is what
-:func:`fasterrcnn.evaluation.run.evaluate` returns.
+``fasterrcnn-eval`` prints :func:`format_table` and
+:func:`format_sections`, writes :func:`result_record` with
+:func:`fasterrcnn.atomic.write_json` and draws :func:`save_visualizations`;
+``result`` is what :func:`fasterrcnn.evaluation.evaluate.evaluate` returns.
+Each metric of :data:`fasterrcnn.evaluation.metrics.METRICS` that the
+result holds is shown as its ``in_table`` says: one column of the per-class
+table, or a section of its own.
 """
 
-import json
 import os
 
 import numpy
 
-from fasterrcnn.atomic import atomic_write
-from fasterrcnn.evaluation.coco import COCO_METRICS
-from fasterrcnn.evaluation.run import METRICS
+from fasterrcnn.evaluation.metrics import METRICS, resolve_metric
 
-#: Column titles of the two AP definitions, and the COCO metric's name.
-METRIC_TITLES = {'voc07': 'VOC07 11-point', 'area': 'area (VOC2010+)',
-                 'coco': 'COCO AP@[.5:.95]'}
 #: Least score of a prediction drawn by ``save_visualizations``: lower than
 #: the 'visualize' preset's 0.7 so that a weakly trained model still shows
 #: what it finds.
@@ -29,60 +26,79 @@ def _json_number(value):
     return None if numpy.isnan(value) else value
 
 
+def _computed(result, in_table):
+    """The metrics of the table that ``result`` holds, in the table's order,
+    those of the per-class table (``in_table``) or the others."""
+    return [m for m in METRICS.values()
+            if m.name in result['metrics'] and m.in_table == in_table]
+
+
 def format_ap(value):
     """An AP with four decimals, or ``n/a`` when undefined (NaN)."""
     return '{:.4f}'.format(value) if not numpy.isnan(value) else 'n/a'
 
 
 def format_table(result, label_names):
-    """Per-class AP under both metrics and the mAPs, as text."""
+    """Per-class AP under each metric of the table, and the mAPs, as text."""
+    metrics = [result['metrics'][m.name] for m in _computed(result, True)]
     width = max([len('class'), len('mAP')] + [len(n) for n in label_names])
-    columns = ['AP ' + METRIC_TITLES[m] for m in METRICS]
+    columns = ['AP ' + m.title for m in _computed(result, True)]
     col = max(len(c) for c in columns)
     lines = ['{:<{}}  {}'.format('class', width, '  '.join(
         '{:>{}}'.format(c, col) for c in columns))]
     for lab, name in enumerate(label_names):
-        values = [result['ap_' + m][lab] for m in METRICS]
+        values = [m['ap'][lab] for m in metrics]
         line = '{:<{}}  {}'.format(name, width, '  '.join(
             '{:>{}}'.format(format_ap(v), col) for v in values))
         if all(numpy.isnan(v) for v in values):
             line += '  (no ground truth)'
         lines.append(line)
-    lines.append('-' * (width + (col + 2) * len(METRICS)))
+    lines.append('-' * (width + (col + 2) * len(columns)))
     lines.append('{:<{}}  {}'.format('mAP', width, '  '.join(
-        '{:>{}}'.format(format_ap(result['map_' + m]), col)
-        for m in METRICS)))
+        '{:>{}}'.format(format_ap(m['map']), col) for m in metrics)))
     return '\n'.join(lines)
 
 
-def format_coco(coco, label_names):
-    """The COCO metric's numbers (``result['coco']``) as text: the six
-    summary values, then AP@[.5:.95] per class."""
-    width = max([len(title) for _, title in COCO_METRICS] +
+def format_section(metric, values, label_names):
+    """One metric's numbers as text: its single numbers, then its AP per
+    class.
+
+    Args:
+        metric: an entry of :data:`~fasterrcnn.evaluation.metrics.METRICS`.
+        values (dict): what its ``compute`` gave.
+        label_names (sequence of str): the class names.
+    """
+    width = max([len(title) for _, title in metric.numbers] +
                 [len(name) for name in label_names])
-    lines = ['COCO metric (pycocotools, at most 100 detections an image)']
-    for key, title in COCO_METRICS:
+    lines = [metric.description]
+    for key, title in metric.numbers:
         lines.append('{:<{}}  {:>7}'.format(title, width,
-                                            format_ap(coco[key])))
-    lines.append('AP@[.5:.95] per class:')
-    for name, value in zip(label_names, coco['ap']):
+                                            format_ap(values[key])))
+    lines.append('{} per class:'.format(metric.numbers[0][1]))
+    for name, value in zip(label_names, values['ap']):
         lines.append('{:<{}}  {:>7}'.format(name, width, format_ap(value)))
     return '\n'.join(lines)
+
+
+def format_sections(result, label_names):
+    """The sections of the metrics outside the table that ``result``
+    holds (see :func:`format_section`), as a list of texts."""
+    return [format_section(m, result['metrics'][m.name], label_names)
+            for m in _computed(result, False)]
 
 
 def result_record(result, model_path, data_dir, split, n_in_split,
                   label_names, use_07_metric, device, metric=None):
     """The results as plain JSON data (NaN written as None).
 
-    ``metric`` (``'voc07'``, ``'area'`` or ``'coco'``, as
-    :func:`fasterrcnn.evaluation.run.resolve_metric` names it) is the one
-    whose mean is ``map``; None: ``use_07_metric`` decides. With ``'coco'``
-    the record also has ``coco``: the six numbers and ``ap`` per class.
+    ``metric`` (a name in :data:`~fasterrcnn.evaluation.metrics.METRICS`,
+    or None: ``use_07_metric`` decides, see
+    :func:`~fasterrcnn.evaluation.metrics.resolve_metric`) is the one whose
+    mean is ``map``. Each metric of the table gives ``map_<name>`` and
+    ``ap_<name>`` (per class name); each other one a block ``<name>`` with
+    its single numbers and ``ap`` per class name.
     """
-    if metric is None:
-        metric = 'voc07' if use_07_metric else 'area'
-    main = result['coco']['map'] if metric == 'coco' else \
-        result['map_' + metric]
+    metric = resolve_metric(metric, use_07_metric)
     record = {
         'model': os.path.abspath(model_path),
         'data_dir': os.path.abspath(data_dir),
@@ -91,31 +107,28 @@ def result_record(result, model_path, data_dir, split, n_in_split,
         'n_images_in_split': int(n_in_split),
         'label_names': list(label_names),
         'use_07_metric': bool(use_07_metric),
-        'metric': metric,
-        'map': _json_number(main),
+        'metric': metric.name,
+        'map': _json_number(result['metrics'][metric.name]['map']),
     }
-    for m in METRICS:
-        record['map_' + m] = _json_number(result['map_' + m])
-    for m in METRICS:
-        record['ap_' + m] = {name: _json_number(ap) for name, ap in
-                             zip(label_names, result['ap_' + m])}
-    if 'coco' in result:
-        coco = {key: _json_number(result['coco'][key])
-                for key, _ in COCO_METRICS}
-        coco['ap'] = {name: _json_number(ap) for name, ap in
-                      zip(label_names, result['coco']['ap'])}
-        record['coco'] = coco
+
+    def per_class(ap):
+        return {name: _json_number(value)
+                for name, value in zip(label_names, ap)}
+    table = _computed(result, True)
+    for m in table:
+        record['map_' + m.name] = _json_number(
+            result['metrics'][m.name]['map'])
+    for m in table:
+        record['ap_' + m.name] = per_class(result['metrics'][m.name]['ap'])
+    for m in _computed(result, False):
+        values = result['metrics'][m.name]
+        block = {key: _json_number(values[key]) for key, _ in m.numbers}
+        block['ap'] = per_class(values['ap'])
+        record[m.name] = block
     record['seconds'] = float(result['seconds'])
     record['images_per_second'] = _json_number(result['images_per_second'])
     record['device'] = device
     return record
-
-
-def write_json_atomic(path, data):
-    """Write JSON so that ``path`` is never left half-written."""
-    with atomic_write(path, binary=False) as f:
-        json.dump(data, f, indent=2, allow_nan=False)
-        f.write('\n')
 
 
 def save_visualizations(dataset, result, label_names, vis_dir, vis_n):

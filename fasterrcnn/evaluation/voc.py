@@ -250,3 +250,86 @@ def eval_detection_voc(pred_bboxes, pred_labels, pred_scores, gt_bboxes,
     # numpy.nanmean warns on an all-NaN input; say NaN without the warning.
     mean_ap = float(ap[valid].mean()) if valid.any() else float('nan')
     return {'ap': ap, 'map': mean_ap}
+
+
+def pad_to_classes(ap, n_fg_class):
+    """AP per class padded with NaN to ``n_fg_class`` entries (classes that
+    neither the predictions nor the ground truth mention come out missing
+    from :func:`calc_detection_voc_ap`).
+
+    Args:
+        ap (numpy.ndarray): ``(L,)`` float64 AP of labels ``0 .. L - 1``.
+        n_fg_class (int or None): the number of classes; None: ``ap`` as
+            it is.
+
+    Returns:
+        numpy.ndarray: ``(n_fg_class,)`` float64 (``(L,)`` with None).
+
+    Raises:
+        ValueError: ``L > n_fg_class``: a label beyond the classes occurs.
+    """
+    if n_fg_class is None:
+        return ap
+    if len(ap) > n_fg_class:
+        raise ValueError(
+            'label {} occurs in the predictions or the ground truth, but '
+            'there are only {} classes: the model and the data set do not '
+            'have the same classes'.format(len(ap) - 1, n_fg_class))
+    out = numpy.full(n_fg_class, numpy.nan, dtype=numpy.float64)
+    out[:len(ap)] = ap
+    return out
+
+
+class VOCMetric(object):
+    """The VOC metric as an entry of the metric table
+    (:mod:`fasterrcnn.evaluation.metrics`, which says what each attribute
+    means): AP@0.5 per class and its mean, the difficult objects ignored.
+
+    Args:
+        name (str): the metric's name.
+        title (str): its name in tables.
+        use_07_metric (bool): VOC2007's 11-point AP, else the area under the
+            curve (VOC2010 and later).
+    """
+
+    #: One column of the table each: every evaluation gives both VOC
+    #: numbers (NumPy only, from the predictions already made).
+    in_table = True
+    #: Least IoU of a match, VOC's.
+    iou_thresh = 0.5
+
+    def __init__(self, name, title, use_07_metric):
+        self.name = name
+        self.title = title
+        self.use_07_metric = use_07_metric
+        self.numbers = (('map', 'mAP ' + title),)
+        self.description = 'PASCAL VOC AP@0.5, ' + title
+
+    def require(self):
+        """Nothing to check: the VOC metric needs NumPy only."""
+
+    def compute(self, preds, gts, n_fg_class=None):
+        """AP per class and its mean.
+
+        Args:
+            preds (tuple): ``(pred_bboxes, pred_labels, pred_scores)``,
+                lists with one array per image (see
+                :func:`calc_detection_voc_prec_rec`).
+            gts (tuple): ``(gt_bboxes, gt_labels, gt_difficults)``, the same.
+            n_fg_class (int or None): the number of classes (None: one more
+                than the largest label seen).
+
+        Returns:
+            dict: ``'ap'``: ``(n_fg_class,)`` float64, NaN for a class with
+            no non-difficult ground truth; ``'map'``: float, the mean over
+            the classes whose AP is not NaN (NaN if there is none).
+
+        Raises:
+            ValueError: a label is ``n_fg_class`` or more.
+        """
+        result = eval_detection_voc(*(tuple(preds) + tuple(gts)),
+                                    iou_thresh=self.iou_thresh,
+                                    use_07_metric=self.use_07_metric)
+        # The NaN padding leaves the mean as it is.
+        return {'ap': pad_to_classes(result['ap'], n_fg_class),
+                'map': result['map']}

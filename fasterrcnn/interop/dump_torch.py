@@ -164,7 +164,7 @@ def _dump(tv, out, seed, checkpoint, image, size, scale, train_steps, say,
                   list(STD_OVERRIDES.values()))}
 
     if image is not None:
-        from fasterrcnn.data.voc import read_image
+        from fasterrcnn.data.image import read_image
         img_raw = read_image(image)
         img_in = numpy.asarray(tv.preprocess(img_raw), numpy.float32)
         scale = img_in.shape[1] / float(img_raw.shape[1])

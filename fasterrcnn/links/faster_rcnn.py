@@ -1,5 +1,7 @@
 """Faster R-CNN: extractor, RPN and head, with prepare / predict."""
 
+import contextlib
+
 import chainer
 import chainer.functions as F
 import numpy
@@ -141,6 +143,26 @@ class FasterRCNN(chainer.Chain):
                 sorted(PRESETS), preset))
         self.nms_thresh, self.score_thresh = PRESETS[preset]
 
+    @contextlib.contextmanager
+    def preset(self, preset):
+        """``predict``'s thresholds of a preset for the ``with`` block; the
+        previous ``nms_thresh`` and ``score_thresh`` are put back after it,
+        however it ends (an error included).
+
+        Args:
+            preset (str): a name in :data:`PRESETS` (see
+                :meth:`use_preset`).
+
+        Yields:
+            FasterRCNN: this model.
+        """
+        kept = self.nms_thresh, self.score_thresh
+        self.use_preset(preset)
+        try:
+            yield self
+        finally:
+            self.nms_thresh, self.score_thresh = kept
+
     def prepare(self, img):
         """Resize and normalise one image for the network.
 
@@ -163,7 +185,11 @@ class FasterRCNN(chainer.Chain):
         """Detect objects in images.
 
         The images go through the network in one padded batch; each gets
-        the detections it gets alone (to float rounding).
+        the detections it gets alone (to float rounding). The network runs
+        in test mode (``chainer.config.train`` False, no graph kept)
+        whatever the caller's configuration: this is the one place that
+        sets it, for the evaluation, ``fasterrcnn-predict`` and the
+        training's pictures alike.
 
         Args:
             imgs (iterable of numpy.ndarray): ``(3, H, W)`` float32 RGB

@@ -25,7 +25,7 @@ from fasterrcnn.data.bad_examples import (BAD_EXAMPLES_FILE, BadExampleLog,
 from fasterrcnn.data.batch import concat_detection_examples
 from fasterrcnn.data.datasets import open_split
 from fasterrcnn.data.transforms import TrainTransform
-from fasterrcnn.evaluation.evaluator import DetectionVOCEvaluator
+from fasterrcnn.evaluation.evaluator import DetectionEvaluator
 from fasterrcnn.links import extractor
 from fasterrcnn.links.backbones import backbone
 from fasterrcnn.links.train_chain import FasterRCNNTrainChain
@@ -313,10 +313,10 @@ def build_trainer(config, out, device=-1, progress=None, comm=None):
         test_iter = SerialIterator(test_data, config.eval.batch_size,
                                    repeat=False, shuffle=False)
         trainer.extend(
-            DetectionVOCEvaluator(test_iter if writer else None, model,
-                                  use_07_metric=config.eval.use_07_metric,
-                                  label_names=label_names, comm=comm,
-                                  metric=config.eval.metric),
+            DetectionEvaluator(test_iter if writer else None, model,
+                               use_07_metric=config.eval.use_07_metric,
+                               label_names=label_names, comm=comm,
+                               metric=config.eval.metric),
             trigger=_eval_trigger(config.eval.every))
         report_keys.append('validation/main/map')
         trainer.extend(KeepBestModel(

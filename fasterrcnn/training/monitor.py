@@ -238,12 +238,8 @@ class TrainingMonitor(extension.Extension):
         model = self.model
         # predict's thresholds are the training's (the evaluator's preset):
         # lend them to 'visualize' for this one picture.
-        kept = model.nms_thresh, model.score_thresh
-        model.use_preset('visualize')
-        try:
+        with model.preset('visualize'):
             bboxes, labels, scores = model.predict([rgb])
-        finally:
-            model.nms_thresh, model.score_thresh = kept
         return draw_detections(rgb, bboxes[0], labels[0], scores[0],
                                label_names=self.label_names, gt_bbox=bbox,
                                gt_label=label)

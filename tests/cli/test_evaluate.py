@@ -12,6 +12,8 @@ import pytest
 from fasterrcnn.backend import gpu_available
 from fasterrcnn.cli import evaluate as eval_script
 from fasterrcnn.data.shapes import LABEL_NAMES, generate_shapes
+from fasterrcnn.evaluation.coco import MissingDependencyError
+from fasterrcnn.evaluation.metrics import METRICS
 from fasterrcnn.weights.model_io import save_model
 from tests.dummy_model import tiny_model
 from tests.hostile import (assert_payload_is_live, assert_refused, hostile_npz,
@@ -61,7 +63,7 @@ def test_writes_json_and_drawings(files, capsys, tmp_path):
     assert record['label_names'] == list(LABEL_NAMES)
     assert record['use_07_metric'] is True and record['metric'] == 'voc07'
     assert record['map'] == record['map_voc07']
-    for metric in ('voc07', 'area'):
+    for metric in ('voc07', 'voc'):
         value = record['map_' + metric]
         assert value is None or 0.0 <= value <= 1.0
         ap = record['ap_' + metric]
@@ -81,6 +83,34 @@ def test_writes_json_and_drawings(files, capsys, tmp_path):
         assert f.read(8) == b'\x89PNG\r\n\x1a\n'
 
 
+@pytest.mark.parametrize('name', list(METRICS))
+def test_every_metric_of_the_table(files, capsys, tmp_path, name):
+    metric = METRICS[name]
+    try:
+        metric.require()
+    except MissingDependencyError as e:
+        pytest.skip(str(e))
+    result = str(tmp_path / 'result.json')
+    code, out, err = run(['--model', files['model'], '--data', files['data'],
+                          '--metric', name, '--out', result,
+                          '--no-progress'], capsys)
+    assert code == 0, err
+    with open(result, encoding='utf-8') as f:
+        record = json.load(f)
+    assert record['metric'] == name
+    own = record['map_' + name] if metric.in_table else record[name]['map']
+    assert record['map'] == own
+    # The table's metrics always, the chosen one in any case.
+    for other in METRICS.values():
+        if other.in_table:
+            assert 'map_' + other.name in record
+            assert 'AP ' + other.title in out
+        else:
+            assert (other.name in record) == (other is metric)
+            assert (other.description in out) == (other is metric)
+    assert '({}; --metric {})'.format(metric.title, name) in out
+
+
 def test_config_supplies_what_the_command_line_leaves_out(files, capsys,
                                                           tmp_path):
     config = tmp_path / 'eval.yaml'
@@ -96,8 +126,8 @@ def test_config_supplies_what_the_command_line_leaves_out(files, capsys,
         record = json.load(f)
     assert record['split'] == 'trainval'
     assert record['n_images'] == 1 and record['n_images_in_split'] == 2
-    assert record['metric'] == 'area'
-    assert record['map'] == record['map_area']
+    assert record['metric'] == 'voc'
+    assert record['map'] == record['map_voc']
     assert 'eval.use_07_metric is false' in out
 
     # The command line wins over the config.
@@ -225,7 +255,7 @@ def test_on_the_gpu(files, capsys, tmp_path):
     assert gpu['n_images'] == cpu['n_images'] == 3
     # An untrained model's scores are nearly tied, so the ranking (and the
     # AP) may differ a little between devices; only the range is checked.
-    for metric in ('voc07', 'area'):
+    for metric in ('voc07', 'voc'):
         assert gpu['map_' + metric] is None or \
             0.0 <= gpu['map_' + metric] <= 1.0
 

@@ -113,7 +113,7 @@ def test_interrupted_predict_leaves_pairs(model_file, data_dir, tmp_path,
                                           capsys, monkeypatch):
     images = sorted(os.path.join(data_dir, 'JPEGImages', name) for name in
                     os.listdir(os.path.join(data_dir, 'JPEGImages')))
-    write = predict_cli.write_json_atomic
+    write = predict_cli.write_json
     calls = []
 
     def json_then_ctrl_c(*a, **k):
@@ -121,7 +121,7 @@ def test_interrupted_predict_leaves_pairs(model_file, data_dir, tmp_path,
         if len(calls) == 3:     # the third image's JSON: its PNG is written
             raise KeyboardInterrupt
         return write(*a, **k)
-    monkeypatch.setattr(predict_cli, 'write_json_atomic', json_then_ctrl_c)
+    monkeypatch.setattr(predict_cli, 'write_json', json_then_ctrl_c)
     out = str(tmp_path / 'pred')
     assert predict_cli.main(images + ['--model', model_file, '--out', out,
                                       '--no-progress']) == 130

@@ -390,6 +390,38 @@ def test_setup_cfg_declares_the_command():
         scripts.splitlines()
 
 
+#: Run in a fresh interpreter: predict with the command, then list the
+#: project's modules it loaded.
+_LOADED = """
+import json, sys
+from fasterrcnn.cli import predict
+code = predict.main(sys.argv[1:])
+print(json.dumps([code, sorted(m for m in sys.modules
+                               if m.startswith('fasterrcnn'))]))
+"""
+
+
+def test_reads_predicts_and_writes_without_evaluation_or_voc(files,
+                                                             tmp_path):
+    # Reading an image, predicting and writing the JSON go through the
+    # image reader, the model and atomic: neither the evaluation package
+    # nor the VOC data set reader is loaded along the way.
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    done = subprocess.run(
+        [sys.executable, '-c', _LOADED, '--model', files['model'], '--out',
+         str(tmp_path / 'out'), '--no-progress', files['images'][0]],
+        capture_output=True, text=True, cwd=ROOT, env=env)
+    assert done.returncode == 0, done.stderr
+    code, loaded = json.loads(done.stdout.splitlines()[-1])
+    assert code == 0
+    assert 'fasterrcnn.cli.predict' in loaded
+    assert 'fasterrcnn.data.image' in loaded     # what the check relies on
+    assert [m for m in loaded if m == 'fasterrcnn.evaluation' or
+            m.startswith('fasterrcnn.evaluation.') or
+            m == 'fasterrcnn.data.voc'] == []
+    assert sorted(os.listdir(str(tmp_path / 'out'))) == ['a.json', 'a.png']
+
+
 INSTALLED = os.path.join(os.path.dirname(sys.executable), PROG)
 
 
@@ -417,7 +449,7 @@ def test_a_full_disk_is_one_line_with_status_3(files, capsys, tmp_path,
                                                monkeypatch):
     def full(path, data):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), path)
-    monkeypatch.setattr(predict_cli, 'write_json_atomic', full)
+    monkeypatch.setattr(predict_cli, 'write_json', full)
     out = str(tmp_path / 'out')
     code, stdout, err = run(['--model', files['model'], '--out', out,
                              files['folder']], capsys)

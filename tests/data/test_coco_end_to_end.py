@@ -84,11 +84,11 @@ def test_train_and_evaluate_coco_copy(tmp_path, data_dir, coco_dir, capsys):
         with open(path, encoding='utf-8') as f:
             records[name] = json.load(f)
     assert records['coco']['split'] == 'test'   # annotations/test.json
-    for key in ('map', 'map_voc07', 'map_area', 'ap_voc07', 'ap_area',
+    for key in ('map', 'map_voc07', 'map_voc', 'ap_voc07', 'ap_voc',
                 'n_images'):
         assert records['coco'][key] == records['voc'][key], key
     # Non-zero (after 6 iterations), so that the equality says something.
-    assert records['voc']['map_area'] > 0
+    assert records['voc']['map_voc'] > 0
     assert records['voc']['metric'] == 'voc07'
 
     # The COCO metric, as the config asks, on either copy.

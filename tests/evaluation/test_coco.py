@@ -10,9 +10,9 @@ import pytest
 from fasterrcnn.evaluation import coco as coco_metric
 from fasterrcnn.evaluation.coco import (MissingDependencyError,
                                         eval_detection_coco)
-from fasterrcnn.evaluation.evaluator import DetectionVOCEvaluator
-from fasterrcnn.evaluation.report import format_coco, result_record
-from fasterrcnn.evaluation.run import resolve_metric
+from fasterrcnn.evaluation.evaluator import DetectionEvaluator
+from fasterrcnn.evaluation.metrics import METRICS, resolve_metric
+from fasterrcnn.evaluation.report import format_section, result_record
 from tests.evaluation.test_evaluator import (LABEL_NAMES, FakeDetector,
                                              iterator, make_dataset)
 
@@ -85,9 +85,9 @@ def test_no_predictions_and_label_checks():
 
 def test_evaluator_reports_coco_names():
     dataset = make_dataset(with_difficult=True)
-    evaluator = DetectionVOCEvaluator(iterator(dataset),
-                                      FakeDetector(dataset),
-                                      label_names=LABEL_NAMES, metric='coco')
+    evaluator = DetectionEvaluator(iterator(dataset),
+                                   FakeDetector(dataset),
+                                   label_names=LABEL_NAMES, metric='coco')
     result = evaluator()
     assert set(result) == {'main/map', 'main/ap/cat', 'main/ap/dog',
                            'main/coco/ap50', 'main/coco/ap75',
@@ -97,7 +97,7 @@ def test_evaluator_reports_coco_names():
     assert result['main/coco/ap50'] == pytest.approx(1.0)
     # The VOC metrics as before.
     for metric, use_07 in (('voc07', False), ('voc', True), (None, True)):
-        evaluator = DetectionVOCEvaluator(
+        evaluator = DetectionEvaluator(
             iterator(dataset), FakeDetector(dataset, shift=1.0),
             use_07_metric=use_07, label_names=LABEL_NAMES, metric=metric)
         assert set(evaluator()) == {'main/map', 'main/ap/cat',
@@ -105,13 +105,15 @@ def test_evaluator_reports_coco_names():
 
 
 def test_resolve_metric():
-    assert resolve_metric(None, True) == 'voc07'
-    assert resolve_metric(None, False) == 'area'
-    assert resolve_metric('voc', True) == 'area'
-    assert resolve_metric('voc07', False) == 'voc07'
-    assert resolve_metric('coco', True) == 'coco'
+    assert resolve_metric(None, True) is METRICS['voc07']
+    assert resolve_metric(None, False) is METRICS['voc']
+    assert resolve_metric('voc', True) is METRICS['voc']
+    assert resolve_metric('voc07', False) is METRICS['voc07']
+    assert resolve_metric('coco', True) is METRICS['coco']
     with pytest.raises(ValueError):
         resolve_metric('map', True)
+    with pytest.raises(ValueError):
+        resolve_metric('area', True)   # one name per metric
 
 
 def test_record_and_table():
@@ -119,8 +121,8 @@ def test_record_and_table():
                                GT_BBOX, GT_LABEL, n_fg_class=3)
     nan = numpy.full(3, numpy.nan)
     result = {'n_images': 1, 'seconds': 1.0, 'images_per_second': 1.0,
-              'ap_voc07': nan, 'ap_area': nan, 'map_voc07': 0.5,
-              'map_area': 0.25, 'coco': coco}
+              'metrics': {'voc07': {'ap': nan, 'map': 0.5},
+                          'voc': {'ap': nan, 'map': 0.25}, 'coco': coco}}
     names = ['a', 'b', 'c']
     record = result_record(result, 'm.npz', '.', 'test', 1, names, True,
                            'cpu', metric='coco')
@@ -132,8 +134,8 @@ def test_record_and_table():
                                     'b': pytest.approx(1.0), 'c': None}
     old = result_record(result, 'm.npz', '.', 'test', 1, names, False,
                         'cpu')
-    assert old['metric'] == 'area' and old['map'] == 0.25
-    table = format_coco(coco, names)
+    assert old['metric'] == 'voc' and old['map'] == 0.25
+    table = format_section(METRICS['coco'], coco, names)
     assert 'AP@[.5:.95]' in table and 'AP large' in table
     assert 'n/a' in table
 
@@ -152,4 +154,4 @@ def test_missing_pycocotools_is_one_line(monkeypatch):
     assert 'pip install ".[coco]"' in message
     # The Trainer's evaluator says so when it is made, not hours later.
     with pytest.raises(MissingDependencyError):
-        DetectionVOCEvaluator(None, FakeDetector([]), metric='coco')
+        DetectionEvaluator(None, FakeDetector([]), metric='coco')

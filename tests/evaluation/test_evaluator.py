@@ -1,4 +1,4 @@
-"""DetectionVOCEvaluator with a fake detector."""
+"""DetectionEvaluator with a fake detector."""
 
 import chainer
 import chainer.functions as F
@@ -7,7 +7,7 @@ import numpy
 import pytest
 from chainer import training
 
-from fasterrcnn.evaluation.evaluator import DetectionVOCEvaluator
+from fasterrcnn.evaluation.evaluator import DetectionEvaluator
 from tests.thread_comm import group, run_ranks
 
 LABEL_NAMES = ('cat', 'dog', 'bird')  # 'bird' never occurs
@@ -64,8 +64,8 @@ def iterator(dataset):
 def test_ground_truth_scores_one(with_difficult):
     dataset = make_dataset(with_difficult)
     target = FakeDetector(dataset)
-    evaluator = DetectionVOCEvaluator(iterator(dataset), target,
-                                      label_names=LABEL_NAMES)
+    evaluator = DetectionEvaluator(iterator(dataset), target,
+                                   label_names=LABEL_NAMES)
     for _ in range(2):  # the iterator is reset for each run
         # Called outside a Trainer, the extension has no name, so no
         # 'validation/' prefix; NaN classes (bird) are not reported.
@@ -79,9 +79,9 @@ def test_ground_truth_scores_one(with_difficult):
 
 def test_wrong_boxes_score_zero_and_names_default_to_numbers():
     dataset = make_dataset()
-    evaluator = DetectionVOCEvaluator(iterator(dataset),
-                                      FakeDetector(dataset, shift=100.0),
-                                      use_07_metric=True)
+    evaluator = DetectionEvaluator(iterator(dataset),
+                                   FakeDetector(dataset, shift=100.0),
+                                   use_07_metric=True)
     result = evaluator()
     assert result == {'main/map': 0.0,
                       'main/ap/0': 0.0,
@@ -98,9 +98,9 @@ def test_reported_in_a_trainer(tmp_path):
     updater = training.updaters.StandardUpdater(
         train_iter, optimizer, loss_func=lambda x: F.sum(model(x)))
     trainer = training.Trainer(updater, (2, 'iteration'), out=str(tmp_path))
-    trainer.extend(DetectionVOCEvaluator(iterator(dataset),
-                                         FakeDetector(dataset),
-                                         label_names=LABEL_NAMES),
+    trainer.extend(DetectionEvaluator(iterator(dataset),
+                                      FakeDetector(dataset),
+                                      label_names=LABEL_NAMES),
                    trigger=(1, 'iteration'))
     log = training.extensions.LogReport(trigger=(1, 'iteration'))
     trainer.extend(log)
@@ -113,10 +113,10 @@ def test_reported_in_a_trainer(tmp_path):
 
 def test_report_all_names_as_chainercv():
     dataset = make_dataset()
-    evaluator = DetectionVOCEvaluator(iterator(dataset),
-                                      FakeDetector(dataset),
-                                      label_names=LABEL_NAMES + ('fish',),
-                                      report_all_names=True)
+    evaluator = DetectionEvaluator(iterator(dataset),
+                                   FakeDetector(dataset),
+                                   label_names=LABEL_NAMES + ('fish',),
+                                   report_all_names=True)
     result = evaluator()
     assert sorted(result) == ['main/ap/bird', 'main/ap/cat', 'main/ap/dog',
                               'main/ap/fish', 'main/map']
@@ -125,9 +125,9 @@ def test_report_all_names_as_chainercv():
     assert numpy.isnan(result['main/ap/bird'])
     assert numpy.isnan(result['main/ap/fish'])
     # Without names, chainercv reports the mean only.
-    evaluator = DetectionVOCEvaluator(iterator(dataset),
-                                      FakeDetector(dataset),
-                                      report_all_names=True)
+    evaluator = DetectionEvaluator(iterator(dataset),
+                                   FakeDetector(dataset),
+                                   report_all_names=True)
     assert evaluator() == {'main/map': 1.0}
 
 
@@ -136,11 +136,11 @@ def test_comm_splits_the_work_and_rank_0_reports(size, batch_size):
     # 5 images in batches of 2 (2, 2, 1) or one of 5, over 2 or 3 ranks:
     # shares of unequal size and empty shares both occur.
     dataset = make_dataset(with_difficult=True)
-    expected = DetectionVOCEvaluator(iterator(dataset), FakeDetector(
+    expected = DetectionEvaluator(iterator(dataset), FakeDetector(
         dataset, shift=3.0), label_names=LABEL_NAMES)()
     targets = [FakeDetector(dataset, shift=3.0) for _ in range(size)]
     comms = group(size)
-    evaluators = [DetectionVOCEvaluator(
+    evaluators = [DetectionEvaluator(
         chainer.iterators.SerialIterator(dataset, batch_size, repeat=False,
                                          shuffle=False) if rank == 0
         else None, targets[rank], label_names=LABEL_NAMES, comm=comms[rank])

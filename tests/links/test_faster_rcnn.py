@@ -1,5 +1,6 @@
 """Faster R-CNN: prepare, predict, presets (links/faster_rcnn.py)."""
 
+import chainer
 import numpy
 import pytest
 
@@ -30,6 +31,52 @@ def test_presets_and_prepare():
     assert x.shape == (3, 48, 96) and scale == 1.5
     with pytest.raises(ValueError, match=r'\(3, H, W\)'):
         model.prepare(numpy.zeros((32, 64), numpy.float32))
+
+
+def test_preset_is_lent_for_the_block():
+    model = tiny_model()
+    model.nms_thresh, model.score_thresh = 0.4, 0.2   # set by hand
+    with model.preset('evaluate') as lent:
+        assert lent is model
+        assert (model.nms_thresh, model.score_thresh) == (0.3, 0.05)
+    assert (model.nms_thresh, model.score_thresh) == (0.4, 0.2)
+
+
+def test_preset_is_restored_after_an_exception():
+    model = tiny_model()
+    model.use_preset('evaluate')
+    with pytest.raises(RuntimeError, match='stopped'):
+        with model.preset('visualize'):
+            assert model.score_thresh == 0.7
+            raise RuntimeError('stopped')
+    assert (model.nms_thresh, model.score_thresh) == (0.3, 0.05)
+    # An unknown name changes nothing.
+    with pytest.raises(ValueError, match='preset'):
+        with model.preset('fast'):
+            pass
+    assert (model.nms_thresh, model.score_thresh) == (0.3, 0.05)
+
+
+def test_predict_enters_test_mode_itself():
+    # The one place that sets test mode: called in training mode, with
+    # back-propagation on, predict still runs the network as in a test.
+    model = tiny_model()
+    model.score_thresh = 0.
+    rng = numpy.random.RandomState(0)
+    img = rng.uniform(0, 255, (3, 50, 70)).astype(numpy.float32)
+    seen = []
+    head = model.head.forward
+
+    def spy(*args, **kwargs):
+        seen.append((chainer.config.train, chainer.config.enable_backprop))
+        return head(*args, **kwargs)
+    model.head.forward = spy
+    with chainer.using_config('train', True), \
+            chainer.using_config('enable_backprop', True):
+        bboxes, _, _ = model.predict([img])
+        assert chainer.config.train and chainer.config.enable_backprop
+    assert seen == [(False, False)]
+    assert len(bboxes) == 1
 
 
 def test_network_input_smaller_than_one_stride_is_a_clear_error():

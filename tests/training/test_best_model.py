@@ -11,7 +11,7 @@ import numpy
 import pytest
 
 from fasterrcnn.cli import train as train_cli
-from fasterrcnn.evaluation.evaluator import DetectionVOCEvaluator
+from fasterrcnn.evaluation.evaluator import DetectionEvaluator
 from fasterrcnn.safe_npz import open_npz
 from fasterrcnn.training import builder
 from fasterrcnn.weights.model_io import load_model, read_model_info
@@ -34,7 +34,7 @@ def _scripted_evaluation(self, trainer=None):
 
 @pytest.fixture(autouse=True)
 def scripted_map(monkeypatch):
-    monkeypatch.setattr(DetectionVOCEvaluator, '__call__',
+    monkeypatch.setattr(DetectionEvaluator, '__call__',
                         _scripted_evaluation)
 
 
@@ -50,7 +50,7 @@ def whole(tmp_path_factory, data_dir):
         kept.append(trainer.get_extension('best_model'))
         return trainer, model, names
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(DetectionVOCEvaluator, '__call__',
+        patch.setattr(DetectionEvaluator, '__call__',
                       _scripted_evaluation)
         patch.setattr(train_cli, 'build_trainer', recording)
         out = str(root / 'run')

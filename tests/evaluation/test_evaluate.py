@@ -3,7 +3,8 @@
 import numpy
 import pytest
 
-from fasterrcnn.evaluation.run import evaluate
+from fasterrcnn.evaluation.evaluate import evaluate
+from fasterrcnn.links.faster_rcnn import FasterRCNN
 
 LABEL_NAMES = ('cat', 'dog', 'bird')  # 'bird' never occurs
 
@@ -47,6 +48,9 @@ class FakeModel(object):
         self.presets.append(preset)
         self.nms_thresh, self.score_thresh = 0.3, 0.05
 
+    # The model's own context manager, on this fake's use_preset.
+    preset = FasterRCNN.preset
+
     def predict(self, imgs):
         assert len(imgs) == 1
         assert self.score_thresh == 0.05
@@ -69,10 +73,11 @@ def test_ground_truth_scores_one_under_both_metrics(with_difficult):
     dataset = make_dataset(with_difficult)
     model = FakeModel(dataset)
     result = evaluate(model, dataset, progress=False)
-    assert result['map_voc07'] == 1.0
-    assert result['map_area'] == 1.0
-    for metric in ('voc07', 'area'):
-        ap = result['ap_' + metric]
+    assert sorted(result['metrics']) == ['voc', 'voc07']
+    assert result['metrics']['voc07']['map'] == 1.0
+    assert result['metrics']['voc']['map'] == 1.0
+    for metric in ('voc07', 'voc'):
+        ap = result['metrics'][metric]['ap']
         # Padded to the data set's three classes; bird has no ground truth.
         assert ap.shape == (3,) and ap.dtype == numpy.float64
         numpy.testing.assert_array_equal(ap[:2], [1.0, 1.0])
@@ -92,10 +97,11 @@ def test_half_recall_gives_the_textbook_numbers():
     result = evaluate(model, dataset, progress=False)
     # cat: positives in images 0, 1 (k=0), 2 (k=0 and k=2): 4; found 3.
     # Precision 1 up to recall 3/4: 11-point -> 8/11, area -> 3/4.
-    assert result['ap_voc07'][0] == pytest.approx(8 / 11)
-    assert result['ap_area'][0] == pytest.approx(0.75)
-    assert result['ap_voc07'][1] == 1.0
-    assert result['map_area'] == pytest.approx((0.75 + 1.0) / 2)
+    voc07, voc = result['metrics']['voc07'], result['metrics']['voc']
+    assert voc07['ap'][0] == pytest.approx(8 / 11)
+    assert voc['ap'][0] == pytest.approx(0.75)
+    assert voc07['ap'][1] == 1.0
+    assert voc['map'] == pytest.approx((0.75 + 1.0) / 2)
 
 
 def test_first_n_images_and_preset_restored():
@@ -164,4 +170,5 @@ def test_batches_give_the_numbers_of_one_image_at_a_time():
     for key in ('pred_bboxes', 'pred_scores'):
         for a, b in zip(one[key], three[key]):
             numpy.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-4)
-    numpy.testing.assert_allclose(one['ap_voc07'], three['ap_voc07'])
+    numpy.testing.assert_allclose(one['metrics']['voc07']['ap'],
+                                  three['metrics']['voc07']['ap'])
