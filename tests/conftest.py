@@ -25,6 +25,16 @@ def data_dir(tmp_path_factory):
     return path
 
 
+@pytest.fixture(params=['@numpy', pytest.param('@cupy:0',
+                                               marks=pytest.mark.gpu)])
+def device(request):
+    """Each device a link test runs on, as chainercv runs its link tests:
+    a :class:`chainer.backend.Device` (``.xp``, ``.send``; links move with
+    ``link.to_device(device)``). The CuPy one is marked ``gpu``."""
+    import chainer
+    return chainer.get_device(request.param)
+
+
 def pytest_collection_modifyitems(config, items):
     gpu = gpu_available()
     mpi = _mpi_available()

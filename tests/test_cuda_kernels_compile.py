@@ -4,7 +4,7 @@ import pytest
 
 from fasterrcnn import nms
 from fasterrcnn.functions.roi_pooling import cuda_impl as roi_pooling_cuda
-from tests.cuda_compile import compile_source, elementwise_source
+from tests.support.cuda_compile import compile_source, elementwise_source
 
 ELEMENTWISE = {
     'roi_pooling_forward': roi_pooling_cuda._FORWARD_KERNEL,

@@ -9,8 +9,8 @@ import pytest
 
 from fasterrcnn.safe_npz import (BadFileError, check_npz, load_npz, open_npz,
                                  read_entry)
-from tests.hostile import (assert_payload_is_live, assert_refused, hostile_npz,
-                           npz_arrays)
+from tests.support.hostile import (assert_payload_is_live, assert_refused,
+                                   hostile_npz, npz_arrays)
 
 
 def linear(seed=0):

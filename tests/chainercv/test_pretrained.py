@@ -15,7 +15,8 @@ from fasterrcnn.links.faster_rcnn import FasterRCNN
 from fasterrcnn.links.rpn import RegionProposalNetwork
 from fasterrcnn.safe_npz import BadFileError
 from fasterrcnn.weights.imagenet import load_vgg16_imagenet
-from tests.hostile import assert_payload_is_live, assert_refused, hostile_npz
+from tests.support.hostile import (assert_payload_is_live, assert_refused,
+                                   hostile_npz)
 
 
 def models_dir(root):

@@ -8,7 +8,7 @@ from fasterrcnn.cli.common import UserError, load_model_for_inference
 from fasterrcnn.links.faster_rcnn import PRESETS
 from fasterrcnn.safe_npz import BadFileError
 from fasterrcnn.weights.model_io import save_model
-from tests.dummy_model import tiny_model
+from tests.support.dummy_model import tiny_model
 
 
 @pytest.fixture(scope='module')

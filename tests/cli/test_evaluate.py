@@ -15,9 +15,9 @@ from fasterrcnn.data.shapes import LABEL_NAMES, generate_shapes
 from fasterrcnn.evaluation.coco import MissingDependencyError
 from fasterrcnn.evaluation.metrics import METRICS
 from fasterrcnn.weights.model_io import save_model
-from tests.dummy_model import tiny_model
-from tests.hostile import (assert_payload_is_live, assert_refused, hostile_npz,
-                           npz_arrays)
+from tests.support.dummy_model import tiny_model
+from tests.support.hostile import (assert_payload_is_live, assert_refused,
+                                   hostile_npz, npz_arrays)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))

@@ -21,8 +21,8 @@ from fasterrcnn.data.shapes import LABEL_NAMES
 from fasterrcnn.safe_npz import check_npz
 from fasterrcnn.training.snapshot import list_snapshots
 from fasterrcnn.weights.model_io import save_model
-from tests.cli.test_train import ROOT, args, write_config
-from tests.dummy_model import tiny_model
+from tests.support.dummy_model import tiny_model
+from tests.support.tiny_run import ROOT, args, write_config
 
 
 @pytest.fixture

@@ -17,9 +17,9 @@ from fasterrcnn.cli import predict as predict_cli
 from fasterrcnn.data.shapes import LABEL_NAMES
 from fasterrcnn.visualize import drawn_size
 from fasterrcnn.weights.model_io import load_model, save_model
-from tests.dummy_model import tiny_model
-from tests.hostile import (assert_payload_is_live, assert_refused, hostile_npz,
-                           npz_arrays)
+from tests.support.dummy_model import tiny_model
+from tests.support.hostile import (assert_payload_is_live, assert_refused,
+                                   hostile_npz, npz_arrays)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))

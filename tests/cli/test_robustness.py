@@ -25,7 +25,7 @@ from fasterrcnn.training import builder
 from fasterrcnn.training.iterator import SeededSerialIterator
 from fasterrcnn.training.snapshot import list_snapshots
 from fasterrcnn.weights import model_io
-from tests.cli.test_train import ROOT, args, params, write_config
+from tests.support.tiny_run import ROOT, args, params, write_config
 
 # Every test here trains the tiny model (or stops it) end to end.
 pytestmark = pytest.mark.e2e

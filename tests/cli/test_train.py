@@ -5,68 +5,15 @@ import os
 import subprocess
 import sys
 
-import chainer
 import numpy
 import pytest
 
 from fasterrcnn.cli import train as train_cli
 from fasterrcnn.training import builder
-from fasterrcnn.weights.model_io import load_model
-from tests.hostile import (assert_payload_is_live, assert_refused, hostile_npz,
-                           npz_arrays)
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))
-TINY = [
-    'model.extractor_channels=[4, 4, 8, 8, 8]', 'model.fc_size=16',
-    'model.min_size=64', 'model.max_size=80',
-    'model.anchor_scales=[1, 2, 4]', 'model.freeze_conv12=false',
-    'train.iterations=6', 'train.snapshot_every=2', 'train.log_every=2',
-    'train.lr=0.01', 'train.lr_shift_at=[4]', 'eval.every=[6]',
-]
-
-
-def write_config(tmp_path, data_dir):
-    path = os.path.join(str(tmp_path), 'tiny.yaml')
-    with open(path, 'w') as f:
-        f.write('data:\n  dir: {}\n'.format(data_dir))
-    return path
-
-
-def args(config, out, *extra):
-    argv = ['--config', config, '--out', out, '--no-progress']
-    for item in TINY:
-        argv += ['--set', item]
-    return argv + list(extra)
-
-
-def params(path):
-    model, names = load_model(path)
-    return {name: p.array.copy() for name, p in model.namedparams()}, names
-
-
-class Crash(Exception):
-    pass
-
-
-def crash_at_iteration(monkeypatch, iteration, built=None):
-    """Makes every later fasterrcnn-train run raise :class:`Crash` after
-    update ``iteration`` (None: no crash), appending each Trainer it builds
-    to ``built``. Returns the original ``build_trainer`` (to put back)."""
-    build = builder.build_trainer
-
-    def building(*a, **k):
-        trainer, model, label_names = build(*a, **k)
-        if built is not None:
-            built.append(trainer)
-        if iteration is not None:
-            @chainer.training.make_extension(trigger=(iteration, 'iteration'))
-            def crash(trainer):
-                raise Crash()
-            trainer.extend(crash)
-        return trainer, model, label_names
-    monkeypatch.setattr(train_cli, 'build_trainer', building)
-    return build
+from tests.support.hostile import (assert_payload_is_live, assert_refused,
+                                   hostile_npz, npz_arrays)
+from tests.support.tiny_run import (ROOT, Crash, args, crash_at_iteration,
+                                    params, write_config)
 
 
 @pytest.mark.e2e

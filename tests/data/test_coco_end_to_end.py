@@ -12,8 +12,8 @@ from fasterrcnn.cli import train as train_cli
 from fasterrcnn.data.coco import voc_to_coco
 from fasterrcnn.data.shapes import LABEL_NAMES
 from fasterrcnn.weights.model_io import save_model
-from tests.cli.test_train import TINY
-from tests.dummy_model import tiny_model
+from tests.support.dummy_model import tiny_model
+from tests.support.tiny_run import TINY
 
 pytestmark = pytest.mark.e2e
 

@@ -154,7 +154,7 @@ def test_label_beyond_the_classes_is_an_error():
 
 
 def test_batches_give_the_numbers_of_one_image_at_a_time():
-    from tests.dummy_model import random_image, tiny_model
+    from tests.support.dummy_model import random_image, tiny_model
     rng = numpy.random.RandomState(4)
     sizes = ((50, 70), (120, 40), (64, 64), (80, 100), (40, 90))
     dataset = []

@@ -8,7 +8,7 @@ import pytest
 from chainer import training
 
 from fasterrcnn.evaluation.evaluator import DetectionEvaluator
-from tests.thread_comm import group, run_ranks
+from tests.support.thread_comm import group, run_ranks
 
 LABEL_NAMES = ('cat', 'dog', 'bird')  # 'bird' never occurs
 

@@ -74,7 +74,7 @@ def test_chainer2torch_without_torch_says_writing(
         tmp_path, capsys, monkeypatch):
     from fasterrcnn.interop import convert
     from fasterrcnn.weights.model_io import save_model
-    from tests.dummy_model import tiny_model
+    from tests.support.dummy_model import tiny_model
     model_file = str(tmp_path / 'model.npz')
     save_model(tiny_model(2), model_file, ['a', 'b'])
     monkeypatch.setitem(sys.modules, 'torch', None)     # as if not installed

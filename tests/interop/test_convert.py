@@ -9,8 +9,9 @@ import pytest
 from fasterrcnn.interop.convert import main
 from fasterrcnn.weights.model_io import load_model, save_model
 from fasterrcnn.weights.state_dict import export_state_dict
-from tests.dummy_model import tiny_model
-from tests.hostile import Payload, assert_refused, hostile_npz, npz_arrays
+from tests.support.dummy_model import tiny_model
+from tests.support.hostile import (Payload, assert_refused, hostile_npz,
+                                   npz_arrays)
 
 torch = pytest.importorskip(
     'torch', reason='torch is installed in the numpy 2 environment only')

@@ -15,7 +15,8 @@ import numpy
 import pytest
 
 from fasterrcnn.interop import compare
-from tests.hostile import assert_payload_is_live, assert_refused, hostile_npz
+from tests.support.hostile import (assert_payload_is_live, assert_refused,
+                                   hostile_npz)
 
 GOLDEN = os.path.join(os.path.dirname(__file__), '..', 'data', 'golden')
 

@@ -5,7 +5,7 @@ import numpy
 import pytest
 
 from fasterrcnn.links.backbones.vgg16 import VGG16
-from tests.dummy_model import tiny_model
+from tests.support.dummy_model import tiny_model
 
 
 @pytest.mark.parametrize('size,expected', [((64, 80), (4, 5)),

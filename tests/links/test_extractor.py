@@ -15,7 +15,7 @@ from fasterrcnn.links.backbones import BACKBONES, backbone
 from fasterrcnn.links.faster_rcnn import FasterRCNN
 from fasterrcnn.weights.model_io import (META_KEY, load_model, read_model_info,
                                          save_model)
-from tests.dummy_model import random_image, tiny_model
+from tests.support.dummy_model import random_image, tiny_model
 
 
 class PlainExtractor(chainer.Chain):

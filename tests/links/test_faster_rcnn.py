@@ -4,7 +4,7 @@ import chainer
 import numpy
 import pytest
 
-from tests.dummy_model import assert_is_detection_link, tiny_model
+from tests.support.dummy_model import assert_is_detection_link, tiny_model
 
 
 def test_predict_on_images_of_several_sizes():

@@ -4,7 +4,7 @@
 import pytest
 
 from fasterrcnn.links import FasterRCNNVGG16
-from tests.dummy_model import assert_is_detection_link, tiny_model
+from tests.support.dummy_model import assert_is_detection_link, tiny_model
 
 
 def test_initialisation_of_the_outputs():

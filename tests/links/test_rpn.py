@@ -4,7 +4,7 @@ import chainer
 import numpy
 
 from fasterrcnn.links.rpn import RegionProposalNetwork
-from tests.dummy_model import tiny_model
+from tests.support.dummy_model import tiny_model
 
 
 def test_rpn_output_shapes_and_anchor_order():

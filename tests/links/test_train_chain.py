@@ -5,7 +5,7 @@ import numpy
 import pytest
 
 from fasterrcnn.links import FasterRCNNTrainChain
-from tests.dummy_model import tiny_model
+from tests.support.dummy_model import tiny_model
 
 
 def train_example(rng):

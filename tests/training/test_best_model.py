@@ -15,7 +15,8 @@ from fasterrcnn.evaluation.evaluator import DetectionEvaluator
 from fasterrcnn.safe_npz import open_npz
 from fasterrcnn.training import builder
 from fasterrcnn.weights.model_io import load_model, read_model_info
-from tests.cli.test_train import TINY, Crash, crash_at_iteration, write_config
+from tests.support.tiny_run import (TINY, Crash, crash_at_iteration,
+                                    write_config)
 
 pytestmark = pytest.mark.e2e
 

@@ -15,8 +15,8 @@ import pytest
 from fasterrcnn.training.distributed import (MismatchError, check_same_run,
                                              run_fingerprint)
 from fasterrcnn.training.snapshot import list_snapshots
-from tests.cli.test_train import ROOT, TINY, params, write_config
-from tests.thread_comm import group, run_ranks
+from tests.support.thread_comm import group, run_ranks
+from tests.support.tiny_run import ROOT, TINY, params, write_config
 
 MPIEXEC = os.path.join(os.path.dirname(sys.executable), 'mpiexec')
 SCRIPT = os.path.join(ROOT, 'train_chainer.py')

@@ -17,15 +17,10 @@ from fasterrcnn.training import builder
 from fasterrcnn.training.monitor import (INSTALL_HINT, TargetRecord, accuracy,
                                          confusion_figure, figure_pixels)
 from fasterrcnn.visualize import drawn_size
-from tests.dummy_model import tiny_model
+from tests.support.dummy_model import tiny_model, tiny_overrides
 
-TINY = [
-    'model.extractor_channels=[4, 4, 8, 8, 8]', 'model.fc_size=16',
-    'model.min_size=64', 'model.max_size=80',
-    'model.anchor_scales=[1, 2, 4]', 'model.freeze_conv12=false',
-    'train.iterations=4', 'train.snapshot_every=4', 'train.log_every=2',
-    'train.lr=0.01', 'eval.every=[4]',
-]
+TINY = tiny_overrides(iterations=4, snapshot_every=4, lr_shift_at=(),
+                      eval_every=(4,))
 NAMES = ['circle', 'square', 'triangle']
 PICTURES = ('gt_vs_pred', 'rpn_confusion', 'roi_confusion')
 

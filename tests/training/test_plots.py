@@ -13,7 +13,8 @@ from chainer.training import extensions
 from fasterrcnn import safe_npz
 from fasterrcnn.cli import train as train_cli
 from fasterrcnn.training.plots import STATE_FORMAT, PlotReport
-from tests.cli.test_train import Crash, args, crash_at_iteration, write_config
+from tests.support.tiny_run import (Crash, args, crash_at_iteration,
+                                    write_config)
 
 # Points every 3 iterations, snapshots every 2: the snapshot of 4 holds
 # the values of iteration 4 not yet drawn, and the plot's trigger last saw

@@ -12,7 +12,7 @@ import pytest
 
 from fasterrcnn.cli import train as train_cli
 from fasterrcnn.config import load_config
-from tests.cli.test_train import ROOT, args, params, write_config
+from tests.support.tiny_run import ROOT, args, params, write_config
 
 pytestmark = pytest.mark.e2e
 

@@ -9,8 +9,8 @@ from fasterrcnn.links.backbones.vgg16 import conv_names
 from fasterrcnn.safe_npz import BadFileError
 from fasterrcnn.weights.imagenet import load_vgg16_imagenet
 from fasterrcnn.weights.state_dict import FEATURE_INDEX
-from tests.dummy_model import tiny_model
-from tests.hostile import assert_refused, hostile_npz
+from tests.support.dummy_model import tiny_model
+from tests.support.hostile import assert_refused, hostile_npz
 
 
 def vgg_state(model, seed=0):

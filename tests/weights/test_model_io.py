@@ -8,9 +8,9 @@ import pytest
 
 from fasterrcnn.safe_npz import BadFileError
 from fasterrcnn.weights.model_io import load_model, save_model
-from tests.dummy_model import tiny_model
-from tests.hostile import (assert_payload_is_live, assert_refused, hostile_npz,
-                           npz_arrays)
+from tests.support.dummy_model import tiny_model
+from tests.support.hostile import (assert_payload_is_live, assert_refused,
+                                   hostile_npz, npz_arrays)
 
 
 def test_round_trip_rebuilds_the_same_model(tmp_path):

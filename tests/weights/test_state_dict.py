@@ -5,7 +5,7 @@ import pytest
 
 from fasterrcnn.interop.golden import golden_state_dict
 from fasterrcnn.weights.state_dict import export_state_dict, load_state_dict
-from tests.dummy_model import tiny_model
+from tests.support.dummy_model import tiny_model
 
 
 def test_names_order_and_round_trip():

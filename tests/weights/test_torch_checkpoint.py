@@ -17,7 +17,7 @@ from fasterrcnn.safe_npz import BadFileError
 from fasterrcnn.weights.torch_checkpoint import (load_torch_checkpoint,
                                                  load_torch_file,
                                                  save_torch_state_dict)
-from tests.hostile import Payload, assert_refused
+from tests.support.hostile import Payload, assert_refused
 
 torch = pytest.importorskip(
     'torch', reason='torch is installed in the numpy 2 environment only')

@@ -20,7 +20,7 @@ Why this shape:
 
 CuPy is imported only when a kernel is first needed, so this module imports
 on machines without it; the kernel tuples are plain strings so that the test
-suite can compile them with nvcc without a GPU (tests/cuda_compile.py).
+suite can compile them with nvcc without a GPU (tests/support/cuda_compile.py).
 """
 
 import numpy
@@ -117,7 +117,7 @@ _BACKWARD_SOURCE = r'''
 '''
 
 #: (input parameters, output parameters, body, preamble) of the two
-#: ElementwiseKernels. Plain strings, so that tests/cuda_compile.py can
+#: ElementwiseKernels. Plain strings, so that tests/support/cuda_compile.py can
 #: compile them with nvcc where no GPU is present.
 _FORWARD_KERNEL = (
     'raw T x, raw T rois, raw int32 roi_indices, int32 channels, '

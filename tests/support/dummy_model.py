@@ -16,6 +16,30 @@ TINY = dict(extractor_channels=(4, 4, 8, 8, 8), fc_size=16, min_size=64,
             max_size=96)
 
 
+#: The model keys of the tiny training runs (``--set`` items): the tiny
+#: model's structure, with anchors of 16-64 px for the shapes fixture.
+TINY_MODEL_KEYS = (
+    'model.extractor_channels=[4, 4, 8, 8, 8]', 'model.fc_size=16',
+    'model.min_size=64', 'model.max_size=80',
+    'model.anchor_scales=[1, 2, 4]', 'model.freeze_conv12=false',
+)
+
+
+def tiny_overrides(iterations=6, snapshot_every=2, lr_shift_at=(4,),
+                   eval_every=(6,)):
+    """The ``--set`` items of a tiny training run: the one tiny config of
+    the suite (:data:`TINY_MODEL_KEYS`, log every 2 iterations, rate
+    0.01), with its schedule."""
+    items = list(TINY_MODEL_KEYS) + [
+        'train.iterations={}'.format(iterations),
+        'train.snapshot_every={}'.format(snapshot_every),
+        'train.log_every=2', 'train.lr=0.01',
+        'eval.every={}'.format(list(eval_every))]
+    if lr_shift_at:
+        items.append('train.lr_shift_at={}'.format(list(lr_shift_at)))
+    return items
+
+
 def tiny_model(n_fg_class=3, seed=0, **overrides):
     """A FasterRCNNVGG16 of :data:`TINY` size, weights drawn from ``seed``.
 
