@@ -1,4 +1,5 @@
-"""The three target / proposal creators of Faster R-CNN."""
+"""The three target / proposal creators of Faster R-CNN, the sampling they
+share, and each training example's random state (``seeding.py``)."""
 
 from fasterrcnn.creators.anchor_target import AnchorTargetCreator  # NOQA
 from fasterrcnn.creators.proposal import ProposalCreator  # NOQA

@@ -1,5 +1,8 @@
-"""Pieces of the chainer.training.Trainer: atomic snapshots, a reproducible
-iterator, the learning rate schedule."""
+"""The Trainer of a run: its construction (``builder.py``), the run folder,
+atomic snapshots and the resume policy, the seeded and sharded iterator,
+the learning rate shift, the best model, plots, live monitoring, the
+schedule's warnings, the guard against faults and signals, and ChainerMN
+runs."""
 
 from fasterrcnn.training.extensions import LearningRateShift  # noqa: F401
 from fasterrcnn.training.extensions import shifted_value  # noqa: F401
