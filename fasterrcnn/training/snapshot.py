@@ -1,4 +1,5 @@
-"""Atomic trainer snapshots, finding the one to resume from, random states.
+"""Atomic trainer snapshots, the one policy of resuming from them, random
+states.
 
 A snapshot is the npz that :func:`chainer.serializers.save_npz` writes for
 a :class:`chainer.training.Trainer` (model, optimizer, iterators, extension
@@ -19,8 +20,6 @@ draw, the iterator's shuffling order, is written into the snapshot through
 
 import os
 import re
-import warnings
-import zipfile
 
 import chainer
 import numpy
@@ -164,35 +163,6 @@ def snapshot_candidates(path, auto=False):
 def _no_snapshot_in(path):
     return SnapshotNotFoundError('no snapshot ({}<N>{}) in {}'.format(
         SNAPSHOT_PREFIX, SNAPSHOT_SUFFIX, path))
-
-
-def find_snapshot(path, auto=False):
-    """The snapshot to resume from: the newest of
-    :func:`snapshot_candidates` that is a readable zip archive.
-
-    Args: as :func:`snapshot_candidates`.
-
-    Returns:
-        str or None: the path of the snapshot; None only with ``auto``.
-
-    Raises:
-        SnapshotNotFoundError: as :func:`snapshot_candidates`.
-
-    A file given as ``path`` is taken as it is; in a directory, a snapshot
-    file that is not a readable zip archive (possible only if it was not
-    written by :func:`write_snapshot`) is skipped with a warning.
-    """
-    candidates = snapshot_candidates(path, auto)
-    if candidates == [os.fspath(path)]:
-        return candidates[0]
-    for candidate in candidates:
-        if zipfile.is_zipfile(candidate):
-            return candidate
-        warnings.warn('skipping {}: not a readable npz file'.format(
-            candidate), RuntimeWarning)
-    if auto:
-        return None
-    raise _no_snapshot_in(path)
 
 
 class NonFiniteWeightsError(ArithmeticError):

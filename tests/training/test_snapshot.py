@@ -7,9 +7,13 @@ import pytest
 
 from fasterrcnn.safe_npz import load_npz
 from fasterrcnn.training import snapshot as snapshot_module
-from fasterrcnn.training.snapshot import (AtomicSnapshot, RandomStateHolder,
-                                          SnapshotNotFoundError, find_snapshot,
-                                          list_snapshots, write_snapshot)
+from fasterrcnn.training.snapshot import (AtomicSnapshot, NotASnapshotError,
+                                          RandomStateHolder,
+                                          SnapshotNotFoundError,
+                                          list_snapshots, load_newest,
+                                          snapshot_candidates, write_snapshot)
+from fasterrcnn.weights.model_io import save_model
+from tests.support.dummy_model import tiny_model
 from tests.training.toy import make_trainer
 
 
@@ -25,6 +29,12 @@ def load_weight(path):
 
 def names(out):
     return sorted(os.listdir(out))
+
+
+def newest(path, auto=False):
+    """The newest snapshot of a folder (or a file as it is)."""
+    found = snapshot_candidates(path, auto)
+    return found[0] if found else None
 
 
 def test_write_and_keep_last(tmp_path):
@@ -43,7 +53,7 @@ def test_keep_orders_by_number_not_name(tmp_path):
     for it in (9, 10, 100, 11):
         write_snapshot(link(float(it)), out, it, keep=None)
     assert [it for it, _ in list_snapshots(out)] == [9, 10, 11, 100]
-    assert find_snapshot(out).endswith('snapshot_iter_100.npz')
+    assert newest(out).endswith('snapshot_iter_100.npz')
     write_snapshot(link(1.0), out, 101, keep=2)
     assert names(out) == ['snapshot_iter_100.npz', 'snapshot_iter_101.npz']
 
@@ -72,9 +82,9 @@ def test_crash_in_save_leaves_previous_snapshot(tmp_path, monkeypatch):
     monkeypatch.undo()
 
     assert names(out) == ['snapshot_iter_1.npz']  # no final, no tmp file
-    assert find_snapshot(out).endswith('snapshot_iter_1.npz')
-    assert find_snapshot(out, auto=True).endswith('snapshot_iter_1.npz')
-    assert load_weight(find_snapshot(out)) == 1.0
+    assert newest(out).endswith('snapshot_iter_1.npz')
+    assert newest(out, auto=True).endswith('snapshot_iter_1.npz')
+    assert load_weight(newest(out)) == 1.0
 
 
 def test_crash_in_rename_leaves_previous_snapshot(tmp_path, monkeypatch):
@@ -89,7 +99,7 @@ def test_crash_in_rename_leaves_previous_snapshot(tmp_path, monkeypatch):
         write_snapshot(link(2.0), out, 2)
     monkeypatch.undo()
     assert names(out) == ['snapshot_iter_1.npz']
-    assert load_weight(find_snapshot(out, auto=True)) == 1.0
+    assert load_weight(newest(out, auto=True)) == 1.0
 
 
 def test_crash_does_not_prune(tmp_path, monkeypatch):
@@ -110,33 +120,52 @@ def test_leftover_partial_files_are_ignored(tmp_path):
         f.write(b'PK\x03\x04 partial')
     with open(os.path.join(out, 'snapshot_iter_3.npz.tmp'), 'wb') as f:
         f.write(b'partial')
-    assert find_snapshot(out).endswith('snapshot_iter_1.npz')
+    assert newest(out).endswith('snapshot_iter_1.npz')
     assert [it for it, _ in list_snapshots(out)] == [1]
 
 
-def test_unreadable_snapshot_is_skipped_with_a_warning(tmp_path):
+def test_a_damaged_snapshot_is_skipped_with_a_warning(tmp_path):
     out = str(tmp_path)
     write_snapshot(link(1.0), out, 1)
     with open(os.path.join(out, 'snapshot_iter_2.npz'), 'wb') as f:
         f.write(b'garbage')
-    with pytest.warns(RuntimeWarning, match='snapshot_iter_2'):
-        assert find_snapshot(out).endswith('snapshot_iter_1.npz')
+    warnings, target = [], link(0.0)
+    loaded = load_newest(target, snapshot_candidates(out), warnings.append)
+    assert loaded.endswith('snapshot_iter_1.npz')
+    assert float(target.W.array[0, 0]) == 1.0
+    assert len(warnings) == 1 and 'snapshot_iter_2' in warnings[0] and \
+        'snapshot_iter_1' in warnings[0]
 
 
-def test_find_snapshot(tmp_path):
+def test_the_only_snapshot_damaged_is_an_error(tmp_path):
+    path = str(tmp_path / 'snapshot_iter_2.npz')
+    with open(path, 'wb') as f:
+        f.write(b'garbage')
+    with pytest.raises(ValueError, match='snapshot_iter_2'):
+        load_newest(link(0.0), [path], pytest.fail)
+
+
+def test_a_model_file_is_not_a_snapshot(tmp_path):
+    path = str(tmp_path / 'model.npz')
+    save_model(tiny_model(), path)
+    with pytest.raises(NotASnapshotError, match='model.init_from'):
+        load_newest(link(0.0), [path], pytest.fail)
+
+
+def test_snapshot_candidates(tmp_path):
     out = tmp_path / 'out'
-    assert find_snapshot(str(out), auto=True) is None  # no directory yet
+    assert snapshot_candidates(str(out), auto=True) == []  # no directory
     out.mkdir()
-    assert find_snapshot(str(out), auto=True) is None  # empty directory
+    assert snapshot_candidates(str(out), auto=True) == []  # empty directory
     with pytest.raises(SnapshotNotFoundError, match='no snapshot'):
-        find_snapshot(str(out))
+        snapshot_candidates(str(out))
     with pytest.raises(SnapshotNotFoundError):
-        find_snapshot(str(tmp_path / 'missing'))
+        snapshot_candidates(str(tmp_path / 'missing'))
     first = write_snapshot(link(1.0), str(out), 5)
     second = write_snapshot(link(2.0), str(out), 6)
-    assert find_snapshot(str(out)) == second
-    assert find_snapshot(str(out), auto=True) == second
-    assert find_snapshot(first) == first  # a file is taken as it is
+    assert snapshot_candidates(str(out)) == [second, first]
+    assert snapshot_candidates(str(out), auto=True) == [second, first]
+    assert snapshot_candidates(first) == [first]  # a file as it is
     assert issubclass(SnapshotNotFoundError, FileNotFoundError)
 
 
@@ -186,7 +215,7 @@ def test_snapshot_holds_random_states(tmp_path):
     trainer, _ = make_trainer(tmp_path, 2, seed=0, extensions=[
         AtomicSnapshot(trigger=(1, 'iteration'))])
     trainer.run()
-    with numpy.load(find_snapshot(str(tmp_path))) as npz:
+    with numpy.load(newest(str(tmp_path))) as npz:
         keys = set(npz.files)
     for key in ('key', 'pos', 'has_gauss', 'cached_gaussian'):
         assert 'extensions/noise_random_state/' + key in keys
@@ -211,7 +240,7 @@ def _run_and_resume(tmp_path, total, snapshot_at, batch_size, n):
         tmp_path / 'resumed', total, seed=42, batch_size=batch_size, n=n,
         extensions=[AtomicSnapshot(keep=None,
                                    trigger=(snapshot_at, 'iteration'))])
-    load_npz(find_snapshot(path), trainer)
+    load_npz(newest(path), trainer)
     assert trainer.updater.iteration == snapshot_at
     trainer.run()
     return straight, resumed
@@ -231,8 +260,8 @@ def test_resume_is_bit_exact_across_epoch_boundaries(tmp_path):
     # the last snapshots of both runs hold the same state
     assert names(tmp_path / 'resumed') == ['snapshot_iter_11.npz',
                                            'snapshot_iter_8.npz']
-    with numpy.load(find_snapshot(str(tmp_path / 'straight'))) as a, \
-            numpy.load(find_snapshot(str(tmp_path / 'resumed'))) as b:
+    with numpy.load(newest(str(tmp_path / 'straight'))) as a, \
+            numpy.load(newest(str(tmp_path / 'resumed'))) as b:
         assert set(a.files) == set(b.files)
         for key in a.files:
             if key != '_snapshot_elapsed_time':
