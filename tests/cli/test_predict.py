@@ -432,10 +432,7 @@ INSTALLED = os.path.join(os.path.dirname(sys.executable), PROG)
         reason='fasterrcnn-predict is not installed in this environment '
                '(pip install -e . again)'))])
 def test_the_script_and_the_installed_command(files, command, tmp_path):
-    done = subprocess.run(command + ['--help'], capture_output=True,
-                          text=True, cwd=ROOT)
-    assert done.returncode == 0, done.stderr
-    assert '--model' in done.stdout and '--skip-bad' in done.stdout
+    # predict.py is a thin wrapper of the installed command.
     out = str(tmp_path / 'out')
     done = subprocess.run(command + ['--model', files['model'], '--out', out,
                                      '--no-progress', files['folder']],

@@ -194,11 +194,8 @@ def test_pretrained_weights_that_would_run_code(tmp_path, data_dir,
     [sys.executable, os.path.join(ROOT, 'train_chainer.py')],
     [os.path.join(os.path.dirname(sys.executable), 'fasterrcnn-train')]])
 def test_the_script_and_the_installed_command(command):
-    # train_chainer.py is a thin wrapper of the installed command.
-    done = subprocess.run(command + ['--help'], capture_output=True,
-                          text=True, cwd=ROOT)
-    assert done.returncode == 0, done.stderr
-    assert '--resume' in done.stdout and '--help-config' in done.stdout
+    # train_chainer.py is a thin wrapper of the installed command (one
+    # process each: a cold import of chainer is most of a second).
     done = subprocess.run(command + ['--no-progress'], capture_output=True,
                           text=True, cwd=ROOT)
     assert done.returncode == 2

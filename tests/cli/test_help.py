@@ -1,0 +1,22 @@
+"""Every command's --help, in this process (the scripts and installed
+commands themselves are run once each by their own test files)."""
+
+import pytest
+
+from fasterrcnn.cli import convert_data, evaluate, predict, train
+
+
+@pytest.mark.parametrize('module, flags', [
+    (train, ('--resume', '--help-config', '--fresh')),
+    (evaluate, ('--model', '--vis-dir', '--metric')),
+    (predict, ('--model', '--skip-bad', '--batch-size')),
+    (convert_data, ('voc2coco', 'coco2voc')),
+])
+def test_help_lists_the_flags(module, flags, capsys):
+    with pytest.raises(SystemExit) as exit:
+        module.main(['--help'])
+    assert exit.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith('usage: fasterrcnn-')
+    for flag in flags:
+        assert flag in out
