@@ -219,18 +219,7 @@ class COCOMetric(object):
         require_pycocotools()
 
     def compute(self, preds, gts, n_fg_class=None):
-        """The numbers of :func:`eval_detection_coco`.
-
-        Args:
-            preds (tuple): ``(pred_bboxes, pred_labels, pred_scores)``,
-                lists with one array per image (see
-                :func:`eval_detection_coco`).
-            gts (tuple): ``(gt_bboxes, gt_labels, gt_difficults)``, the same.
-            n_fg_class (int or None): the number of classes (None: one more
-                than the largest label seen).
-
-        Returns:
-            dict: what :func:`eval_detection_coco` returns.
-        """
+        """The numbers of :func:`eval_detection_coco` (the arguments: the
+        metric protocol's, :mod:`fasterrcnn.evaluation.metrics`)."""
         return eval_detection_coco(*(tuple(preds) + tuple(gts)),
                                    n_fg_class=n_fg_class)
