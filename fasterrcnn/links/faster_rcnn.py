@@ -206,11 +206,23 @@ class FasterRCNN(chainer.Chain):
                     for img in imgs]
         if not prepared:
             return [], [], []
-        if len(prepared) > 1 and not extractor_contract.supports_padding(
+        if len(prepared) == 1 or extractor_contract.supports_padding(
                 self.extractor):
-            # A plain extractor(x) (chainercv's contract) sees one image.
-            outputs = [self.predict([img]) for img in imgs]
-            return tuple([out[k][0] for out in outputs] for k in range(3))
+            return self._detect(prepared, originals)
+        # A plain extractor(x) (chainercv's contract) sees one image a call.
+        results = [self._detect([one], [size])
+                   for one, size in zip(prepared, originals)]
+        return tuple([result[k][0] for result in results] for k in range(3))
+
+    def _detect(self, prepared, originals):
+        """:meth:`predict` of prepared images, in one (padded) batch.
+
+        Args:
+            prepared (list of tuples): ``(img, scale)`` of :meth:`prepare`
+                per image.
+            originals (list of pairs of ints): each image's original ``(H,
+                W)``.
+        """
         scales = [scale for _, scale in prepared]
         with chainer.using_config('train', False), \
                 chainer.no_backprop_mode():
