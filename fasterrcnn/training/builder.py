@@ -242,33 +242,19 @@ def build_trainer(config, out, device=-1, progress=None, comm=None):
         BadExampleError: under ``data.bad_examples: error``, the first bad
             example found by the check of every example made here.
     """
-    t, m = config.train, config.model
+    t = config.train
     rank, size = (0, 1) if comm is None else (comm.rank, comm.size)
     writer = rank == 0
-    _require_data(config)
-    train_data = open_split(config, 'train')
-    label_names = list(train_data.label_names)
     if progress is None:
         progress = sys.stdout.isatty()
     progress = progress and writer
-    # Every annotation parsed and every image header read now, so that a
-    # bad file stops the run (or is left out) before hours of training.
     bad_log = BadExampleLog(os.path.join(out, BAD_EXAMPLES_FILE)
                             if writer else None)
-    train_data = apply_policy(
-        train_data, config.data.bad_examples, bad_log,
-        prefix=config.data.train_split + '/', progress=progress)
-    n_fg_class = m.n_fg_class if m.n_fg_class is not None else \
-        len(label_names)
-    if n_fg_class != len(label_names):
-        raise ConfigError(
-            'model.n_fg_class is {} but the data set has {} classes ({}): '
-            'set model.n_fg_class=null to follow the data'.format(
-                n_fg_class, len(label_names), ', '.join(label_names)))
+    train_data, label_names = _train_data(config, bad_log, progress)
 
     # The weight initialisers draw from numpy's global state.
     numpy.random.seed(t.seed)
-    model = build_model(config, n_fg_class)
+    model = build_model(config, _n_fg_class(config, label_names))
     model.use_preset('evaluate')
     # Each example's flip and target sampling draw from a state of its own
     # (fasterrcnn.creators.seeding), derived from these seeds and its place
@@ -286,7 +272,8 @@ def build_trainer(config, out, device=-1, progress=None, comm=None):
         chain.to_gpu(device)
 
     optimizer, multipliers = setup_optimizer(
-        chain, t.lr, t.momentum, t.weight_decay, m.bias_lr_x2, comm=comm)
+        chain, t.lr, t.momentum, t.weight_decay, config.model.bias_lr_x2,
+        comm=comm)
 
     updater = GuardedUpdater(train_iter, optimizer, device=device,
                              converter=concat_detection_examples, comm=comm)
@@ -299,37 +286,78 @@ def build_trainer(config, out, device=-1, progress=None, comm=None):
             keep=t.keep_snapshots, trigger=(t.snapshot_every, 'iteration')))
         trainer.extend(_SaveModel(model, label_names, t.iterations),
                        name='save_model')
-
     report_keys = ['iteration'] + list(LOSS_KEYS) + ['lr']
     if config.data.test_split:
-        test_data = open_split(config, 'test')
-        if config.eval.n_images is not None:
-            test_data = Subset(test_data, range(
-                min(config.eval.n_images, len(test_data))))
-        test_data = apply_policy(
-            test_data, config.data.bad_examples, bad_log,
-            prefix=config.data.test_split + '/', progress=progress,
-            evaluation=True)
-        test_iter = SerialIterator(test_data, config.eval.batch_size,
-                                   repeat=False, shuffle=False)
-        trainer.extend(
-            DetectionEvaluator(test_iter if writer else None, model,
-                               use_07_metric=config.eval.use_07_metric,
-                               label_names=label_names, comm=comm,
-                               metric=config.eval.metric),
-            trigger=_eval_trigger(config.eval.every))
+        _add_evaluation(trainer, config, model, label_names, bad_log,
+                        progress, comm)
         report_keys.append('validation/main/map')
-        trainer.extend(KeepBestModel(
-            model, label_names, config.eval.every,
-            reload_at=t.lr_shift_at if t.lr_shift_reload_best else (),
-            comm=comm, writer=writer))
-    log_trigger = (t.log_every, 'iteration')
     if comm is not None:
         # The losses every process reports, averaged over them.
         from fasterrcnn.training.distributed import MeanOverProcesses
         trainer.extend(MeanOverProcesses(comm, LOSS_KEYS))
-    if not writer:
-        return trainer, model, label_names
+    if writer:
+        _add_reporting(trainer, config, report_keys, progress)
+        add_monitoring(trainer, config, chain, model, label_names)
+    return trainer, model, label_names
+
+
+def _train_data(config, bad_log, progress):
+    """The training split, its examples checked up front (every annotation
+    parsed and every image header read now, so that a bad file stops the
+    run, or is left out, before hours of training), and its class names."""
+    _require_data(config)
+    train_data = open_split(config, 'train')
+    label_names = list(train_data.label_names)
+    train_data = apply_policy(
+        train_data, config.data.bad_examples, bad_log,
+        prefix=config.data.train_split + '/', progress=progress)
+    return train_data, label_names
+
+
+def _n_fg_class(config, label_names):
+    """``model.n_fg_class``, which must be the data set's class count."""
+    m = config.model
+    n_fg_class = m.n_fg_class if m.n_fg_class is not None else \
+        len(label_names)
+    if n_fg_class != len(label_names):
+        raise ConfigError(
+            'model.n_fg_class is {} but the data set has {} classes ({}): '
+            'set model.n_fg_class=null to follow the data'.format(
+                n_fg_class, len(label_names), ', '.join(label_names)))
+    return n_fg_class
+
+
+def _add_evaluation(trainer, config, model, label_names, bad_log, progress,
+                    comm):
+    """The evaluator on the test split (each process predicts its share;
+    rank 0 reports) and the best model it keeps."""
+    t = config.train
+    writer = comm is None or comm.rank == 0
+    test_data = open_split(config, 'test')
+    if config.eval.n_images is not None:
+        test_data = Subset(test_data, range(
+            min(config.eval.n_images, len(test_data))))
+    test_data = apply_policy(
+        test_data, config.data.bad_examples, bad_log,
+        prefix=config.data.test_split + '/', progress=progress,
+        evaluation=True)
+    test_iter = SerialIterator(test_data, config.eval.batch_size,
+                               repeat=False, shuffle=False)
+    trainer.extend(
+        DetectionEvaluator(test_iter if writer else None, model,
+                           use_07_metric=config.eval.use_07_metric,
+                           label_names=label_names, comm=comm,
+                           metric=config.eval.metric),
+        trigger=_eval_trigger(config.eval.every))
+    trainer.extend(KeepBestModel(
+        model, label_names, config.eval.every,
+        reload_at=t.lr_shift_at if t.lr_shift_reload_best else (),
+        comm=comm, writer=writer))
+
+
+def _add_reporting(trainer, config, report_keys, progress):
+    """The writer's log, printed table, progress bar and plots."""
+    log_trigger = (config.train.log_every, 'iteration')
     trainer.extend(extensions.observe_lr(), trigger=log_trigger)
     trainer.extend(extensions.LogReport(trigger=log_trigger))
     trainer.extend(extensions.PrintReport(
@@ -350,5 +378,3 @@ def build_trainer(config, out, device=-1, progress=None, comm=None):
             ['validation/main/map'], 'iteration',
             trigger=_eval_trigger(config.eval.every), filename='map.png',
             title='Validation mAP', y_label='mAP'))
-    add_monitoring(trainer, config, chain, model, label_names)
-    return trainer, model, label_names
