@@ -71,9 +71,6 @@ from fasterrcnn.evaluation.report import (VIS_SCORE_THRESH, format_ap,
 
 PROG = 'fasterrcnn-eval'
 VIS_N_DEFAULT = 10
-# model.* config keys compared with the model file's architecture.
-_MODEL_KEYS = ('n_fg_class', 'extractor_channels', 'fc_size', 'min_size',
-               'max_size', 'normalize')
 
 
 def build_parser(prog=PROG):
@@ -206,9 +203,14 @@ def _config_notes(config, model):
     config that leaves ``model`` alone says nothing about the architecture.
     """
     notes = []
-    for field in _MODEL_KEYS:
-        wanted = getattr(config.model, field)
-        if wanted is None or wanted == KEYS_BY_NAME['model.' + field].default:
+    # The model's constructor arguments that the config's model.* keys
+    # give, for the model file's backbone (each named as its key).
+    wanted_args = dict(type(model).config_args(config.model),
+                       n_fg_class=config.model.n_fg_class)
+    for field, wanted in wanted_args.items():
+        key = KEYS_BY_NAME.get('model.' + field)
+        if key is None or field not in model.init_args or wanted is None or \
+                wanted == key.default:
             continue
         actual = model.init_args[field]
         if isinstance(wanted, tuple):

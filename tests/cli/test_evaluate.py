@@ -11,6 +11,7 @@ import pytest
 
 from fasterrcnn.backend import gpu_available
 from fasterrcnn.cli import evaluate as eval_script
+from fasterrcnn.config import load_config
 from fasterrcnn.data.shapes import LABEL_NAMES, generate_shapes
 from fasterrcnn.evaluation.coco import MissingDependencyError
 from fasterrcnn.evaluation.metrics import METRICS
@@ -280,3 +281,17 @@ def test_the_script_and_the_installed_command(files, command):
                           capture_output=True, text=True, cwd=ROOT)
     assert done.returncode == 0, done.stderr
     assert 'mAP' in done.stdout
+
+
+def test_config_notes_name_the_model_keys_the_file_overrides():
+    model = tiny_model()  # fc_size 16, channels (4, 4, 8, 8, 8)
+    same = load_config(None, ['model.fc_size=16',
+                              'model.extractor_channels=[4, 4, 8, 8, 8]'])
+    assert eval_script._config_notes(same, model) == []
+    # Defaults say nothing about the architecture.
+    assert eval_script._config_notes(load_config(None, []), model) == []
+    other = load_config(None, ['model.fc_size=32', 'model.ratios=[1]'])
+    notes = eval_script._config_notes(other, model)
+    assert len(notes) == 2
+    assert 'model.fc_size = 32 but the model file has 16' in notes[0]
+    assert 'model.ratios = [1.0]' in notes[1]
