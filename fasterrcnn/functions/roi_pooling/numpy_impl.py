@@ -202,6 +202,10 @@ def forward(x, rois, roi_indices, outh, outw, spatial_scale):
     # Channels last, so that each gather below reads one contiguous vector.
     val = workspace.get('val', (n, height, width, c), x.dtype)
     val[...] = x.transpose(0, 2, 3, 1)
+    # The keys make -0.0 and 0.0 one value; a bin whose maximum is a -0.0
+    # cell then takes its sign back from x (the kernel returns the cell's
+    # value itself). Checked once: features rarely hold a -0.0.
+    negative_zero = bool(numpy.signbit(val[val == 0]).any())
     nan = numpy.isnan(val)
     if nan.any():
         val[nan] = -numpy.inf
@@ -259,6 +263,8 @@ def forward(x, rois, roi_indices, outh, outw, spatial_scale):
             none = best[k0:k1] <= lowest
             best[k0:k1][none] = lowest
             cell[k0:k1][none] = -1
+        if negative_zero:
+            _signed_zeros(x, best[k0:k1], cell[k0:k1], nb[k0:k1])
         if all_full:
             y[r0:r1] = best[k0:k1].reshape(r1 - r0, outh, outw, c).transpose(
                 0, 3, 1, 2)
@@ -272,6 +278,24 @@ def forward(x, rois, roi_indices, outh, outw, spatial_scale):
         y[...] = y_last.transpose(0, 3, 1, 2)
         argmax[full] = cell
     return y, argmax
+
+
+def _signed_zeros(x, best, cell, image):
+    """Give each zero maximum the sign of its cell in ``x`` (in place).
+
+    Args:
+        x (numpy.ndarray): ``(N, C, H, W)`` the forward's input.
+        best (numpy.ndarray): ``(K, C)`` maxima of K bins.
+        cell (numpy.ndarray): ``(K, C)`` int32 their flat cells ``h * W +
+            w`` (-1: none).
+        image (numpy.ndarray): ``(K,)`` the image of each bin.
+    """
+    rows, channels = numpy.nonzero((best == 0) & (cell >= 0))
+    if len(rows):
+        at = cell[rows, channels]
+        width = x.shape[3]
+        best[rows, channels] = x[image[rows], channels, at // width,
+                                 at % width]
 
 
 def backward(gy, argmax, roi_indices, x_shape):
