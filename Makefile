@@ -112,6 +112,9 @@ gpu-check: $(if $(DRY_RUN),$(VENV)/.ready)
 # What the CUDA machine (Python 3.12, no network) needs from here, in the
 # ignored .gpu/: the chainer wheel and the pure dependencies it may lack.
 GPU_PY ?= 3.12
+# SFR=PATH: an unmodified checkout of the PyTorch version, carried in .gpu/
+# so that the GPU check times it beside ours on the same GPU.
+SFR ?=
 gpu-wheels: $(WHEELS)/.ready
 	rm -rf .gpu/site
 	mkdir -p .gpu/wheels
@@ -120,6 +123,12 @@ gpu-wheels: $(WHEELS)/.ready
 	  --python-version $(GPU_PY) --platform manylinux2014_x86_64 \
 	  --platform manylinux_2_17_x86_64 --platform manylinux_2_28_x86_64 \
 	  -r requirements/gpu-machine.txt
+	@if [ -n "$(SFR)" ]; then \
+	  rm -rf .gpu/simple-faster-rcnn-pytorch; \
+	  mkdir -p .gpu/simple-faster-rcnn-pytorch; \
+	  (cd "$(SFR)" && tar --exclude=.git -cf - .) | \
+	    tar -xf - -C .gpu/simple-faster-rcnn-pytorch; \
+	fi
 
 clean:
 	rm -rf .venv .venv-* $(WHEELS)

@@ -50,6 +50,8 @@ import fasterrcnn  # noqa: E402,F401  isort: skip (compat shims first)
 import chainer  # noqa: E402
 
 GOLDEN_DIR = os.path.join(ROOT, 'tests', 'data', 'golden')
+#: Where ``make gpu-wheels SFR=PATH`` puts the PyTorch version's checkout.
+DEFAULT_TORCH_REPO = os.path.join(ROOT, '.gpu', 'simple-faster-rcnn-pytorch')
 #: Methods of cupy.ndarray that copy device memory to the host.
 HOST_COPY_METHODS = ('get', 'item', 'tolist', '__float__', '__int__',
                      '__bool__', '__index__', '__complex__')
@@ -223,16 +225,55 @@ def step_ops(args):
     return {'rows': rows, 'table': ops.format_table(rows)}
 
 
+def torch_side(args):
+    """``(checkout, None)`` of the PyTorch version to time beside ours, or
+    ``(None, why not)``."""
+    import importlib.util
+    repo = args.torch_repo or DEFAULT_TORCH_REPO
+    if not os.path.isfile(os.path.join(repo, 'trainer.py')):
+        return None, ('not run: no checkout of the PyTorch version at {} '
+                      '(make gpu-wheels SFR=PATH carries one in .gpu/)'
+                      .format(os.path.relpath(repo, ROOT)))
+    # The PyTorch version imports torchvision and, for its data, skimage.
+    missing = [name for name in ('torch', 'torchvision', 'skimage')
+               if importlib.util.find_spec(name) is None]
+    if missing:
+        return None, 'not run: {} not importable here'.format(
+            ', '.join(missing))
+    return repo, None
+
+
 def step_train_step(args):
+    """One training iteration and one predict, ours and (its checkout
+    carried, torch importable) the PyTorch version's on the same device
+    from the same weights, each side in a process of its own
+    (``bench/train_step.py``)."""
     import train_step
-    root = os.path.join(args.out, 'train_step')
-    if args.dry_run:
-        result = train_step.run_ours(root, args.gpu, size=(192, 256),
-                                     repeat=1, demo=True)
+    repo, why_not = torch_side(args)
+    size, repeat = ((192, 256), 1) if args.dry_run else ((600, 800), 5)
+    argv = ['--gpu', str(args.gpu), '--repeat', str(repeat), '--size',
+            str(size[0]), str(size[1]), '--sides', 'ours']
+    if repo is None and args.dry_run:
+        argv.append('--demo')  # the PyTorch version builds full VGG16 only
+    if repo is not None:
+        argv += ['torch', '--torch-repo', repo]
+    figures = os.path.join(args.out, 'train_step.json')
+    if train_step.main(argv + ['--json', figures]) != 0:
+        raise StepFailed('bench/train_step.py failed')
+    with open(figures) as f:
+        sides = json.load(f)
+    result = dict(sides['ours'])
+    result['table'] = train_step.format_table(
+        {k: v for k, v in sides.items() if k in ('ours', 'torch')})
+    if repo is None:
+        result['torch'] = why_not
     else:
-        result = train_step.run_ours(root, args.gpu, size=(600, 800),
-                                     repeat=5)
-    result['table'] = train_step.format_table({'ours': result})
+        torch = sides['torch']
+        result['torch'] = {'iteration': torch['iteration'],
+                           'predict': torch['predict']}
+        # Below 1: ours is faster.
+        result['ratio_iteration'] = result['iteration'] / torch['iteration']
+        result['ratio_predict'] = result['predict'] / torch['predict']
     return result
 
 
@@ -284,6 +325,18 @@ def step_host_copies(args):
     import cupy
 
     import train_step
+
+    # The counter must see a real cupy.ndarray's copies (its methods come
+    # from a Cython base class): three known ones first.
+    probe = cupy.arange(4, dtype=numpy.float32)
+    with count_host_copies(cupy.ndarray) as check:
+        probe.get()
+        float(probe[1])
+        probe.tolist()
+    if sum(check.values()) != 3:
+        raise StepFailed('the host-copy counter saw {} of 3 copies of a '
+                         'cupy.ndarray'.format(sum(check.values())),
+                         {'probe_sites': dict(check)})
     iterations = 5
     with tempfile.TemporaryDirectory() as root:
         trainer, _ = train_step.build(root, args.gpu, size=(600, 800))
@@ -294,7 +347,8 @@ def step_host_copies(args):
                 for _ in range(iterations):
                     updater.update()
     total = sum(sites.values())
-    return {'iterations': iterations,
+    return {'counter_check': '3 of 3 copies of a cupy.ndarray counted',
+            'iterations': iterations,
             'per_iteration': total / float(iterations),
             'sites': {k: v / float(iterations) for k, v in
                       sites.most_common()}}
@@ -350,6 +404,10 @@ def main(argv=None):
                         help='every step on the CPU with tiny sizes')
     parser.add_argument('--steps', nargs='+', choices=[n for n, _ in STEPS],
                         help='only these steps')
+    parser.add_argument('--torch-repo', metavar='PATH',
+                        help='an unmodified checkout of the PyTorch version, '
+                             'timed beside ours (default: .gpu/simple-faster-'
+                             'rcnn-pytorch when there)')
     args = parser.parse_args(argv)
     if args.dry_run:
         args.gpu = -1

@@ -328,10 +328,13 @@ def run_ours(root, device=-1, size=(600, 800), repeat=5, demo=False,
     return result
 
 
-def run_torch(root, torch_repo, size=(600, 800), repeat=5, weights=None):
+def run_torch(root, torch_repo, size=(600, 800), repeat=5, weights=None,
+              gpu=-1):
     """The PyTorch version's ``train_step`` and ``preprocess`` +
     ``predict`` on the first training image of ``root``'s data set, with
-    its boxes, from ``weights`` (CPU)."""
+    its boxes, from ``weights``; on GPU ``gpu`` (its own ``.cuda()``
+    calls, the device synchronised around each timed call), else the
+    CPU."""
     from fasterrcnn.data.voc import VOCBboxDataset
     from fasterrcnn.interop.torch_version import load_torch_version
     tv = load_torch_version(torch_repo)
@@ -341,18 +344,37 @@ def run_torch(root, torch_repo, size=(600, 800), repeat=5, weights=None):
     dataset = VOCBboxDataset(os.path.join(root, 'data'), split='trainval')
     img, bbox, label = dataset[0][:3]
     n_fg = len(dataset.label_names)
+    on_gpu = gpu >= 0
+    if on_gpu:
+        if not tv.cuda:
+            raise RuntimeError('torch sees no CUDA device')
+        torch.cuda.set_device(gpu)
     model = tv.FasterRCNNVGG16(n_fg_class=n_fg)
     if weights:
         model.load_state_dict({k: torch.from_numpy(v) for k, v in
                                _read_weights(weights).items()})
+    # As its train.py: the trainer (and the model in it) on the device.
     trainer = tv.FasterRCNNTrainer(model)
+    if on_gpu:
+        trainer = trainer.cuda()
     prepared = numpy.asarray(tv.preprocess(img), numpy.float32)
     scale = prepared.shape[1] / float(img.shape[1])
-    batch = (torch.from_numpy(prepared[None].copy()),
+    batch = [torch.from_numpy(prepared[None].copy()),
              torch.from_numpy((bbox * scale)[None].astype(numpy.float32)),
-             torch.from_numpy(label[None].astype(numpy.int32)))
+             torch.from_numpy(label[None].astype(numpy.int32))]
+    if on_gpu:
+        batch = [t.cuda() for t in batch]
+
+    def synced(call):
+        def run():
+            call()
+            if on_gpu:
+                torch.cuda.synchronize()
+        return run
+
     model.train()
-    iteration = median_time(lambda: trainer.train_step(*batch, scale),
+    iteration = median_time(synced(lambda: trainer.train_step(*batch,
+                                                              scale)),
                             repeat)
 
     def predict():
@@ -361,9 +383,15 @@ def run_torch(root, torch_repo, size=(600, 800), repeat=5, weights=None):
             model.predict(torch.from_numpy(x[None].copy()),
                           [img.shape[1:]], visualize=False)
     model.use_preset('evaluate')
-    return {'iteration': iteration, 'predict': median_time(predict, repeat),
-            'memory': peak_memory(-1), 'torch_threads':
-            torch.get_num_threads()}
+    result = {'iteration': iteration,
+              'predict': median_time(synced(predict), repeat),
+              'torch_threads': torch.get_num_threads()}
+    if on_gpu:
+        result['memory'] = ('torch.cuda max allocated',
+                            torch.cuda.max_memory_allocated())
+    else:
+        result['memory'] = peak_memory(-1)
+    return result
 
 
 def export_weights(root, size, demo, path):
@@ -381,10 +409,9 @@ def run_side(side, args, root, weights):
                str(args.repeat), '--size'] + [str(v) for v in args.size]
     if args.demo:
         command.append('--demo')
+    command += ['--gpu', str(args.gpu)]
     if side == 'torch':
         command += ['--torch-repo', args.torch_repo]
-    else:
-        command += ['--gpu', str(args.gpu)]
     out = subprocess.run(command, stdout=subprocess.PIPE, check=True,
                          universal_newlines=True).stdout
     return json.loads(out.strip().splitlines()[-1])
@@ -465,7 +492,7 @@ def main(argv=None):
     parser.add_argument('--root', help=argparse.SUPPRESS)
     parser.add_argument('--weights', help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.gpu >= 0:
+    if args.gpu >= 0 and args.side != 'torch':
         # CuPy missing or no device: one line saying what to install.
         try:
             select_gpu(args.gpu)
@@ -474,7 +501,7 @@ def main(argv=None):
     if args.side:
         if args.side == 'torch':
             result = run_torch(args.root, args.torch_repo, args.size,
-                               args.repeat, args.weights)
+                               args.repeat, args.weights, gpu=args.gpu)
         else:
             with chainer.using_config('fasterrcnn_cpu_kernels',
                                       args.side == 'ours'):
@@ -483,8 +510,13 @@ def main(argv=None):
         print(json.dumps(result))
         return 0
     sides = [s for s in args.sides if s != 'torch' or args.torch_repo]
-    if args.demo or args.gpu >= 0:
+    if args.demo:
+        # The PyTorch version builds full VGG16 only.
         sides = [s for s in sides if s != 'torch']
+    if args.gpu >= 0:
+        # Chainer's own CPU kernels are not used on a GPU: "chainer" would
+        # time "ours" again.
+        sides = [s for s in sides if s != 'chainer']
     results = {}
     speed = blas_speed()
     with tempfile.TemporaryDirectory() as root:
