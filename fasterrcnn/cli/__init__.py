@@ -4,6 +4,7 @@
     fasterrcnn-eval     eval.py              fasterrcnn.cli.evaluate
     fasterrcnn-predict  predict.py           fasterrcnn.cli.predict
     fasterrcnn-convert                       fasterrcnn.cli.convert_data
+    fasterrcnn-fetch                         fasterrcnn.cli.fetch
     fasterrcnn-compare  python -m fasterrcnn.interop.compare
     fasterrcnn-interop  python -m fasterrcnn.interop
     fasterrcnn-shapes   python -m fasterrcnn.data.shapes

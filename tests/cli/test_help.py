@@ -3,7 +3,7 @@ commands themselves are run once each by their own test files)."""
 
 import pytest
 
-from fasterrcnn.cli import convert_data, evaluate, predict, train
+from fasterrcnn.cli import convert_data, evaluate, fetch, predict, train
 
 
 @pytest.mark.parametrize('module, flags', [
@@ -11,6 +11,7 @@ from fasterrcnn.cli import convert_data, evaluate, predict, train
     (evaluate, ('--model', '--vis-dir', '--metric')),
     (predict, ('--model', '--skip-bad', '--batch-size')),
     (convert_data, ('voc2coco', 'coco2voc')),
+    (fetch, ('--list', '--to')),
 ])
 def test_help_lists_the_flags(module, flags, capsys):
     # run_command turns argparse's exit into the status it returns.

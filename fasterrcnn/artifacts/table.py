@@ -1,0 +1,74 @@
+"""The files the project knows how to fetch: one table, each with its
+official URL, the cache it belongs in and how it is verified.
+
+Verification, strongest first:
+
+* ``sha256:<prefix>``: torch hub's convention, the first hex digits of the
+  file's SHA-256 in its name (``vgg16-397923af.pth``);
+* ``md5:<digest>``: the MD5 published with the file (PASCAL VOC's tars);
+* ``npz``: chainercv publishes no checksum for its models: the file must be
+  a complete NumPy archive (every member's CRC checked) holding at least
+  one array. Its SHA-256 is then recorded beside it, so that a later use
+  re-verifies it against what was fetched.
+
+Caches, so that a machine that already has a file from the ecosystem finds
+it: ``torch`` (``$TORCH_HOME/hub/checkpoints``, torchvision's),
+``chainercv`` (``$CHAINER_DATASET_ROOT/pfnet/chainercv/models``, chainercv's
+models; its data sets are under ``.../pfnet/chainercv/voc``), ``own``
+(``$FASTERRCNN_HOME``, else ``~/.cache/fasterrcnn``).
+"""
+
+import collections
+
+#: One known file. ``name``: what a user types; ``url``: where it is
+#: published; ``check``: how it is verified (see the module's docstring);
+#: ``cache``: ``'torch'``, ``'chainercv'`` or ``'own'``; ``subdir``: its
+#: folder in that cache; ``extract``: a tar to unpack (the folder its
+#: members go to, relative to the cache folder), or None;
+#: ``description``: one line.
+Artifact = collections.namedtuple('Artifact', (
+    'name', 'url', 'check', 'cache', 'subdir', 'extract', 'description'))
+
+_CHAINERCV = 'https://chainercv-models.preferred.jp/'
+_VOC = 'http://host.robots.ox.ac.uk/pascal/VOC/'
+
+#: Every known artifact by name.
+ARTIFACTS = collections.OrderedDict((a.name, a) for a in (
+    Artifact('vgg16-torchvision',
+             'https://download.pytorch.org/models/vgg16-397923af.pth',
+             'sha256:397923af', 'torch', 'hub/checkpoints', None,
+             "torchvision's ImageNet VGG16 (model.normalize: torchvision)"),
+    Artifact('vgg16-chainercv',
+             _CHAINERCV + 'vgg16_imagenet_converted_2017_07_18.npz',
+             'npz', 'chainercv', 'models', None,
+             "chainercv's ImageNet VGG16 (its pretrained_model='imagenet')"),
+    Artifact('voc07',
+             _CHAINERCV + 'faster_rcnn_vgg16_voc07_trained_2018_06_01.npz',
+             'npz', 'chainercv', 'models', None,
+             "chainercv's Faster R-CNN VGG16 trained on VOC2007 trainval"),
+    Artifact('voc0712',
+             _CHAINERCV + 'faster_rcnn_vgg16_voc0712_trained_2017_07_21.npz',
+             'npz', 'chainercv', 'models', None,
+             "chainercv's Faster R-CNN VGG16 trained on VOC2007+2012 "
+             'trainval'),
+    Artifact('voc2007-trainval', _VOC + 'voc2007/VOCtrainval_06-Nov-2007.tar',
+             'md5:c52e279531787c972589f7e41ab4ae64', 'own', 'data', '.',
+             'PASCAL VOC2007 trainval (VOCdevkit/VOC2007)'),
+    Artifact('voc2007-test', _VOC + 'voc2007/VOCtest_06-Nov-2007.tar',
+             'md5:b6e924de25625d8de591ea690078ad9f', 'own', 'data', '.',
+             'PASCAL VOC2007 test (VOCdevkit/VOC2007)'),
+    Artifact('voc2012-trainval', _VOC + 'voc2012/VOCtrainval_11-May-2012.tar',
+             'md5:6cd6e144f989b92b3379bac3b3de84fd', 'own', 'data', '.',
+             'PASCAL VOC2012 trainval (VOCdevkit/VOC2012)'),
+))
+
+#: Names that stand for several artifacts, fetched in order.
+GROUPS = {
+    'voc2007': ('voc2007-trainval', 'voc2007-test'),
+    'voc2012': ('voc2012-trainval',),
+}
+
+
+def file_name(artifact):
+    """The file's name: the last part of its official URL."""
+    return artifact.url.rsplit('/', 1)[-1]
