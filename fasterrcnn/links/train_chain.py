@@ -136,10 +136,13 @@ class FasterRCNNTrainChain(chainer.Chain):
             stop = start + len(gt_roi_label)
             rois_i = slice(None) if n == 1 else slice(start, stop)
             start = stop
-            self._observe(ImageTargets(
-                i, imgs[i, :, :img_sizes[i][0], :img_sizes[i][1]],
-                bboxes[i], labels[i], gt_rpn_label, rpn_score, gt_roi_label,
-                roi_score[rois_i]))
+            if self.observers:
+                # Built only when watched: the slice of a Variable is a
+                # graph node.
+                self._observe(ImageTargets(
+                    i, imgs[i, :, :img_sizes[i][0], :img_sizes[i][1]],
+                    bboxes[i], labels[i], gt_rpn_label, rpn_score,
+                    gt_roi_label, roi_score[rois_i]))
             per_image_losses.append(faster_rcnn_losses(
                 rpn_loc, rpn_score, gt_rpn_loc, gt_rpn_label,
                 roi_cls_loc[rois_i], roi_score[rois_i], gt_roi_loc,
