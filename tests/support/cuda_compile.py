@@ -14,6 +14,8 @@ import subprocess
 
 import pytest
 
+from tests.support.cuda_host import parse_params
+
 _TYPES = {'int32': 'int', 'int64': 'long long', 'uint64':
           'unsigned long long', 'float32': 'float', 'float64': 'double',
           'bool': 'bool', 'T': 'T'}
@@ -35,14 +37,9 @@ def nvcc():
 
 
 def _parse(params):
-    out = []
-    for param in params.split(','):
-        words = param.split()
-        raw = words[0] == 'raw'
-        if raw:
-            words = words[1:]
-        out.append((raw, _TYPES[words[0]], words[1]))
-    return out
+    """``[(raw, C type, name)]`` of a CuPy parameter list."""
+    return [(raw, _TYPES[cupy_type], name)
+            for raw, cupy_type, name in parse_params(params)]
 
 
 def elementwise_source(in_params, out_params, body, preamble='',

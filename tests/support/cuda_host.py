@@ -157,7 +157,7 @@ def compiler():
                 'sources cannot be run on the host')
 
 
-def _parse(params):
+def parse_params(params):
     """``[(raw, cupy type name, name)]`` of a CuPy parameter list."""
     out = []
     for param in params.split(','):
@@ -215,9 +215,9 @@ class ElementwiseKernel(object):
 
     def __init__(self, in_params, out_params, body, preamble='',
                  type_name='float32', name='kernel'):
-        self.params = ([(raw, t, n, False) for raw, t, n in _parse(in_params)]
-                       + [(raw, t, n, True)
-                          for raw, t, n in _parse(out_params)])
+        self.params = (
+            [(raw, t, n, False) for raw, t, n in parse_params(in_params)] +
+            [(raw, t, n, True) for raw, t, n in parse_params(out_params)])
         self.type_name = type_name
         args, setup = [], []
         for raw, cupy_type, pname, is_output in self.params:
