@@ -25,6 +25,15 @@ def data_dir(tmp_path_factory):
     return path
 
 
+@pytest.fixture(autouse=True)
+def offline(monkeypatch):
+    """Nothing in the suite connects beyond the loopback address: fetching
+    is offline unless a test sets a mirror on 127.0.0.1 (and clears
+    this)."""
+    monkeypatch.setenv('FASTERRCNN_OFFLINE', '1')
+    monkeypatch.delenv('FASTERRCNN_MIRROR', raising=False)
+
+
 @pytest.fixture(params=['@numpy', pytest.param('@cupy:0',
                                                marks=pytest.mark.gpu)])
 def device(request):

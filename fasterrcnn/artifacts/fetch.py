@@ -129,12 +129,16 @@ def source_url(artifact, environ=None):
     return artifact.url
 
 
+def by_url(url):
+    """The table's artifact published at ``url``, or None."""
+    return next((a for a in ARTIFACTS.values() if a.url == url), None)
+
+
 def _download(artifact, folder, path, record, progress, environ, stream):
     if environ.get('FASTERRCNN_OFFLINE', '') not in ('', '0'):
         raise FetchError(
-            '{}: {} is not in {} and FASTERRCNN_OFFLINE is set: fetch {} '
-            'and put it there'.format(artifact.name, file_name(artifact),
-                                      folder, artifact.url))
+            '{}: {} is missing and FASTERRCNN_OFFLINE is set: fetch {} and '
+            'save it there'.format(artifact.name, path, artifact.url))
     os.makedirs(folder, exist_ok=True)
     url = source_url(artifact, environ)
     partial = os.path.join(folder, '.{}.{}.part'.format(

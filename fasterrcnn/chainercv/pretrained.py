@@ -3,15 +3,18 @@
 chainercv names its published weights (``pretrained_model='voc07'``) and
 downloads each once into ``<dataset root>/pfnet/chainercv/models/``, the
 dataset root being ``$CHAINER_DATASET_ROOT`` (``~/.chainer/dataset`` by
-default). We never download: a named model is read from that same place,
-so a machine that has run chainercv before finds its files; where the file
-is missing, a one-line error says which URL to fetch and where to put it.
+default). A named model is read from that same place, so a machine that
+has run chainercv before finds its files; a missing one is fetched there
+and verified (:mod:`fasterrcnn.artifacts`; ``FASTERRCNN_OFFLINE=1``: a
+one-line error says which URL to fetch and where to put it instead).
 Every file is read as data only (:mod:`fasterrcnn.safe_npz`).
 """
 
 import os
 
 import chainer
+
+from fasterrcnn.artifacts.fetch import FetchError, by_url, fetch
 
 #: ``pretrained_model`` names of FasterRCNNVGG16: its classes and the file.
 FASTER_RCNN_VGG16_MODELS = {
@@ -34,18 +37,18 @@ def models_dir():
 
 
 def cached_file(url):
-    """The local copy of ``url`` in :func:`models_dir`.
+    """The local copy of ``url`` in :func:`models_dir`, fetched there first
+    when missing.
 
     Raises:
-        FileNotFoundError: it is not there; the message says how to get it.
+        FileNotFoundError: it is not there and could not be fetched; the
+            one-line message says why, and how to get it.
     """
-    path = os.path.join(models_dir(), os.path.basename(url))
-    if not os.path.isfile(path):
-        raise FileNotFoundError(
-            '{} not found: nothing is downloaded here; fetch {} and save it '
-            'there (set CHAINER_DATASET_ROOT to use another root)'.format(
-                path, url))
-    return path
+    try:
+        return fetch(by_url(url), to=models_dir())
+    except FetchError as e:
+        raise FileNotFoundError('{} (set CHAINER_DATASET_ROOT to use '
+                                'another root)'.format(e.args[0])) from None
 
 
 def resolve(n_fg_class, pretrained_model, models):

@@ -17,6 +17,7 @@ from fasterrcnn.safe_npz import BadFileError
 from fasterrcnn.weights.imagenet import load_vgg16_imagenet
 from tests.support.hostile import (assert_payload_is_live, assert_refused,
                                    hostile_npz)
+from tests.support.loopback import Loopback
 
 
 def models_dir(root):
@@ -36,18 +37,43 @@ def test_named_model_missing_says_what_to_fetch_and_where(dataset_root):
         FasterRCNNVGG16(n_fg_class=3, pretrained_model='imagenet')
 
 
+def stand_in_npz(path):
+    """A small complete NumPy archive where a chainercv file belongs (the
+    check of a file chainercv publishes no checksum for)."""
+    with open(path, 'wb') as f:
+        numpy.savez(f, w=numpy.zeros(3, numpy.float32))
+
+
 def test_named_model_found_in_chainercv_folder(dataset_root):
     os.makedirs(models_dir(dataset_root))
     path = os.path.join(models_dir(dataset_root),
                         os.path.basename(VGG16_IMAGENET_URL))
-    open(path, 'wb').close()
+    stand_in_npz(path)
     assert resolve(5, 'imagenet', FASTER_RCNN_VGG16_MODELS) == \
         (5, 'imagenet', path)
     name = os.path.basename(FASTER_RCNN_VGG16_MODELS['voc0712']['url'])
-    open(os.path.join(models_dir(dataset_root), name), 'wb').close()
+    stand_in_npz(os.path.join(models_dir(dataset_root), name))
     n_fg_class, kind, found = resolve(None, 'voc0712',
                                       FASTER_RCNN_VGG16_MODELS)
     assert (n_fg_class, kind) == (20, 'model') and found.endswith(name)
+
+
+def test_a_missing_named_model_is_fetched_into_chainercvs_folder(
+        dataset_root, monkeypatch, tmp_path):
+    name = os.path.basename(VGG16_IMAGENET_URL)
+    served = tmp_path / 'served.npz'
+    numpy.savez(str(served), w=numpy.ones(2, numpy.float32))
+    monkeypatch.delenv('FASTERRCNN_OFFLINE')
+    monkeypatch.setenv('FASTERRCNN_HOME', str(tmp_path / 'own'))
+    with Loopback({name: served.read_bytes()}) as server:
+        monkeypatch.setenv('FASTERRCNN_MIRROR', server.base)
+        assert resolve(5, 'imagenet', FASTER_RCNN_VGG16_MODELS) == \
+            (5, 'imagenet', os.path.join(models_dir(dataset_root), name))
+        # A damaged copy is fetched again.
+        with open(os.path.join(models_dir(dataset_root), name), 'wb') as f:
+            f.write(b'cut short')
+        resolve(5, 'imagenet', FASTER_RCNN_VGG16_MODELS)
+    assert server.requests == [name, name]
 
 
 def test_class_count_must_match_the_named_model(dataset_root):

@@ -54,8 +54,9 @@ class FasterRCNNVGG16(FasterRCNN):
     by ``chainer.serializers.save_npz`` of this link), ``'imagenet'``
     (chainercv's VGG16 weights for the extractor and fc6 / fc7), or the name
     of one of chainercv's trained models (``'voc07'``, ``'voc0712'``); named
-    files are read from chainercv's download folder and never downloaded
-    (:mod:`fasterrcnn.chainercv.pretrained`). Files are read as data only.
+    files are read from chainercv's download folder, fetched there when
+    missing (:mod:`fasterrcnn.chainercv.pretrained`). Files are read as
+    data only.
 
     Args:
         n_fg_class (int or None): object classes; None takes the named
