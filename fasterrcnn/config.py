@@ -49,6 +49,7 @@ import pydantic
 import yaml
 
 from fasterrcnn import config_yaml
+from fasterrcnn.artifacts.fetch import config_path
 from fasterrcnn.atomic import atomic_write
 from fasterrcnn.config_keys import (KEYS, KEYS_BY_NAME, SECTION_CLASSES,
                                     SECTIONS, STRICT, DataConfig, EvalConfig,
@@ -123,7 +124,13 @@ PATH_KEYS = ('data.dir', 'model.pretrained', 'model.init_from')
 
 
 def _absolute(name, value, base):
-    """``value`` of key ``name`` with a relative path joined to ``base``."""
+    """``value`` of key ``name`` with a relative path joined to ``base``; a
+    name of a known artifact (``model.pretrained: torchvision``, ``data.dir:
+    voc2007``) becomes the path it is fetched to
+    (:func:`fasterrcnn.artifacts.fetch.config_path`)."""
+    named = config_path(name, value) if isinstance(value, str) else None
+    if named is not None:
+        return named
     if name in PATH_KEYS and isinstance(value, str) and value and \
             not os.path.isabs(value):
         return os.path.normpath(os.path.join(base, os.path.expanduser(

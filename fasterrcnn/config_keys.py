@@ -149,7 +149,8 @@ KEYS = (
     Key('model.pretrained', Optional[PATH], None,
         'ImageNet VGG16 weights (torchvision names, .pth or .npz; the '
         'caffe-converted vgg16_caffe.pth with model.normalize=caffe) to '
-        'start the extractor and head from; null: random initialisation'),
+        'start the extractor and head from, or torchvision: torchvision\'s '
+        'weights, fetched on first use; null: random initialisation'),
     Key('model.init_from', Optional[PATH], None,
         'a model file (train_chainer.py\'s model.npz, or python -m '
         'fasterrcnn.interop torch2chainer of a PyTorch version checkpoint) '
@@ -171,8 +172,9 @@ KEYS = (
         'dropout after the fully connected layers of the RoI head'),
     # data
     Key('data.dir', Optional[PATH], None,
-        'data set directory in the VOC layout (e.g. VOCdevkit/VOC2007); '
-        'needed for training and evaluation'),
+        'data set directory in the VOC layout (e.g. VOCdevkit/VOC2007), or '
+        'voc2007 / voc2012: PASCAL VOC, fetched on first use; needed for '
+        'training and evaluation'),
     Key('data.format', Literal['voc', 'coco'], 'voc',
         'layout of data.dir: \'voc\' (JPEGImages/, Annotations/, '
         'ImageSets/Main/<split>.txt) or \'coco\' (the images, and COCO '

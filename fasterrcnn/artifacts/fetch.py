@@ -25,7 +25,8 @@ import urllib.error
 import urllib.request
 import zipfile
 
-from fasterrcnn.artifacts.table import ARTIFACTS, GROUPS, file_name
+from fasterrcnn.artifacts.table import (ARTIFACTS, CONFIG_NAMES, GROUPS,
+                                        file_name)
 from fasterrcnn.artifacts.tar import extract_tar
 from fasterrcnn.atomic import atomic_write, fsync_dir
 from fasterrcnn.progress import Progress
@@ -127,6 +128,33 @@ def source_url(artifact, environ=None):
     if mirror:
         return mirror.rstrip('/') + '/' + file_name(artifact)
     return artifact.url
+
+
+def config_path(key, value, environ=None):
+    """The path a config name stands for (where its file or data set is, or
+    will be once fetched), or None when ``value`` is not a name of ``key``
+    (:data:`~fasterrcnn.artifacts.table.CONFIG_NAMES`)."""
+    entry = CONFIG_NAMES.get(key, {}).get(value)
+    if entry is None:
+        return None
+    name, inside = entry
+    artifact = resolve(name)[0]
+    folder = cache_dir(artifact, environ)
+    if artifact.extract is None:
+        return os.path.join(folder, file_name(artifact))
+    return os.path.normpath(os.path.join(folder, artifact.extract, inside))
+
+
+def provide(key, path, progress=True, environ=None):
+    """Fetch what a config name of ``key`` stands for when ``path`` is its
+    path (:func:`config_path`) and it is not there verified; any other path
+    is left alone. Returns ``path``."""
+    for value, (name, _) in CONFIG_NAMES.get(key, {}).items():
+        if path is not None and os.path.normpath(path) == config_path(
+                key, value, environ):
+            for artifact in resolve(name):
+                fetch(artifact, progress=progress, environ=environ)
+    return path
 
 
 def by_url(url):

@@ -69,6 +69,16 @@ GROUPS = {
 }
 
 
+#: Names a config may give instead of a path: key -> name -> (the
+#: artifact or group, the path of what the config means inside where it is
+#: fetched to; None: the file itself).
+CONFIG_NAMES = {
+    'model.pretrained': {'torchvision': ('vgg16-torchvision', None)},
+    'data.dir': {'voc2007': ('voc2007', 'VOCdevkit/VOC2007'),
+                 'voc2012': ('voc2012', 'VOCdevkit/VOC2012')},
+}
+
+
 def file_name(artifact):
     """The file's name: the last part of its official URL."""
     return artifact.url.rsplit('/', 1)[-1]

@@ -44,6 +44,7 @@ import sys
 import time
 
 import fasterrcnn  # noqa: F401  (chainer through the compat import)
+from fasterrcnn.artifacts.fetch import FetchError
 from fasterrcnn.backend import keep_freed_memory
 from fasterrcnn.cli.common import (EXIT_FAULT, EXIT_USER_ERROR, USER_ERRORS,
                                    RunFault, UserError, add_config_flags,
@@ -210,6 +211,9 @@ def setup(args, comm=None):
             progress=False if args.no_progress else None, comm=comm)
     except BadExampleError:
         raise
+    except FetchError as e:
+        # The network (or offline mode) while fetching data or weights.
+        raise RunFault(error_message(e)) from None
     except (KeyError, ValueError) as e:
         # The data set's readers name the file and line at fault.
         raise UserError(e.args[0] if e.args else e) from None

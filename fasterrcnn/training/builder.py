@@ -19,6 +19,7 @@ from chainer import training
 from chainer.iterators import SerialIterator
 from chainer.training import extensions, triggers
 
+from fasterrcnn.artifacts.fetch import provide
 from fasterrcnn.config import ConfigError
 from fasterrcnn.data.bad_examples import (BAD_EXAMPLES_FILE, BadExampleLog,
                                           Subset, apply_policy)
@@ -85,6 +86,8 @@ def build_model(config, n_fg_class):
     cls = backbone(m.backbone)
     model = cls(n_fg_class, **cls.config_args(m))
     if m.pretrained is not None:
+        # model.pretrained: torchvision (a name) is fetched on first use.
+        provide('model.pretrained', m.pretrained)
         if not os.path.isfile(m.pretrained):
             raise ConfigError(
                 'model.pretrained {!r} does not exist: it should be the '
@@ -305,6 +308,8 @@ def _train_data(config, bad_log, progress):
     """The training split, its examples checked up front (every annotation
     parsed and every image header read now, so that a bad file stops the
     run, or is left out, before hours of training), and its class names."""
+    # data.dir: voc2007 (a name) is fetched on first use.
+    provide('data.dir', config.data.dir, progress=progress)
     _require_data(config)
     train_data = open_split(config, 'train')
     label_names = list(train_data.label_names)

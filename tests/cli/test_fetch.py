@@ -2,13 +2,21 @@
 mirror on the loopback address, and each failure as one line with its exit
 status."""
 
+import hashlib
+import io
+import os
+import tarfile
+
 import pytest
 
 from fasterrcnn.artifacts import fetch as fetch_module
-from fasterrcnn.artifacts.table import ARTIFACTS
+from fasterrcnn.artifacts.table import ARTIFACTS, file_name
 from fasterrcnn.cli import fetch as fetch_cli
+from fasterrcnn.cli import train as train_cli
+from fasterrcnn.config import load_config
 from tests.artifacts.test_fetch import FILES, TABLE
 from tests.support.loopback import Loopback
+from tests.support.tiny_run import TINY
 
 
 @pytest.fixture
@@ -66,3 +74,61 @@ def test_the_network_is_status_3(mirror, capsys):
     assert fetch_cli.main(['model', '--no-progress']) == 3
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and 'failed 2 times' in err[0]
+
+
+def voc_tar(data_dir):
+    """The shapes data set as PASCAL VOC's tars hold it."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode='w') as archive:
+        archive.add(data_dir, arcname='VOCdevkit/VOC2007')
+    return buffer.getvalue()
+
+
+def test_config_names_stand_for_their_cache_paths(monkeypatch, tmp_path):
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch'))
+    monkeypatch.setenv('FASTERRCNN_HOME', str(tmp_path / 'own'))
+    config = load_config(None, ['model.pretrained=torchvision',
+                                'data.dir=voc2007'])
+    assert config.model.pretrained == str(
+        tmp_path / 'torch' / 'hub' / 'checkpoints' / 'vgg16-397923af.pth')
+    assert config.data.dir == str(tmp_path / 'own' / 'data' / 'VOCdevkit' /
+                                  'VOC2007')
+    # Any other value is a path, as before.
+    assert load_config(None, ['data.dir=voc2007x']).data.dir == \
+        os.path.abspath('voc2007x')
+
+
+@pytest.mark.e2e
+def test_training_fetches_the_data_set_it_names(monkeypatch, tmp_path,
+                                                data_dir, capsys):
+    body = voc_tar(data_dir)
+    check = 'md5:' + hashlib.md5(body).hexdigest()
+    served = {}
+    for name in ('voc2007-trainval', 'voc2007-test'):
+        artifact = ARTIFACTS[name]._replace(check=check)
+        monkeypatch.setitem(ARTIFACTS, name, artifact)
+        served[file_name(artifact)] = body
+    monkeypatch.setattr(fetch_module, 'BACKOFF_SECONDS', 0.)
+    monkeypatch.setenv('FASTERRCNN_HOME', str(tmp_path / 'own'))
+    monkeypatch.delenv('FASTERRCNN_OFFLINE')
+    out = str(tmp_path / 'run')
+    config = str(tmp_path / 'tiny.yaml')
+    with open(config, 'w') as f:
+        f.write('data:\n  dir: voc2007\n')
+    argv = ['--config', config, '--out', out, '--no-progress']
+    for item in TINY + ['train.iterations=2', 'eval.every=[2]',
+                        'train.snapshot_every=2']:
+        argv += ['--set', item]
+    with Loopback(served) as server:
+        monkeypatch.setenv('FASTERRCNN_MIRROR', server.base)
+        assert train_cli.main(argv) == 0
+    assert sorted(server.requests) == sorted(served)
+    assert os.path.isfile(os.path.join(out, 'model.npz'))
+    # Offline, a missing data set is one line and a fault (status 3).
+    monkeypatch.setenv('FASTERRCNN_OFFLINE', '1')
+    monkeypatch.setenv('FASTERRCNN_HOME', str(tmp_path / 'empty'))
+    capsys.readouterr()
+    assert train_cli.main(['--config', config, '--out',
+                           str(tmp_path / 'run2'), '--no-progress']) == 3
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and 'FASTERRCNN_OFFLINE is set' in err[0]
