@@ -1,10 +1,11 @@
 """chainercv's PASCAL VOC detection data set and class names.
 
 :data:`voc_bbox_label_names` and :class:`VOCBboxDataset` with the names,
-signature, defaults and examples of ``chainercv.datasets``. The data set
-never downloads anything: with ``data_dir='auto'`` it looks where chainercv
-would have put the data, and when the data is not there it says which
-archive to fetch and where to extract it.
+signature, defaults and examples of ``chainercv.datasets``. With
+``data_dir='auto'`` it looks where chainercv puts the data, and when the
+data is not there it fetches PASCAL VOC's archive there, checks its MD5
+and unpacks it, as chainercv does (:mod:`fasterrcnn.artifacts`; with
+``FASTERRCNN_OFFLINE=1`` one line says which archive to fetch and where).
 """
 
 import os
@@ -12,6 +13,8 @@ import warnings
 
 import chainer
 
+from fasterrcnn.artifacts.fetch import FetchError, fetch
+from fasterrcnn.artifacts.table import ARTIFACTS
 from fasterrcnn.data import voc as _voc
 
 #: The 20 PASCAL VOC classes in their standard order (label 0 .. 19).
@@ -20,24 +23,21 @@ voc_bbox_label_names = _voc.VOC_BBOX_LABEL_NAMES
 # Where chainercv keeps VOC under the chainer data set root.
 _VOC_ROOT = os.path.join('pfnet', 'chainercv', 'voc')
 
-_URLS = {
-    '2012': 'http://host.robots.ox.ac.uk/pascal/VOC/voc2012/'
-            'VOCtrainval_11-May-2012.tar',
-    '2007': 'http://host.robots.ox.ac.uk/pascal/VOC/voc2007/'
-            'VOCtrainval_06-Nov-2007.tar',
-    '2007_test': 'http://host.robots.ox.ac.uk/pascal/VOC/voc2007/'
-                 'VOCtest_06-Nov-2007.tar',
-}
+#: The archive (an artifact of the table) that holds each year's splits.
+_ARCHIVES = {'2012': 'voc2012-trainval', '2007': 'voc2007-trainval',
+             '2007_test': 'voc2007-test'}
 
 _SPLITS = ('train', 'trainval', 'val')
 
 
 def _auto_data_dir(year, split):
-    """chainercv's VOC folder for ``year``, or an error saying how to get it.
+    """chainercv's VOC folder for ``year``, its archive fetched and
+    unpacked there first when the split is missing.
 
     The folder is ``<dataset root>/pfnet/chainercv/voc/VOCdevkit/VOC<year>``,
-    with the root from :func:`chainer.dataset.get_dataset_root`. Nothing is
-    created.
+    with the root from :func:`chainer.dataset.get_dataset_root`. Offline (or
+    when the fetch fails) nothing is created and the error says how to get
+    the archive.
     """
     if year not in ('2007', '2012'):
         raise ValueError(
@@ -48,11 +48,18 @@ def _auto_data_dir(year, split):
     split_file = os.path.join(data_dir, 'ImageSets', 'Main', split + '.txt')
     if not os.path.isfile(split_file):
         key = '2007_test' if (year, split) == ('2007', 'test') else year
-        raise FileNotFoundError(
-            '{} not found: download {} and extract it into {} (it creates '
-            'VOCdevkit/VOC{}), or set CHAINER_DATASET_ROOT (before chainer '
-            'is imported) to the data set root that holds {}'.format(
-                split_file, _URLS[key], voc_root, year, _VOC_ROOT))
+        artifact = ARTIFACTS[_ARCHIVES[key]]
+        try:
+            fetch(artifact, to=voc_root)
+        except FetchError as e:
+            raise FileNotFoundError(
+                '{} not found: {}; it unpacks into VOCdevkit/VOC{} (or set '
+                'CHAINER_DATASET_ROOT, before chainer is imported, to the '
+                'data set root that holds {})'.format(
+                    split_file, e.args[0], year, _VOC_ROOT)) from None
+        if not os.path.isfile(split_file):
+            raise FileNotFoundError('{} not found in the archive {}'.format(
+                split_file, artifact.url))
     return data_dir
 
 

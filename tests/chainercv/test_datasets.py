@@ -1,12 +1,17 @@
 """chainercv-compatible VOCBboxDataset on a hand-written two-image VOC."""
 
+import hashlib
+import io
 import os
+import tarfile
 
 import numpy
 import pytest
 from PIL import Image
 
+from fasterrcnn.artifacts.table import ARTIFACTS, file_name
 from fasterrcnn.chainercv.datasets import VOCBboxDataset, voc_bbox_label_names
+from tests.support.loopback import Loopback
 
 # Two images: the first has a cat (not difficult), a Dog written with
 # capitals and spaces, and a difficult person; the second one a car.
@@ -147,3 +152,26 @@ def test_unknown_class_name(tmp_path):
         f.write(text.replace('car', 'spaceship'))
     with pytest.raises(ValueError, match='spaceship'):
         VOCBboxDataset(str(tmp_path))[1]
+
+
+def test_auto_fetches_the_archive_into_chainercvs_folder(
+        dataset_root, tmp_path, monkeypatch):
+    source = tmp_path / 'source'
+    write_voc(str(source))
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode='w') as archive:
+        archive.add(str(source), arcname='VOCdevkit/VOC2007')
+    body = buffer.getvalue()
+    artifact = ARTIFACTS['voc2007-trainval']._replace(
+        check='md5:' + hashlib.md5(body).hexdigest())
+    monkeypatch.setitem(ARTIFACTS, 'voc2007-trainval', artifact)
+    monkeypatch.delenv('FASTERRCNN_OFFLINE')
+    monkeypatch.setenv('FASTERRCNN_HOME', str(tmp_path / 'own'))
+    with Loopback({file_name(artifact): body}) as server:
+        monkeypatch.setenv('FASTERRCNN_MIRROR', server.base)
+        dataset = VOCBboxDataset(year='2007')
+        assert len(dataset) == 2
+        # Unpacked where chainercv keeps it: found without a request now.
+        assert dataset.data_dir == auto_dir(dataset_root, '2007')
+        VOCBboxDataset(year='2007')
+    assert server.requests == [file_name(artifact)]
