@@ -190,12 +190,24 @@ def _warnings(train, splits):
                         name, train.split, _where_to_edit(train)))
     for counts in splits:
         if counts.unknown:
-            warnings.append(
-                '{} objects of the {} split have class names that are not '
-                'among the {} classes ({}): their images cannot be used; add '
-                'the names to {} or fix the annotations'.format(
-                    sum(counts.unknown.values()), counts.split, len(names),
-                    ', '.join(sorted(n or '(no name)'
-                                     for n in counts.unknown)),
-                    _where_to_edit(train)))
+            warnings.append(unknown_names_warning(
+                counts.unknown, 'the {} split'.format(counts.split),
+                'class names', len(names), 'add the names to {} or fix the '
+                'annotations'.format(_where_to_edit(train))))
     return warnings
+
+
+def unknown_names_warning(unknown, where, what, n_classes, fix):
+    """The warning about objects whose class is not among the classes.
+
+    Args:
+        unknown (collections.Counter): objects per unknown name.
+        where (str): the split or file they are in.
+        what (str): what the data calls a class (``'class names'``).
+        n_classes (int): the number of classes.
+        fix (str): what to do.
+    """
+    return ('{} objects of {} have {} that are not among the {} classes '
+            '({}): their images cannot be used; {}'.format(
+                sum(unknown.values()), where, what, n_classes,
+                ', '.join(sorted(n or '(no name)' for n in unknown)), fix))

@@ -7,7 +7,7 @@ import collections
 
 from fasterrcnn.data.coco import load_coco_json
 from fasterrcnn.data.datasets import annotations_path
-from fasterrcnn.data.summary import per_class_line
+from fasterrcnn.data.summary import per_class_line, unknown_names_warning
 
 #: One split's counts: ``objects`` and ``crowd`` map a label name to its
 #: number of objects (all of them, and those marked ``iscrowd``).
@@ -99,10 +99,7 @@ def summarize_coco(config):
                 'and its AP will be n/a'.format(name, train.path))
     for counts in splits:
         if counts.unknown:
-            warnings.append(
-                '{} objects of {} have categories that are not among the {} '
-                'classes ({}): their images cannot be used; add the names to '
-                'data.label_names or fix the categories'.format(
-                    sum(counts.unknown.values()), counts.path, len(names),
-                    ', '.join(sorted(counts.unknown))))
+            warnings.append(unknown_names_warning(
+                counts.unknown, counts.path, 'categories', len(names),
+                'add the names to data.label_names or fix the categories'))
     return lines, warnings
