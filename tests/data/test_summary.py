@@ -1,10 +1,12 @@
 """The start-up data summary: counts from the annotations, where the class
 names came from, and the warnings."""
 
+import collections
 import os
 
 from fasterrcnn.config import load_config
-from fasterrcnn.data.summary import count_split, summarize_data
+from fasterrcnn.data.summary import (count_split, summarize_data,
+                                     unknown_names_warning)
 from fasterrcnn.data.voc import (LABELS_FILE, LABELS_GIVEN, LABELS_VOC_ASSUMED,
                                  VOCBboxDataset)
 
@@ -110,3 +112,12 @@ def test_eval_n_images_and_unreadable_annotations(tmp_path):
         'test: 3 images (the first 2 evaluated: eval.n_images), 0 objects, '
         '0 of them difficult; 1 annotation file missing or unreadable, not '
         'counted')
+
+
+def test_the_unknown_class_warning_names_count_place_and_fix():
+    text = unknown_names_warning(collections.Counter({'dog': 2, '': 1}),
+                                 'the trainval split', 'class names', 3,
+                                 'add the names to labels.txt')
+    assert text == ('3 objects of the trainval split have class names that '
+                    'are not among the 3 classes ((no name), dog): their '
+                    'images cannot be used; add the names to labels.txt')
