@@ -263,9 +263,12 @@ def _digest(path, kind):
 
 def _record_path(artifact, path, environ):
     """Where the project notes that ``path`` was verified (its own cache,
-    so that other caches get no files of ours)."""
+    so that other caches get no files of ours): one record per artifact and
+    folder, so that a copy kept elsewhere (``to``) does not overwrite the
+    cache's record and make each use verify the whole file again."""
+    where = hashlib.sha256(os.path.abspath(path).encode()).hexdigest()[:12]
     return os.path.join(own_home(environ), 'verified',
-                        artifact.name + '.json')
+                        '{}-{}.json'.format(artifact.name, where))
 
 
 def _verified_before(path, record):

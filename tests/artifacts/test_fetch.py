@@ -210,3 +210,19 @@ def test_the_table_and_its_names():
         assert [a.name for a in resolve(group)] == list(members)
     with pytest.raises(ValueError, match="unknown artifact 'vgg19'"):
         resolve('vgg19')
+
+
+def test_two_copies_are_each_verified_once(env, server, tmp_path,
+                                           monkeypatch):
+    here = str(tmp_path / 'here')
+    fetch(TABLE['weights'], progress=False, environ=env)
+    fetch(TABLE['weights'], to=here, progress=False, environ=env)
+    hashed = []
+    digest = fetch_module._digest
+    monkeypatch.setattr(fetch_module, '_digest',
+                        lambda *a: hashed.append(a) or digest(*a))
+    for _ in range(2):
+        fetch(TABLE['weights'], progress=False, environ=env)
+        fetch(TABLE['weights'], to=here, progress=False, environ=env)
+    assert hashed == []  # each copy's record still holds
+    assert len(server.requests) == 2
