@@ -20,16 +20,15 @@ if [ -z "${DIGEST_ONLY:-}" ]; then
 rm -rf "$out"; mkdir -p "$out"
 export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 "$py" -m fasterrcnn.data.shapes --out "$out/data" --n-train 60 --n-test 20 --seed 0 --quiet
-"$py" -m fasterrcnn.cli.train --config configs/shapes.yaml --no-progress \
-  --out "$out/train" --set data.dir="$out/data" --set train.batch_size=2 \
-  --set "train.lr_shift_at=[200]" --set "eval.every=[150, 300]" \
-  --set train.keep_snapshots=5 --set train.log_every=50 \
-  --iterations 200 --snapshot-every 100 > "$out/train1.txt" 2>&1
-"$py" -m fasterrcnn.cli.train --config configs/shapes.yaml --no-progress \
-  --out "$out/train" --set data.dir="$out/data" --set train.batch_size=2 \
-  --set "train.lr_shift_at=[200]" --set "eval.every=[150, 300]" \
-  --set train.keep_snapshots=5 --set train.log_every=50 \
-  --iterations 300 --snapshot-every 100 --resume auto > "$out/train2.txt" 2>&1
+train() {
+  "$py" -m fasterrcnn.cli.train --config configs/shapes.yaml --no-progress \
+    --out "$out/train" --set data.dir="$out/data" --set train.batch_size=2 \
+    --set "train.lr_shift_at=[200]" --set "eval.every=[150, 300]" \
+    --set train.keep_snapshots=5 --set train.log_every=50 \
+    --snapshot-every 100 "$@"
+}
+train --iterations 200 > "$out/train1.txt" 2>&1
+train --iterations 300 --resume auto > "$out/train2.txt" 2>&1
 "$py" -m fasterrcnn.cli.evaluate --model "$out/train/model.npz" \
   --data "$out/data" --metric voc07 --no-progress --out "$out/eval07.json" > "$out/eval07.txt" 2>&1
 "$py" -m fasterrcnn.cli.evaluate --model "$out/train/model.npz" \
