@@ -195,6 +195,11 @@ def _raise_if(errors):
             len(errors), '\n  '.join(errors)))
 
 
+#: The input each named ``model.pretrained`` was trained on: its
+#: ``model.normalize``.
+PRETRAINED_NORMALIZE = {'torchvision': 'torchvision', 'caffe': 'caffe'}
+
+
 def _cross_check(config, source):
     """Checks between keys, on the checked values."""
     m, names = config.model, config.data.label_names
@@ -203,6 +208,14 @@ def _cross_check(config, source):
         errors.append('{}: model.max_size ({}) is smaller than '
                       'model.min_size ({})'.format(source, m.max_size,
                                                    m.min_size))
+    for name, normalize in PRETRAINED_NORMALIZE.items():
+        if m.pretrained is not None and m.normalize != normalize and \
+                m.pretrained == config_path('model.pretrained', name):
+            errors.append('{}: model.pretrained: {} holds weights for '
+                          'model.normalize: {}, but model.normalize is {}; '
+                          'set model.normalize={}'.format(
+                              source, name, normalize, m.normalize,
+                              normalize))
     if names is not None and m.n_fg_class is not None and \
             len(names) != m.n_fg_class:
         errors.append('{}: data.label_names has {} names but '

@@ -148,9 +148,9 @@ KEYS = (
         'mean/std) or \'caffe\' (BGR in [0, 255] minus the mean)'),
     Key('model.pretrained', Optional[PATH], None,
         'ImageNet VGG16 weights (torchvision names, .pth or .npz; the '
-        'caffe-converted vgg16_caffe.pth with model.normalize=caffe) to '
-        'start the extractor and head from, or torchvision: torchvision\'s '
-        'weights, fetched on first use; null: random initialisation'),
+        'caffe VGG16 with model.normalize=caffe) to start the extractor and '
+        'head from; torchvision or caffe: those weights, fetched on first '
+        'use; null: random initialisation'),
     Key('model.init_from', Optional[PATH], None,
         'a model file (train_chainer.py\'s model.npz, or python -m '
         'fasterrcnn.interop torch2chainer of a PyTorch version checkpoint) '

@@ -38,6 +38,15 @@ ARTIFACTS = collections.OrderedDict((a.name, a) for a in (
              'https://download.pytorch.org/models/vgg16-397923af.pth',
              'sha256:397923af', 'torch', 'hub/checkpoints', None,
              "torchvision's ImageNet VGG16 (model.normalize: torchvision)"),
+    # The caffe VGG16 the PyTorch version recommends (its
+    # misc/convert_caffe_pretrain.py); its fc6 / fc7 are classifier.1 / .4,
+    # which the ImageNet loader renames to torchvision's .0 / .3.
+    Artifact('vgg16-caffe',
+             'https://s3-us-west-2.amazonaws.com/jcjohns-models/'
+             'vgg16-00b39a1b.pth',
+             'sha256:00b39a1b', 'torch', 'hub/checkpoints', None,
+             'the caffe ImageNet VGG16, BGR input in [0, 255] minus the '
+             'mean (model.normalize: caffe)'),
     Artifact('vgg16-chainercv',
              _CHAINERCV + 'vgg16_imagenet_converted_2017_07_18.npz',
              'npz', 'chainercv', 'models', None,
@@ -73,7 +82,8 @@ GROUPS = {
 #: artifact or group, the path of what the config means inside where it is
 #: fetched to; None: the file itself).
 CONFIG_NAMES = {
-    'model.pretrained': {'torchvision': ('vgg16-torchvision', None)},
+    'model.pretrained': {'torchvision': ('vgg16-torchvision', None),
+                         'caffe': ('vgg16-caffe', None)},
     'data.dir': {'voc2007': ('voc2007', 'VOCdevkit/VOC2007'),
                  'voc2012': ('voc2012', 'VOCdevkit/VOC2012')},
 }

@@ -8,7 +8,7 @@ import sys
 PACKAGE = 'fasterrcnn.chainercv'
 
 # Not part of chainercv's API.
-_PRIVATE = ('__main__', 'alias', 'backends', 'pretrained')
+_PRIVATE = ('__main__', 'alias', 'backends', 'pretrained', 'trained')
 
 
 def _modules():

@@ -21,6 +21,17 @@ from fasterrcnn.safe_npz import BadFileError
 from fasterrcnn.training.run_folder import RunFolderError
 from fasterrcnn.weights.model_io import load_model
 
+#: The names of chainercv's trained models that ``--model`` takes (the
+#: keys of :data:`fasterrcnn.chainercv.trained.TRAINED_MODELS`, which is
+#: imported only when one is used: predicting with a model file loads
+#: neither the drop-in nor the evaluation it brings).
+TRAINED_NAMES = ('voc07', 'voc0712')
+
+#: What ``--model`` takes, for the help of the commands.
+MODEL_HELP = ('a model file written by fasterrcnn-train (model.npz, '
+              'best.npz), or one of chainercv\'s trained models, fetched on '
+              'first use: {}'.format(', '.join(TRAINED_NAMES)))
+
 #: Exit status of a mistake in the input (argparse's own for usage errors).
 EXIT_USER_ERROR = 2
 #: Exit status of a run stopped by a fault (NaN loss, full disk).
@@ -107,7 +118,10 @@ def load_model_for_inference(path, preset, gpu=-1):
 
     Args:
         path (str): a model file written by ``train_chainer.py`` (see
-            :mod:`fasterrcnn.weights.model_io`).
+            :mod:`fasterrcnn.weights.model_io`), or the name of one of
+            chainercv's trained models (``voc07``, ``voc0712``; see
+            :mod:`fasterrcnn.chainercv.trained`) where no file of that name
+            exists.
         preset (str): a name in
             :data:`fasterrcnn.links.faster_rcnn.PRESETS`.
         gpu (int): the CUDA device; negative: the CPU.
@@ -115,7 +129,11 @@ def load_model_for_inference(path, preset, gpu=-1):
     Returns:
         tuple: the model and its class names (None when the file has none).
     """
-    model, label_names = load_model(path)
+    if path in TRAINED_NAMES and not os.path.exists(path):
+        from fasterrcnn.chainercv.trained import load_trained
+        model, label_names = load_trained(path)
+    else:
+        model, label_names = load_model(path)
     model.use_preset(preset)
     if gpu >= 0:
         select_gpu(gpu)

@@ -54,7 +54,7 @@ import sys
 import fasterrcnn  # noqa: F401  (chainer through the compat import)
 from fasterrcnn.atomic import write_json
 from fasterrcnn.backend import keep_freed_memory
-from fasterrcnn.cli.common import (UserError, add_config_flags,
+from fasterrcnn.cli.common import (MODEL_HELP, UserError, add_config_flags,
                                    add_device_flags, load_model_for_inference,
                                    positive_int, run_command)
 from fasterrcnn.config import KEYS_BY_NAME, load_config
@@ -80,8 +80,7 @@ def build_parser(prog=PROG):
                     'request COCO AP, of a trained Faster R-CNN model on a '
                     'VOC-layout or COCO-format data set.')
     parser.add_argument('--model', required=True, metavar='MODEL.npz',
-                        help='model file written by train_chainer.py (not a '
-                             'trainer snapshot)')
+                        help=MODEL_HELP)
     parser.add_argument('--data', metavar='DIR',
                         help='data directory in the VOC layout, or the '
                              'images of COCO-format data (default: data.dir '
@@ -203,6 +202,8 @@ def _config_notes(config, model):
     config that leaves ``model`` alone says nothing about the architecture.
     """
     notes = []
+    if not hasattr(model, 'init_args'):
+        return notes  # chainercv's trained model: its own architecture
     # The model's constructor arguments that the config's model.* keys
     # give, for the model file's backbone (each named as its key).
     wanted_args = dict(type(model).config_args(config.model),

@@ -1,19 +1,25 @@
 """``fasterrcnn-predict`` (``predict.py``): detections of a trained model on
 image files.
 
-    fasterrcnn-predict --model MODEL.npz --out DIR [--gpu N]
+    fasterrcnn-predict --model MODEL.npz [--out DIR] [--gpu N]
                        [--preset visualize|evaluate] [--score-thresh T]
                        [--batch-size B] [--skip-bad] [--no-progress]
                        IMAGE_OR_FOLDER [IMAGE_OR_FOLDER ...]
 
 ``MODEL.npz`` is any model file ``fasterrcnn-eval`` reads (written by
 ``train_chainer.py``, see :mod:`fasterrcnn.weights.model_io`); it is read as
-data, nothing in it runs. Each path is an image file, or a folder whose
-image files (``.jpg .jpeg .png .bmp .ppm``, in any case; not its
-subfolders, not hidden files) are taken in name order. A file named twice
-is predicted once.
+data, nothing in it runs. ``--model voc07`` (or ``voc0712``) is chainercv's
+trained model, fetched on first use and run as chainercv runs it
+(:mod:`fasterrcnn.chainercv.trained`). Each path is an image file, or a
+folder whose image files (``.jpg .jpeg .png .bmp .ppm``, in any case; not
+its subfolders, not hidden files) are taken in name order. A file named
+twice is predicted once.
 
-For each image ``photos/NAME.EXT`` two files are written in ``DIR``:
+Without ``--out`` nothing is written: each image's detections are printed
+on stdout, a line for the image (``photos/NAME.EXT: N detections``) and one
+per detection (``  NAME SCORE (y_min, x_min, y_max, x_max)``, pixels of the
+image). With ``--out DIR``, for each image ``photos/NAME.EXT`` two files are
+written in ``DIR``:
 
 * ``NAME.json``: the image's path (absolute), its ``height`` and ``width``
   in pixels, ``bbox_order`` (``["y_min", "x_min", "y_max", "x_max"]``), the
@@ -40,7 +46,8 @@ gets alone, to float rounding); the next images are read on a thread
 meanwhile.
 
 Output: a progress bar on stderr, then one line on stdout: ``N images, M
-detections (K skipped), written to DIR``.
+detections (K skipped), written to DIR`` (without ``, written to DIR`` when
+there is no ``--out``).
 
 Exit status: 0 on success; 2 for a mistake in the input, with a one-line
 message: a missing or wrong model file, a missing path, a folder without
@@ -61,9 +68,10 @@ import numpy
 import fasterrcnn  # noqa: F401  (chainer through the compat import)
 from fasterrcnn.atomic import atomic_write, write_json
 from fasterrcnn.backend import keep_freed_memory
-from fasterrcnn.cli.common import (RunFault, UserError, add_device_flags,
-                                   error_message, load_model_for_inference,
-                                   positive_int, run_command)
+from fasterrcnn.cli.common import (MODEL_HELP, RunFault, UserError,
+                                   add_device_flags, error_message,
+                                   load_model_for_inference, positive_int,
+                                   run_command)
 from fasterrcnn.cli.predict_paths import (IMAGE_EXTENSIONS, check_outputs,
                                           list_images, output_names)
 from fasterrcnn.data.bad_examples import BadExampleError
@@ -94,17 +102,19 @@ def build_parser(prog=PROG):
     parser = argparse.ArgumentParser(
         prog=prog,
         description='Detect objects in images with a trained Faster R-CNN '
-                    'model: DIR/<name>.json (boxes, classes, scores) and '
-                    'DIR/<name>.png (the boxes drawn) for each image.')
+                    'model: the detections of each image printed, or with '
+                    '--out DIR written as DIR/<name>.json (boxes, classes, '
+                    'scores) and DIR/<name>.png (the boxes drawn).')
     parser.add_argument('inputs', nargs='+', metavar='IMAGE_OR_FOLDER',
                         help='image files, or folders whose {} files are '
                              'taken (sorted by name; not subfolders)'
                              .format(' '.join(IMAGE_EXTENSIONS)))
     parser.add_argument('--model', required=True, metavar='MODEL.npz',
-                        help='model file written by train_chainer.py (not a '
-                             'trainer snapshot)')
-    parser.add_argument('--out', required=True, metavar='DIR',
-                        help='output folder (made if missing)')
+                        help=MODEL_HELP)
+    parser.add_argument('--out', metavar='DIR',
+                        help='output folder (made if missing) for each '
+                             'image\'s NAME.json and NAME.png; without it '
+                             'the detections are printed')
     parser.add_argument('--preset', choices=sorted(PRESETS),
                         default=DEFAULT_PRESET,
                         help='thresholds of predict: visualize (NMS {}, '
@@ -192,6 +202,22 @@ def save_drawing(path, img, bbox, label, score, label_names):
         fig.savefig(f, dpi=fig.dpi, format='png')
 
 
+def print_detections(image, bbox, label, score, label_names):
+    """One image's detections as lines on stdout (without ``--out``).
+
+    Args: as :func:`detection_record`'s.
+    """
+    lines = ['{}: {} detection{}'.format(image, len(bbox),
+                                         '' if len(bbox) == 1 else 's')]
+    for box, lab, sc in zip(bbox, label, score):
+        lab = int(lab)
+        name = label_names[lab] if label_names is not None and \
+            lab < len(label_names) else 'label {}'.format(lab)
+        lines.append('  {} {:.3f} ({})'.format(
+            name, float(sc), ', '.join('{:.1f}'.format(v) for v in box)))
+    print('\n'.join(lines), flush=True)
+
+
 # --------------------------------------------------------------------------
 
 def _read(images):
@@ -207,12 +233,12 @@ def _read(images):
 
 class _ChunkPredictor(object):
     """Predicts chunks of images, one batch each, and writes each image's
-    JSON and PNG.
+    JSON and PNG (or prints its detections).
 
     Args:
         model: the model, with the thresholds to use.
         label_names (sequence of str or None): its class names.
-        out (str): the output folder.
+        out (str or None): the output folder; None: print the detections.
         preset (str): the preset's name, for the JSON.
         images (list of str): the image files; ``names`` (list of str): the
             output name of each.
@@ -236,25 +262,33 @@ class _ChunkPredictor(object):
         bboxes, labels, scores = self.model.predict([img for _, img in chunk])
         for (i, img), bbox, label, score in zip(chunk, bboxes, labels,
                                                 scores):
-            out = os.path.join(self.out, self.names[i])
-            # Both or neither: the drawing first, then the JSON; stopped
-            # in between (Ctrl-C, a full disk), the pair is removed.
-            save_drawing(out + '.png', img, bbox, label, score,
-                         self.label_names)
-            try:
-                write_json(out + '.json', detection_record(
-                    self.images[i], img.shape[1:], bbox, label, score,
-                    self.label_names, self.preset, self.model.nms_thresh,
-                    self.model.score_thresh))
-            except BaseException:
-                for ext in ('.png', '.json'):
-                    try:
-                        os.remove(out + ext)
-                    except OSError:
-                        pass
-                raise
+            if self.out is None:
+                print_detections(self.images[i], bbox, label, score,
+                                 self.label_names)
+            else:
+                self._write(i, img, bbox, label, score)
             self.n_images += 1
             self.n_detections += len(bbox)
+
+    def _write(self, i, img, bbox, label, score):
+        """Image ``i``'s JSON and PNG (see :func:`detection_record`)."""
+        out = os.path.join(self.out, self.names[i])
+        # Both or neither: the drawing first, then the JSON; stopped
+        # in between (Ctrl-C, a full disk), the pair is removed.
+        save_drawing(out + '.png', img, bbox, label, score,
+                     self.label_names)
+        try:
+            write_json(out + '.json', detection_record(
+                self.images[i], img.shape[1:], bbox, label, score,
+                self.label_names, self.preset, self.model.nms_thresh,
+                self.model.score_thresh))
+        except BaseException:
+            for ext in ('.png', '.json'):
+                try:
+                    os.remove(out + ext)
+                except OSError:
+                    pass
+            raise
 
 
 def predict_all(predictor, images, batch_size, skip_bad, progress):
@@ -324,22 +358,24 @@ def run(args):
     """Predict as ``args`` say; returns the exit status."""
     images = list_images(args.inputs)
     names = output_names(images)
-    if os.path.exists(args.out) and not os.path.isdir(args.out):
-        raise UserError('--out {}: exists and is not a folder'.format(
-            args.out))
-    check_outputs(images, names, args.out)
+    if args.out is not None:
+        if os.path.exists(args.out) and not os.path.isdir(args.out):
+            raise UserError('--out {}: exists and is not a folder'.format(
+                args.out))
+        check_outputs(images, names, args.out)
 
     model, label_names = load_model_for_inference(args.model, args.preset,
                                                   args.gpu)
     if args.score_thresh is not None:
         model.score_thresh = args.score_thresh
-    _make_output_folder(args.out)
-    for image, name in zip(images, names):
-        stem = os.path.splitext(os.path.basename(image))[0]
-        if name != stem:
-            print('note: {} is written as {}.json and {}.png (an earlier '
-                  'input has the name {})'.format(image, name, name, stem),
-                  file=sys.stderr)
+    if args.out is not None:
+        _make_output_folder(args.out)
+        for image, name in zip(images, names):
+            stem = os.path.splitext(os.path.basename(image))[0]
+            if name != stem:
+                print('note: {} is written as {}.json and {}.png (an '
+                      'earlier input has the name {})'.format(
+                          image, name, name, stem), file=sys.stderr)
 
     predictor = _ChunkPredictor(model, label_names, args.out, args.preset,
                                 images, names)
@@ -350,10 +386,11 @@ def run(args):
                               'was written'.format(
                                   len(images),
                                   '' if len(images) == 1 else 's'))
-    print('{} image{}, {} detection{} ({} skipped), written to {}'.format(
+    print('{} image{}, {} detection{} ({} skipped){}'.format(
         predictor.n_images, '' if predictor.n_images == 1 else 's',
         predictor.n_detections, '' if predictor.n_detections == 1 else 's',
-        len(skipped), args.out))
+        len(skipped), '' if args.out is None
+        else ', written to {}'.format(args.out)))
     return 0
 
 

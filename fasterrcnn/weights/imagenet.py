@@ -3,11 +3,19 @@
 The file holds VGG16's state_dict in torchvision's names
 (``features.<i>.weight`` / ``.bias`` for the 13 convolutions and
 ``classifier.0`` / ``classifier.3`` for fc6 / fc7, the layers the PyTorch
-version keeps), as a ``.pth`` (torchvision's own, or the caffe-converted
-``vgg16_caffe.pth`` of the PyTorch version, read weights only) or an
-``.npz`` (``numpy.savez(path, **{k: v.numpy() for k, v in
-state_dict.items()})``). caffe weights expect BGR input in [0, 255] minus
-the mean: train them with ``model.normalize: caffe``.
+version keeps), as a ``.pth`` (torchvision's own, the caffe VGG16
+``vgg16-00b39a1b.pth`` or its conversion ``vgg16_caffe.pth`` by the PyTorch
+version's script; read as data) or an ``.npz`` (``numpy.savez(path, **{k:
+v.numpy() for k, v in state_dict.items()})``). caffe weights expect BGR
+input in [0, 255] minus the mean: train them with ``model.normalize:
+caffe``.
+
+The caffe file as published holds fc6 / fc7 as ``classifier.1`` /
+``classifier.4`` (its classifier starts with a dropout); torchvision's
+VGG16 has no parameters under those indices (they are ReLUs), so a file
+with ``classifier.1.weight`` and no ``classifier.0.weight`` is read with
+those two renamed, the conversion the PyTorch version's
+``misc/convert_caffe_pretrain.py`` writes to a second file.
 """
 
 import numpy
@@ -37,7 +45,14 @@ def load_vgg16_imagenet(model, path, layout='torchvision'):
             the file is executed.
     """
     params = LAYOUTS[layout](model)
-    weights = _read(path, [key for key, _ in params])
+    keys = [key for key, _ in params]
+    if layout == 'torchvision':
+        keys += list(CAFFE_NAMES)
+    weights = _read(path, keys)
+    if layout == 'torchvision' and 'classifier.0.weight' not in weights:
+        weights.update({new: weights.pop(old)
+                        for old, new in CAFFE_NAMES.items()
+                        if old in weights})
     for key, param in params:
         if key not in weights:
             raise BadFileError(
@@ -50,6 +65,13 @@ def load_vgg16_imagenet(model, path, layout='torchvision'):
                 'weights need the full VGG16 widths)'.format(
                     path, key, value.shape, param.shape))
         param.array[...] = param.xp.asarray(value)
+
+
+#: The caffe VGG16's names of fc6 / fc7 -> torchvision's.
+CAFFE_NAMES = {'classifier.{}.{}'.format(old, kind):
+               'classifier.{}.{}'.format(new, kind)
+               for old, new in ((1, 0), (4, 3))
+               for kind in ('weight', 'bias')}
 
 
 def _torchvision_params(model):

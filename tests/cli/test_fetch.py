@@ -7,6 +7,7 @@ import io
 import os
 import tarfile
 
+import numpy
 import pytest
 
 from fasterrcnn.artifacts import fetch as fetch_module
@@ -14,9 +15,13 @@ from fasterrcnn.artifacts.table import ARTIFACTS, file_name
 from fasterrcnn.cli import fetch as fetch_cli
 from fasterrcnn.cli import train as train_cli
 from fasterrcnn.config import load_config
-from tests.artifacts.test_fetch import FILES, TABLE
+from fasterrcnn.errors import ConfigError
+from fasterrcnn.training.builder import build_model
+from tests.artifacts.test_fetch import FILES, OFFICIAL, TABLE
+from tests.support.dummy_model import TINY_MODEL_KEYS, tiny_model
 from tests.support.loopback import Loopback
 from tests.support.tiny_run import TINY
+from tests.weights.test_imagenet import assert_loaded, caffe_names, vgg_state
 
 
 @pytest.fixture
@@ -96,6 +101,46 @@ def test_config_names_stand_for_their_cache_paths(monkeypatch, tmp_path):
     # Any other value is a path, as before.
     assert load_config(None, ['data.dir=voc2007x']).data.dir == \
         os.path.abspath('voc2007x')
+
+
+def test_a_named_pretrained_needs_its_normalisation(monkeypatch,
+                                                    tmp_path):
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch'))
+    for name, wrong in (('caffe', 'torchvision'), ('torchvision', 'caffe')):
+        with pytest.raises(ConfigError) as info:
+            load_config(None, ['model.pretrained=' + name,
+                               'model.normalize=' + wrong])
+        assert 'set model.normalize={}'.format(name) in str(info.value)
+    config = load_config(None, ['model.pretrained=caffe',
+                                'model.normalize=caffe'])
+    assert config.model.pretrained == str(
+        tmp_path / 'torch' / 'hub' / 'checkpoints' / 'vgg16-00b39a1b.pth')
+
+
+def test_the_caffe_vgg16_is_fetched_and_read_as_published(monkeypatch,
+                                                          tmp_path):
+    # A stand-in of the tiny model's shapes, fc6 / fc7 under the published
+    # file's names (classifier.1 / .4), served where the table says.
+    state = vgg_state(tiny_model(), seed=3)
+    buffer = io.BytesIO()
+    numpy.savez(buffer, **caffe_names(state))
+    body = buffer.getvalue()
+    prefix = hashlib.sha256(body).hexdigest()[:8]
+    artifact = ARTIFACTS['vgg16-caffe']._replace(
+        url=OFFICIAL + 'vgg16-{}.npz'.format(prefix),
+        check='sha256:' + prefix)
+    monkeypatch.setitem(ARTIFACTS, 'vgg16-caffe', artifact)
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch'))
+    monkeypatch.delenv('FASTERRCNN_OFFLINE')
+    config = load_config(None, list(TINY_MODEL_KEYS) + [
+        'model.pretrained=caffe', 'model.normalize=caffe',
+        'model.freeze_conv12=true'])
+    with Loopback({file_name(artifact): body}) as server:
+        monkeypatch.setenv('FASTERRCNN_MIRROR', server.base)
+        model = build_model(config, 3)
+        build_model(config, 3)  # the second is served from the cache
+    assert server.requests == [file_name(artifact)]
+    assert_loaded(model, state)
 
 
 @pytest.mark.e2e

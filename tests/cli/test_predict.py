@@ -132,6 +132,29 @@ def test_folder_gives_json_and_png_equal_to_predict(files, capsys,
             n_detections, out)]
 
 
+def test_without_out_the_detections_are_printed(files, capsys, tmp_path,
+                                                monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, stdout, err = run(['--model', files['model'], '--preset',
+                             'evaluate', '--no-progress', files['folder']],
+                            capsys)
+    assert code == 0, err
+    assert os.listdir(str(tmp_path)) == []  # nothing written
+    imgs = [reference_image(p) for p in files['images']]
+    bboxes, labels, scores = expected(files['model'], imgs, 'evaluate')
+    lines = stdout.splitlines()
+    for path, bbox, label, score in zip(files['images'], bboxes, labels,
+                                        scores):
+        assert lines.pop(0) == '{}: {} detection{}'.format(
+            path, len(bbox), '' if len(bbox) == 1 else 's')
+        for box, lab, sc in zip(bbox, label, score):
+            assert lines.pop(0) == '  {} {:.3f} ({})'.format(
+                LABEL_NAMES[lab], sc, ', '.join('{:.1f}'.format(v)
+                                                for v in box))
+    assert lines == ['3 images, {} detections (0 skipped)'.format(
+        sum(map(len, bboxes)))]
+
+
 def test_score_thresh_replaces_the_presets(files, capsys, tmp_path):
     out = str(tmp_path / 'out')
     image = files['images'][0]

@@ -57,6 +57,33 @@ def test_pth_torchvision_or_caffe(tmp_path):
     assert_loaded(model, state)
 
 
+def caffe_names(state):
+    """``state`` with fc6 / fc7 under the published caffe VGG16's names
+    (``classifier.1`` / ``.4``) and its dropout-shifted classifier."""
+    renamed = {}
+    for key, value in state.items():
+        for old, new in (('classifier.0.', 'classifier.1.'),
+                         ('classifier.3.', 'classifier.4.'),
+                         ('classifier.6.', 'classifier.7.')):
+            if key.startswith(old):
+                key = new + key[len(old):]
+        renamed[key] = value
+    return renamed
+
+
+def test_caffe_vgg16_as_published(tmp_path):
+    # vgg16-00b39a1b.pth names fc6 / fc7 classifier.1 / .4; read as the
+    # PyTorch version's converted vgg16_caffe.pth would be.
+    model = tiny_model()
+    state = vgg_state(model, seed=2)
+    path = str(tmp_path / 'vgg16-00b39a1b.npz')
+    numpy.savez(path, **caffe_names(state))
+    load_vgg16_imagenet(model, path)
+    assert_loaded(model, state)
+    numpy.testing.assert_array_equal(model.head.fc6.b.array,
+                                     state['classifier.0.bias'])
+
+
 def test_wrong_widths_and_missing_layers(tmp_path):
     model = tiny_model()
     state = vgg_state(tiny_model(fc_size=32))
