@@ -109,6 +109,19 @@ def select_gpu(gpu):
     chainer.backends.cuda.get_device_from_id(gpu).use()
 
 
+def is_trained_name(path):
+    """Whether ``--model path`` names one of chainercv's trained models: a
+    name of :data:`TRAINED_NAMES` where no file or folder of that name
+    exists."""
+    return path in TRAINED_NAMES and not os.path.exists(path)
+
+
+def model_source(path):
+    """What ``--model path`` is, for a record: the trained model's name,
+    or the model file's absolute path."""
+    return path if is_trained_name(path) else os.path.abspath(path)
+
+
 def load_model_for_inference(path, preset, gpu=-1):
     """A model file's model, ready to predict: thresholds of ``preset``, on
     GPU ``gpu`` (made current) or the CPU.
@@ -129,7 +142,7 @@ def load_model_for_inference(path, preset, gpu=-1):
     Returns:
         tuple: the model and its class names (None when the file has none).
     """
-    if path in TRAINED_NAMES and not os.path.exists(path):
+    if is_trained_name(path):
         from fasterrcnn.chainercv.trained import load_trained
         model, label_names = load_trained(path)
     else:

@@ -56,7 +56,7 @@ from fasterrcnn.atomic import write_json
 from fasterrcnn.backend import keep_freed_memory
 from fasterrcnn.cli.common import (MODEL_HELP, UserError, add_config_flags,
                                    add_device_flags, load_model_for_inference,
-                                   positive_int, run_command)
+                                   model_source, positive_int, run_command)
 from fasterrcnn.config import KEYS_BY_NAME, load_config
 from fasterrcnn.data.bad_examples import (BAD_EXAMPLES_FILE, BadExampleLog,
                                           Subset, apply_policy)
@@ -374,7 +374,7 @@ def run(args):
         print(bad_log.summary())
     if args.out is not None:
         write_json(args.out, result_record(
-            result, args.model, options.data_dir, dataset.split,
+            result, model_source(args.model), options.data_dir, dataset.split,
             len(dataset), names, config.eval.use_07_metric, device,
             metric=options.metric.name))
         print('results written to {}'.format(args.out))

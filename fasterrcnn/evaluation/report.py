@@ -87,9 +87,12 @@ def format_sections(result, label_names):
             for m in _computed(result, False)]
 
 
-def result_record(result, model_path, data_dir, split, n_in_split,
+def result_record(result, model, data_dir, split, n_in_split,
                   label_names, use_07_metric, device, metric=None):
     """The results as plain JSON data (NaN written as None).
+
+    ``model`` is what was evaluated, as the record names it (a model file's
+    absolute path, or the name of a trained model).
 
     ``metric`` (a name in :data:`~fasterrcnn.evaluation.metrics.METRICS`,
     or None: ``use_07_metric`` decides, see
@@ -100,7 +103,7 @@ def result_record(result, model_path, data_dir, split, n_in_split,
     """
     metric = resolve_metric(metric, use_07_metric)
     record = {
-        'model': os.path.abspath(model_path),
+        'model': model,
         'data_dir': os.path.abspath(data_dir),
         'split': split,
         'n_images': int(result['n_images']),

@@ -4,6 +4,7 @@ trained.py), fetched from a server on the loopback address, then served
 from chainercv's folder with no network."""
 
 import io
+import json
 import os
 
 import chainer
@@ -14,10 +15,15 @@ from fasterrcnn.artifacts import fetch as fetch_module
 from fasterrcnn.chainercv import trained
 from fasterrcnn.chainercv.datasets import voc_bbox_label_names
 from fasterrcnn.chainercv.links import FasterRCNNVGG16
+from fasterrcnn.chainercv.links.model.faster_rcnn import FasterRCNN
+from fasterrcnn.chainercv.links.model.faster_rcnn.faster_rcnn_vgg import MEAN
 from fasterrcnn.chainercv.pretrained import FASTER_RCNN_VGG16_MODELS
 from fasterrcnn.chainercv.trained import TRAINED_MODELS
 from fasterrcnn.cli import common
+from fasterrcnn.cli import evaluate as evaluate_cli
 from fasterrcnn.cli import predict as predict_cli
+from fasterrcnn.links.backbones import vgg16
+from fasterrcnn.links.rpn import RegionProposalNetwork
 from tests.cli.test_predict import write_image
 from tests.support.loopback import Loopback
 
@@ -109,3 +115,59 @@ def test_predict_voc07_fetches_caches_and_predicts(chainer_root, tmp_path,
     assert predict_cli.main(['--model', 'voc07', image,
                              '--no-progress']) == 0
     assert capsys.readouterr().out == first
+
+
+def tiny_chainercv_model():
+    """A model of chainercv's structure and semantics (its extractor's
+    poolings and names, RGB minus the mean, Pillow's resize, NMS at IoU >=)
+    at tiny widths, for the 20 VOC classes."""
+    numpy.random.seed(0)
+    extractor = vgg16.VGG16((4, 4, 8, 8, 8), freeze_conv12=False,
+                            cover_all=True, activ_links=True)
+    head = vgg16.VGG16RoIHead(21, in_channels=8, fc_size=16)
+    model = FasterRCNN(extractor, RegionProposalNetwork(8, 8), head,
+                       mean=MEAN.copy(), min_size=64, max_size=96)
+    model.n_fg_class = 20  # as FasterRCNNVGG16 has it
+    return model
+
+
+def write_voc_names(data_dir):
+    """Two 40 x 56 JPEGs of PASCAL VOC objects in the VOC layout (no
+    labels file: the 20 VOC classes)."""
+    for folder in ('Annotations', 'JPEGImages', 'ImageSets/Main'):
+        os.makedirs(os.path.join(data_dir, folder))
+    objects = {'000001': ('person', (5, 6, 30, 40)),
+               '000002': ('car', (2, 3, 20, 50))}
+    for i, (image_id, (name, (ymin, xmin, ymax, xmax))) in enumerate(
+            sorted(objects.items())):
+        write_image(os.path.join(data_dir, 'JPEGImages', image_id + '.jpg'),
+                    40, 56, seed=i)
+        with open(os.path.join(data_dir, 'Annotations', image_id + '.xml'),
+                  'w') as f:
+            f.write('<annotation><object><name>{}</name><difficult>0'
+                    '</difficult><bndbox><xmin>{}</xmin><ymin>{}</ymin>'
+                    '<xmax>{}</xmax><ymax>{}</ymax></bndbox></object>'
+                    '</annotation>'.format(name, xmin, ymin, xmax, ymax))
+    with open(os.path.join(data_dir, 'ImageSets', 'Main', 'test.txt'),
+              'w') as f:
+        f.write('000001\n000002\n')
+
+
+def test_eval_of_a_trained_model(tmp_path, monkeypatch, capsys):
+    # The same path as predict's: the name gives chainercv's model and its
+    # VOC names (a tiny stand-in here), evaluated as a model file would be;
+    # a config's model.* keys are not compared with it.
+    model = tiny_chainercv_model()
+    monkeypatch.setattr(trained, 'load_trained', lambda name: (
+        model, list(voc_bbox_label_names)))
+    data = str(tmp_path / 'voc')
+    write_voc_names(data)
+    out = str(tmp_path / 'eval.json')
+    assert evaluate_cli.main(['--model', 'voc07', '--data', data, '--out',
+                              out, '--no-progress', '--set',
+                              'model.fc_size=16']) == 0
+    stdout = capsys.readouterr().out
+    assert 'model: voc07' in stdout
+    with open(out) as f:
+        record = json.load(f)
+    assert record['n_images'] == 2 and record['model'] == 'voc07'
