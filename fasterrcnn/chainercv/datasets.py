@@ -6,6 +6,8 @@ signature, defaults and examples of ``chainercv.datasets``. With
 data is not there it fetches PASCAL VOC's archive there, checks its MD5
 and unpacks it, as chainercv does (:mod:`fasterrcnn.artifacts`; with
 ``FASTERRCNN_OFFLINE=1`` one line says which archive to fetch and where).
+It is a sliceable data set, as chainercv's: ``dataset.slice[:, 'label']``
+reads the annotations without opening an image.
 """
 
 import os
@@ -15,7 +17,10 @@ import chainer
 
 from fasterrcnn.artifacts.fetch import FetchError, fetch
 from fasterrcnn.artifacts.table import ARTIFACTS
+from fasterrcnn.chainercv.chainer_experimental.datasets.sliceable import \
+    GetterDataset
 from fasterrcnn.data import voc as _voc
+from fasterrcnn.data.image import read_image
 
 #: The 20 PASCAL VOC classes in their standard order (label 0 .. 19).
 voc_bbox_label_names = _voc.VOC_BBOX_LABEL_NAMES
@@ -63,7 +68,11 @@ def _auto_data_dir(year, split):
     return data_dir
 
 
-class VOCBboxDataset(_voc.VOCBboxDataset):
+#: The values read from an annotation file (without the image).
+_ANNOTATION_KEYS = ('bbox', 'label', 'difficult')
+
+
+class VOCBboxDataset(GetterDataset, _voc.VOCBboxDataset):
     """PASCAL VOC boxes, as ``chainercv.datasets.VOCBboxDataset``.
 
     Args:
@@ -71,9 +80,10 @@ class VOCBboxDataset(_voc.VOCBboxDataset):
             chainercv's location,
             ``<chainer dataset root>/pfnet/chainercv/voc/VOCdevkit/VOC<year>``
             (the root is ``$CHAINER_DATASET_ROOT``, by default
-            ``~/.chainer/dataset``). Nothing is downloaded: a missing split
-            file raises :class:`FileNotFoundError` naming the archive to
-            extract there.
+            ``~/.chainer/dataset``). A missing split is fetched there
+            (PASCAL VOC's archive, MD5 checked, unpacked); offline
+            (``FASTERRCNN_OFFLINE=1``) or when the fetch fails, a
+            :class:`FileNotFoundError` names the archive to extract there.
         split (str): ``'train'``, ``'val'``, ``'trainval'``, or ``'test'``
             (2007 only); others are read too, with a warning, as chainercv.
         year (str): ``'2007'`` or ``'2012'``; used only with
@@ -92,6 +102,15 @@ class VOCBboxDataset(_voc.VOCBboxDataset):
             fails);
         label: ``(R,)`` int32 in ``[0, 20)``;
         difficult: ``(R,)`` bool.
+
+    It is a sliceable ``GetterDataset``, as chainercv's: its :attr:`keys` are
+    ``('img', 'bbox', 'label')``, or ``('img', 'bbox', 'label',
+    'difficult')`` with ``return_difficult``, and ``dataset.slice[indices,
+    keys]`` is a view of some examples and values. A view without
+    ``'img'`` reads only the annotation files; its boxes are then as the
+    file has them, where an example with its image has them clipped to the
+    image (the two differ only for a box that crosses the image's border,
+    which VOC's annotations do not have; chainercv clipped neither).
     """
 
     # chainercv strips and lowercases the names in the annotations.
@@ -106,6 +125,35 @@ class VOCBboxDataset(_voc.VOCBboxDataset):
                 "VOCBboxDataset: split {!r} is not one of 'train', "
                 "'trainval', 'val' (and 'test' for 2007)".format(split))
         self.year = year
-        super().__init__(data_dir, split=split, use_difficult=use_difficult,
-                         return_difficult=return_difficult,
-                         label_names=voc_bbox_label_names)
+        GetterDataset.__init__(self)
+        _voc.VOCBboxDataset.__init__(
+            self, data_dir, split=split, use_difficult=use_difficult,
+            return_difficult=return_difficult,
+            label_names=voc_bbox_label_names)
+        self.add_getter('img', self._get_image)
+        self.add_getter(_ANNOTATION_KEYS, self.get_annotation)
+        if not return_difficult:
+            self.keys = ('img', 'bbox', 'label')
+
+    def __len__(self):
+        return len(self.ids)
+
+    def _get_image(self, i):
+        """The image of example ``i``: ``(3, H, W)`` float32 RGB in ``[0,
+        255]``."""
+        return read_image(self.image_path(i))
+
+    def get_example_by_keys(self, index, key_indices):
+        names = self.keys
+        if isinstance(names, str):
+            names = (names,)
+        wanted = [names[k] for k in key_indices]
+        if 'img' not in wanted or not set(wanted) & set(_ANNOTATION_KEYS):
+            return super().get_example_by_keys(index, key_indices)
+        # The image is read anyway: its size checks and clips the boxes,
+        # as the whole example always has them.
+        img = self._get_image(index)
+        values = dict(zip(_ANNOTATION_KEYS,
+                          self.get_annotation(index, img.shape[1:])))
+        values['img'] = img
+        return tuple(values[name] for name in wanted)

@@ -1,10 +1,15 @@
-"""``chainercv.utils``: box IoU, NMS, image reading and writing, and the test
-helpers a detection test uses, with chainercv's semantics."""
+"""``chainercv.utils``: box IoU, NMS, image reading and writing, applying a
+model to an iterator's batches (:func:`apply_to_iterator`,
+:class:`ProgressHook`, :func:`unzip`), and the test helpers a detection
+test uses, with chainercv's semantics."""
 
 from fasterrcnn import boxes, nms
 from fasterrcnn.chainercv.utils import testing  # noqa: F401
 from fasterrcnn.chainercv.utils.image import read_image  # noqa: F401
 from fasterrcnn.chainercv.utils.image import write_image  # noqa: F401
+from fasterrcnn.chainercv.utils.iterator import ProgressHook  # noqa: F401
+from fasterrcnn.chainercv.utils.iterator import apply_to_iterator  # noqa: F401
+from fasterrcnn.chainercv.utils.iterator import unzip  # noqa: F401
 from fasterrcnn.chainercv.utils.testing import assert_is_bbox  # noqa: F401
 from fasterrcnn.chainercv.utils.testing import \
     assert_is_detection_link  # noqa: F401
