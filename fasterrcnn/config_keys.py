@@ -23,6 +23,7 @@ import pydantic
 from pydantic import AfterValidator, BeforeValidator, Discriminator, Field, Tag
 
 from fasterrcnn import config_yaml
+from fasterrcnn.functions.roi_ops import ROI_OPS
 from fasterrcnn.links.backbones import BACKBONES
 
 #: How every value is validated.
@@ -127,8 +128,9 @@ SECTIONS = ('model', 'data', 'train', 'eval')
 KEYS = (
     # model
     Key('model.backbone', Literal[tuple(BACKBONES)], 'vgg16',
-        'the backbone (fasterrcnn.links.backbones); the keys below that '
-        'name VGG16 blocks are its own'),
+        'the backbone (fasterrcnn.links.backbones): vgg16, or resnet50 / '
+        'resnet101 in the C4 layout; the keys below that name VGG16 blocks '
+        'or ResNet stages are that backbone\'s own'),
     Key('model.n_fg_class', Optional[POS_INT], None,
         'number of foreground classes; null: the length of '
         'data.label_names, or the data set\'s own class count'),
@@ -165,7 +167,18 @@ KEYS = (
         'channels of the RPN\'s 3x3 conv; null: 512, or the last block\'s '
         'width when that is smaller'),
     Key('model.freeze_conv12', bool, True,
-        'keep the conv1 and conv2 blocks fixed during training'),
+        'keep the first layers fixed during training: VGG16\'s conv1 and '
+        'conv2 blocks, ResNet\'s stem and stage 1'),
+    Key('model.roi_op', Literal[tuple(ROI_OPS)], 'pool',
+        'how the RoI head reads each RoI\'s features: pool (RoI max '
+        'pooling, the PyTorch version\'s) or align (RoIAlign, aligned, '
+        'adaptive sampling)'),
+    Key('model.resnet_width', POS_INT, 64,
+        'ResNet backbones: channels of the stem (64; the stages are 4, 8, '
+        '16 and 32 times as wide); smaller for CPU demos'),
+    Key('model.resnet_depths', Optional[list_of(POS_INT, 4)], None,
+        'ResNet backbones: bottleneck blocks of stages 1-4; null: the '
+        'backbone\'s (ResNet-50: 3, 4, 6, 3; ResNet-101: 3, 4, 23, 3)'),
     Key('model.bias_lr_x2', bool, True,
         'biases learn at twice the learning rate and get no weight decay'),
     Key('model.dropout', bool, False,

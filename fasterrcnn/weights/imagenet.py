@@ -18,8 +18,10 @@ those two renamed, the conversion the PyTorch version's
 ``misc/convert_caffe_pretrain.py`` writes to a second file.
 """
 
+import chainer
 import numpy
 
+from fasterrcnn.links.backbones import resnet
 from fasterrcnn.links.backbones.vgg16 import conv_names
 from fasterrcnn.safe_npz import BadFileError, open_npz, read_entry
 from fasterrcnn.weights.state_dict import FEATURE_INDEX
@@ -108,9 +110,46 @@ def _read(path, keys):
         return {k: read_entry(f, k, path) for k in keys if k in f.files}
 
 
+def load_resnet_imagenet(model, path):
+    """Copy torchvision's ImageNet ResNet weights into a FasterRCNNResNet.
+
+    The file is torchvision's ``resnet50-*.pth`` / ``resnet101-*.pth`` (or
+    its state_dict as an ``.npz``), read as data: ``conv1`` .. ``layer3``
+    go into the extractor, ``layer4`` into the RoI head, batch norm's
+    weight, bias and running statistics into the frozen batch norms; ``fc``
+    is not used.
+
+    Args:
+        model (FasterRCNNResNet): of the file's depth and width (64).
+        path (str): the ``.pth`` or ``.npz``.
+
+    Raises:
+        FileNotFoundError: no such file.
+        BadFileError: a weight is missing or does not fit (names the file
+            and the key); nothing in the file is executed.
+    """
+    targets = resnet.torchvision_params(model)
+    weights = _read(path, [key for key, _ in targets])
+    for key, target in targets:
+        if key not in weights:
+            raise BadFileError(
+                '{} has no {}: is it torchvision\'s {} ImageNet file?'
+                .format(path, key, model.arch))
+        value = numpy.asarray(weights[key], numpy.float32)
+        if value.shape != target.shape:
+            raise BadFileError(
+                '{}: {} has shape {}, the model needs {} (ImageNet weights '
+                'need the full {} depths and width)'.format(
+                    path, key, value.shape, target.shape, model.arch))
+        target[...] = chainer.backend.get_array_module(target).asarray(
+            value, dtype=target.dtype)
+
+
 #: Backbone name (:data:`fasterrcnn.links.backbones.BACKBONES`) -> the
 #: loader of its ImageNet weights (``model.pretrained``).
-LOADERS = {'vgg16': load_vgg16_imagenet}
+LOADERS = {'vgg16': load_vgg16_imagenet,
+           'resnet50': load_resnet_imagenet,
+           'resnet101': load_resnet_imagenet}
 
 
 def load_imagenet(model, path):

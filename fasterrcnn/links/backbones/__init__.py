@@ -13,11 +13,15 @@ subclass with
 and an extractor that keeps the contract of :mod:`fasterrcnn.links.extractor`.
 """
 
+from fasterrcnn.links.backbones.resnet import (FasterRCNNResNet50,
+                                               FasterRCNNResNet101)
 from fasterrcnn.links.backbones.vgg16 import FasterRCNNVGG16
 
 #: Backbone name -> its model class.
 BACKBONES = {
     FasterRCNNVGG16.arch: FasterRCNNVGG16,
+    FasterRCNNResNet50.arch: FasterRCNNResNet50,
+    FasterRCNNResNet101.arch: FasterRCNNResNet101,
 }
 
 

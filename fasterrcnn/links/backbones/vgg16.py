@@ -8,7 +8,9 @@ import numpy
 from chainer import initializers
 
 from fasterrcnn.functions.pooling import max_pooling_2d
-from fasterrcnn.functions.roi_pooling import roi_pooling_2d
+from fasterrcnn.functions.roi_ops import roi_op_function
+from fasterrcnn.links.backbones.masking import (apply_mask, partial_sizes,
+                                                region_mask)
 from fasterrcnn.links.convolution_2d import Convolution2D
 from fasterrcnn.links.faster_rcnn import FasterRCNN
 from fasterrcnn.links.rpn import RegionProposalNetwork
@@ -122,15 +124,15 @@ class VGG16(chainer.Chain):
         here). Returns the output, its sizes and its mask, which the next
         block's convolutions reuse (they keep the resolution)."""
         if mask is None:
-            mask = _region_mask(h, sizes)
+            mask = region_mask(h, sizes)
         for k in range(VGG16_DEPTHS[b]):
-            h = _apply(F.relu(self.conv('conv{}_{}'.format(b + 1, k + 1))(h)),
-                       mask)
+            conv = self.conv('conv{}_{}'.format(b + 1, k + 1))
+            h = apply_mask(F.relu(conv(h)), mask)
         if b < 4:
             h = max_pooling_2d(h, 2, 2, cover_all=self.cover_all)
             sizes = self.pooled_sizes(sizes)
-            mask = _region_mask(h, sizes)
-            h = _apply(h, mask)
+            mask = region_mask(h, sizes)
+            h = apply_mask(h, mask)
         return h, sizes, mask
 
     def pooled_sizes(self, sizes):
@@ -161,7 +163,7 @@ class VGG16(chainer.Chain):
                 (and their gradients) are those it has alone, to float
                 rounding. None: every image fills ``x``.
         """
-        sizes = _partial_sizes(x, sizes)
+        sizes = partial_sizes(x, sizes)
         h, mask = x, None
         if self.freeze_conv12:
             with chainer.no_backprop_mode():
@@ -179,36 +181,6 @@ class VGG16(chainer.Chain):
         return h
 
 
-def _partial_sizes(x, sizes):
-    """``sizes`` as an int array on the host, or None when every image
-    fills ``x`` (no masking needed: the unbatched computation, exactly)."""
-    if sizes is None:
-        return None
-    sizes = numpy.asarray(chainer.backend.CpuDevice().send(sizes),
-                          dtype=numpy.int64).reshape(-1, 2)
-    if (sizes == numpy.array(x.shape[2:])).all():
-        return None
-    return sizes
-
-
-def _region_mask(h, sizes):
-    """``(N, 1, H, W)`` 1 inside each image's valid region of ``h`` and 0
-    outside, on ``h``'s device; None when ``sizes`` is None."""
-    if sizes is None:
-        return None
-    xp = chainer.backend.get_array_module(h)
-    height, width = h.shape[2:]
-    rows = numpy.arange(height)[None, :] < sizes[:, :1]
-    cols = numpy.arange(width)[None, :] < sizes[:, 1:]
-    mask = (rows[:, :, None] & cols[:, None, :])[:, None]
-    return xp.asarray(mask, dtype=h.dtype)
-
-
-def _apply(h, mask):
-    """``h`` with the values outside the region set to 0."""
-    return h if mask is None else h * mask
-
-
 class VGG16RoIHead(chainer.Chain):
     """RoI pooling 7 x 7, fc6, fc7, then class scores and per-class boxes.
 
@@ -220,6 +192,8 @@ class VGG16RoIHead(chainer.Chain):
         spatial_scale (float): feature cells per image pixel (1/16).
         dropout (bool): dropout after fc6 and fc7 in training (off, as the
             PyTorch version's default).
+        roi_op (str): ``'pool'`` (RoI max pooling, the PyTorch version's) or
+            ``'align'`` (RoIAlign; :mod:`fasterrcnn.functions.roi_ops`).
         initialW: initializer of fc6 and fc7 (He normal when None).
         loc_initialW, score_initialW: initializers of the box and score
             outputs (N(0, 0.001) and N(0, 0.01) when None).
@@ -227,8 +201,10 @@ class VGG16RoIHead(chainer.Chain):
 
     def __init__(self, n_class, in_channels=512, fc_size=4096, roi_size=7,
                  spatial_scale=1. / FEAT_STRIDE, dropout=False, initialW=None,
-                 loc_initialW=None, score_initialW=None):
+                 loc_initialW=None, score_initialW=None, roi_op='pool'):
         super(VGG16RoIHead, self).__init__()
+        self.roi_op = roi_op
+        self._roi = roi_op_function(roi_op)
         if initialW is None:
             initialW = initializers.HeNormal()
         # Faster R-CNN's initialisation of the two outputs (the PyTorch
@@ -265,8 +241,8 @@ class VGG16RoIHead(chainer.Chain):
         xp = chainer.backend.get_array_module(x)
         rois = xp.asarray(rois, dtype=x.dtype)
         roi_indices = xp.asarray(roi_indices, dtype=numpy.int32)
-        pool = roi_pooling_2d(x, rois, roi_indices, self.roi_size,
-                              self.spatial_scale)
+        pool = self._roi(x, rois, roi_indices, self.roi_size,
+                         self.spatial_scale)
         # An explicit shape: with no RoI, reshape(0, -1) would be ambiguous.
         pool = F.reshape(pool, (pool.shape[0], int(numpy.prod(
             pool.shape[1:]))))
@@ -298,6 +274,7 @@ class FasterRCNNVGG16(FasterRCNN):
         freeze_conv12 (bool): keep conv1_1 .. conv2_2 fixed (default, as
             there).
         dropout (bool): dropout after fc6 / fc7 (off, as there).
+        roi_op (str): ``'pool'`` (as there) or ``'align'``.
         min_size, max_size (int): the resize of ``prepare``.
         normalize (str): ``'torchvision'`` or ``'caffe'``, to match the
             weights.
@@ -313,7 +290,8 @@ class FasterRCNNVGG16(FasterRCNN):
                  fc_size=4096, rpn_channels=None, ratios=(0.5, 1, 2),
                  anchor_scales=(8, 16, 32), freeze_conv12=True,
                  dropout=False, min_size=600, max_size=1000,
-                 normalize='torchvision', proposal_creator_params=None):
+                 normalize='torchvision', proposal_creator_params=None,
+                 roi_op='pool'):
         #: The constructor's arguments, saved with the weights (model_io).
         init_args = dict(
             n_fg_class=int(n_fg_class),
@@ -324,7 +302,8 @@ class FasterRCNNVGG16(FasterRCNN):
             freeze_conv12=bool(freeze_conv12), dropout=bool(dropout),
             min_size=int(min_size), max_size=int(max_size),
             normalize=normalize,
-            proposal_creator_params=dict(proposal_creator_params or {}))
+            proposal_creator_params=dict(proposal_creator_params or {}),
+            roi_op=roi_op)
         if n_fg_class < 1:
             raise ValueError('n_fg_class must be at least 1, got {}'.format(
                 n_fg_class))
@@ -337,7 +316,7 @@ class FasterRCNNVGG16(FasterRCNN):
             proposal_creator_params=proposal_creator_params)
         head = VGG16RoIHead(n_fg_class + 1, in_channels=top, fc_size=fc_size,
                             roi_size=7, spatial_scale=1. / stride,
-                            dropout=dropout)
+                            dropout=dropout, roi_op=roi_op)
         super(FasterRCNNVGG16, self).__init__(
             extractor, rpn, head, min_size=min_size, max_size=max_size,
             normalize=normalize)
@@ -354,4 +333,5 @@ class FasterRCNNVGG16(FasterRCNN):
             fc_size=m.fc_size, rpn_channels=m.rpn_channels,
             ratios=tuple(m.ratios), anchor_scales=tuple(m.anchor_scales),
             freeze_conv12=m.freeze_conv12, dropout=m.dropout,
-            min_size=m.min_size, max_size=m.max_size, normalize=m.normalize)
+            min_size=m.min_size, max_size=m.max_size, normalize=m.normalize,
+            roi_op=m.roi_op)
