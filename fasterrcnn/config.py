@@ -50,6 +50,7 @@ import yaml
 
 from fasterrcnn import config_yaml
 from fasterrcnn.artifacts.fetch import config_path
+from fasterrcnn.artifacts.table import CONFIG_NAMES
 from fasterrcnn.atomic import atomic_write
 from fasterrcnn.config_keys import (KEYS, KEYS_BY_NAME, SECTION_CLASSES,
                                     SECTIONS, STRICT, DataConfig, EvalConfig,
@@ -126,16 +127,33 @@ PATH_KEYS = ('data.dir', 'model.pretrained', 'model.init_from')
 def _absolute(name, value, base):
     """``value`` of key ``name`` with a relative path joined to ``base``; a
     name of a known artifact (``model.pretrained: torchvision``, ``data.dir:
-    voc2007``) becomes the path it is fetched to
-    (:func:`fasterrcnn.artifacts.fetch.config_path`)."""
-    named = config_path(name, value) if isinstance(value, str) else None
-    if named is not None:
-        return named
+    voc2007``) is kept as it is, and becomes its path once the backbone is
+    known (:func:`_resolve_names`)."""
+    if isinstance(value, str) and value in CONFIG_NAMES.get(name, {}):
+        return value
     if name in PATH_KEYS and isinstance(value, str) and value and \
             not os.path.isabs(value):
         return os.path.normpath(os.path.join(base, os.path.expanduser(
             value)))
     return value
+
+
+def _resolve_names(flat, source):
+    """``flat`` with each config name of an artifact replaced by the path it
+    is fetched to (:func:`fasterrcnn.artifacts.fetch.config_path`), for the
+    config's ``model.backbone``."""
+    errors = []
+    for name in CONFIG_NAMES:
+        try:
+            path = config_path(name, flat[name],
+                               backbone=flat['model.backbone'])
+        except ValueError as e:
+            errors.append('{}: {}'.format(source, e))
+            continue
+        if path is not None:
+            flat[name] = path
+    _raise_if(errors)
+    return flat
 
 
 def _got(value):
@@ -200,6 +218,15 @@ def _raise_if(errors):
 PRETRAINED_NORMALIZE = {'torchvision': 'torchvision', 'caffe': 'caffe'}
 
 
+def _named_path(key, name, backbone):
+    """The path of config name ``name`` for ``backbone``, or None when it
+    has none."""
+    try:
+        return config_path(key, name, backbone=backbone)
+    except ValueError:
+        return None
+
+
 def _cross_check(config, source):
     """Checks between keys, on the checked values."""
     m, names = config.model, config.data.label_names
@@ -210,7 +237,8 @@ def _cross_check(config, source):
                                                    m.min_size))
     for name, normalize in PRETRAINED_NORMALIZE.items():
         if m.pretrained is not None and m.normalize != normalize and \
-                m.pretrained == config_path('model.pretrained', name):
+                m.pretrained == _named_path('model.pretrained', name,
+                                            m.backbone):
             errors.append('{}: model.pretrained: {} holds weights for '
                           'model.normalize: {}, but model.normalize is {}; '
                           'set model.normalize={}'.format(
@@ -226,6 +254,7 @@ def _cross_check(config, source):
 
 def _build(flat, source):
     """The Config of checked values ``{dotted key: value}``, every key."""
+    flat = _resolve_names(dict(flat), source)
     config = Config(**{
         section: SECTION_CLASSES[section](**{
             key.field: flat[key.name] for key in section_keys(section)})

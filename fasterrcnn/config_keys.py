@@ -149,10 +149,11 @@ KEYS = (
         'input normalisation: \'torchvision\' (RGB in [0, 1], ImageNet '
         'mean/std) or \'caffe\' (BGR in [0, 255] minus the mean)'),
     Key('model.pretrained', Optional[PATH], None,
-        'ImageNet VGG16 weights (torchvision names, .pth or .npz; the '
-        'caffe VGG16 with model.normalize=caffe) to start the extractor and '
-        'head from; torchvision or caffe: those weights, fetched on first '
-        'use; null: random initialisation'),
+        'ImageNet weights of the backbone (torchvision names, .pth or '
+        '.npz; the caffe VGG16 with model.normalize=caffe) to start the '
+        'extractor and head from; torchvision: torchvision\'s weights of '
+        'model.backbone, caffe: the caffe VGG16, each fetched on first use; '
+        'null: random initialisation'),
     Key('model.init_from', Optional[PATH], None,
         'a model file (train_chainer.py\'s model.npz, or python -m '
         'fasterrcnn.interop torch2chainer of a PyTorch version checkpoint) '

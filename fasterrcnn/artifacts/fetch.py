@@ -130,13 +130,42 @@ def source_url(artifact, environ=None):
     return artifact.url
 
 
-def config_path(key, value, environ=None):
+def config_entry(key, value, backbone=None):
+    """``(artifact or group, inside)`` of the config name ``value`` of
+    ``key`` for ``backbone`` (:data:`~fasterrcnn.artifacts.table.
+    CONFIG_NAMES`), or None when ``value`` is not a name of ``key``.
+
+    Raises:
+        ValueError: ``value`` is a name of ``key``, but not for
+            ``backbone``; the message says for which backbones it is.
+    """
+    entries = CONFIG_NAMES.get(key, {}).get(value) \
+        if isinstance(value, str) else None
+    if entries is None:
+        return None
+    entry = entries.get(backbone, entries.get(None))
+    if entry is None:
+        raise ValueError('{}: {} names weights for model.backbone {} only, '
+                         'and model.backbone is {}'.format(
+                             key, value, ' or '.join(sorted(entries)),
+                             backbone))
+    return entry
+
+
+def config_path(key, value, environ=None, backbone=None):
     """The path a config name stands for (where its file or data set is, or
-    will be once fetched), or None when ``value`` is not a name of ``key``
-    (:data:`~fasterrcnn.artifacts.table.CONFIG_NAMES`)."""
-    entry = CONFIG_NAMES.get(key, {}).get(value)
+    will be once fetched), or None when ``value`` is not a name of ``key``.
+
+    Raises:
+        ValueError: as :func:`config_entry`.
+    """
+    entry = config_entry(key, value, backbone)
     if entry is None:
         return None
+    return _entry_path(entry, environ)
+
+
+def _entry_path(entry, environ):
     name, inside = entry
     artifact = resolve(name)[0]
     folder = cache_dir(artifact, environ)
@@ -149,11 +178,14 @@ def provide(key, path, progress=True, environ=None):
     """Fetch what a config name of ``key`` stands for when ``path`` is its
     path (:func:`config_path`) and it is not there verified; any other path
     is left alone. Returns ``path``."""
-    for value, (name, _) in CONFIG_NAMES.get(key, {}).items():
-        if path is not None and os.path.normpath(path) == config_path(
-                key, value, environ):
-            for artifact in resolve(name):
-                fetch(artifact, progress=progress, environ=environ)
+    if path is None:
+        return path
+    for entries in CONFIG_NAMES.get(key, {}).values():
+        for entry in entries.values():
+            if os.path.normpath(path) == _entry_path(entry, environ):
+                for artifact in resolve(entry[0]):
+                    fetch(artifact, progress=progress, environ=environ)
+                return path
     return path
 
 

@@ -47,6 +47,16 @@ ARTIFACTS = collections.OrderedDict((a.name, a) for a in (
              'sha256:00b39a1b', 'torch', 'hub/checkpoints', None,
              'the caffe ImageNet VGG16, BGR input in [0, 255] minus the '
              'mean (model.normalize: caffe)'),
+    Artifact('resnet50-torchvision',
+             'https://download.pytorch.org/models/resnet50-0676ba61.pth',
+             'sha256:0676ba61', 'torch', 'hub/checkpoints', None,
+             "torchvision's ImageNet ResNet-50 (IMAGENET1K_V1; "
+             'model.backbone: resnet50)'),
+    Artifact('resnet101-torchvision',
+             'https://download.pytorch.org/models/resnet101-63fe2227.pth',
+             'sha256:63fe2227', 'torch', 'hub/checkpoints', None,
+             "torchvision's ImageNet ResNet-101 (IMAGENET1K_V1; "
+             'model.backbone: resnet101)'),
     Artifact('vgg16-chainercv',
              _CHAINERCV + 'vgg16_imagenet_converted_2017_07_18.npz',
              'npz', 'chainercv', 'models', None,
@@ -78,14 +88,22 @@ GROUPS = {
 }
 
 
-#: Names a config may give instead of a path: key -> name -> (the
-#: artifact or group, the path of what the config means inside where it is
-#: fetched to; None: the file itself).
+#: Names a config may give instead of a path: key -> name -> the backbone
+#: it is for (None: any backbone) -> (the artifact or group, the path of
+#: what the config means inside where it is fetched to; None: the file
+#: itself). ``model.pretrained: torchvision`` is the ImageNet weights of
+#: the config's ``model.backbone``.
 CONFIG_NAMES = {
-    'model.pretrained': {'torchvision': ('vgg16-torchvision', None),
-                         'caffe': ('vgg16-caffe', None)},
-    'data.dir': {'voc2007': ('voc2007', 'VOCdevkit/VOC2007'),
-                 'voc2012': ('voc2012', 'VOCdevkit/VOC2012')},
+    'model.pretrained': {
+        'torchvision': {'vgg16': ('vgg16-torchvision', None),
+                        'resnet50': ('resnet50-torchvision', None),
+                        'resnet101': ('resnet101-torchvision', None)},
+        'caffe': {'vgg16': ('vgg16-caffe', None)},
+    },
+    'data.dir': {
+        'voc2007': {None: ('voc2007', 'VOCdevkit/VOC2007')},
+        'voc2012': {None: ('voc2012', 'VOCdevkit/VOC2012')},
+    },
 }
 
 

@@ -91,9 +91,10 @@ def build_model(config, n_fg_class):
         if not os.path.isfile(m.pretrained):
             raise ConfigError(
                 'model.pretrained {!r} does not exist: it should be the '
-                'ImageNet VGG16 weights as an npz of torchvision names (see '
-                'docs/training.md), or set model.pretrained=null to start '
-                'from random weights'.format(m.pretrained))
+                'ImageNet weights of the {} backbone in torchvision\'s '
+                'names, .pth or .npz (see docs/training.md), torchvision to '
+                'fetch them, or null to start from random weights'.format(
+                    m.pretrained, m.backbone))
         load_imagenet(model, m.pretrained)
     if m.init_from is not None:
         _init_from(model, m.init_from)

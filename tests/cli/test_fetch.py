@@ -117,6 +117,25 @@ def test_a_named_pretrained_needs_its_normalisation(monkeypatch,
         tmp_path / 'torch' / 'hub' / 'checkpoints' / 'vgg16-00b39a1b.pth')
 
 
+def test_torchvision_names_the_weights_of_the_backbone(monkeypatch,
+                                                       tmp_path):
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch'))
+    folder = tmp_path / 'torch' / 'hub' / 'checkpoints'
+    for backbone, name in (('vgg16', 'vgg16-397923af.pth'),
+                           ('resnet50', 'resnet50-0676ba61.pth'),
+                           ('resnet101', 'resnet101-63fe2227.pth')):
+        # The backbone may come after the name (a later override).
+        config = load_config(None, ['model.pretrained=torchvision',
+                                    'model.backbone=' + backbone])
+        assert config.model.pretrained == str(folder / name)
+    with pytest.raises(ConfigError) as info:
+        load_config(None, ['model.backbone=resnet50',
+                           'model.pretrained=caffe',
+                           'model.normalize=caffe'])
+    assert 'caffe names weights for model.backbone vgg16 only, and ' \
+        'model.backbone is resnet50' in str(info.value)
+
+
 def test_the_caffe_vgg16_is_fetched_and_read_as_published(monkeypatch,
                                                           tmp_path):
     # A stand-in of the tiny model's shapes, fc6 / fc7 under the published
