@@ -1,61 +1,28 @@
-"""Reading the PyTorch version's ``.pth`` files as untrusted data.
+"""The PyTorch version's ``.pth`` files: reading them as untrusted data,
+writing a state_dict it loads.
 
-A ``.pth`` is a pickle; a plain ``torch.load`` runs whatever callable the
-file names. Here every file is read with ``torch.load(...,
-weights_only=True)``: torch's restricted unpickler builds only tensors,
-plain containers and numbers, plus the globals allowed below, and refuses
-anything else before it is called.
+A ``.pth`` is a pickle, and a plain ``torch.load`` runs whatever callable
+the file names. Reading goes through
+:func:`fasterrcnn.weights.pth_format.read_pth` instead, which needs no
+torch: its unpickler builds only tensors (as NumPy arrays), plain
+containers, numbers, strings and NumPy scalars, and refuses any other name
+before anything is called. Real
+checkpoints of the PyTorch version hold just that: its ``trainer.save``
+stores ``other_info`` (e.g. ``best_map``, a NumPy float64 scalar) next to
+``model`` (the state_dict), ``config`` and ``vis_info``.
 
-The allow-list is what real checkpoints of the PyTorch version hold beyond
-tensors: its ``trainer.save`` stores ``other_info`` (e.g. ``best_map``,
-a NumPy float64 scalar) next to ``model`` (the state_dict), ``config`` and
-``vis_info``. NumPy pickles a scalar as ``multiarray.scalar(dtype, bytes)``
-under ``numpy.core`` (NumPy 1) or ``numpy._core`` (NumPy 2), and a dtype as
-``numpy.dtype`` plus its class in ``numpy.dtypes``; these build values, they
-call nothing else.
-
-torch is imported only when a ``.pth`` is read (the ``torch`` extra).
+torch is imported only to write a ``.pth`` (the ``torch`` extra).
 """
 
 import os
-import pickle
-import re
 
 import numpy
 
 from fasterrcnn.safe_npz import BadFileError
-
-#: dtypes whose NumPy scalars a checkpoint may hold.
-_SCALAR_DTYPES = ('float16', 'float32', 'float64', 'int8', 'int16', 'int32',
-                  'int64', 'uint8', 'uint16', 'uint32', 'uint64', 'bool')
-_GLOBAL_RE = re.compile(r'GLOBAL ([\w.]+)')
+from fasterrcnn.weights.pth_format import read_pth
 
 
-def _numpy_scalar():
-    try:
-        from numpy._core.multiarray import scalar  # NumPy 2
-    except ImportError:
-        from numpy.core.multiarray import scalar  # NumPy 1
-    return scalar
-
-
-def allowed_globals():
-    """The globals, beyond torch's own, that a checkpoint may name.
-
-    Returns:
-        list: objects and ``(object, 'module.name')`` pairs for
-        ``torch.serialization.safe_globals`` (a pair accepts the name a
-        pickle written under the other NumPy major version uses).
-    """
-    scalar = _numpy_scalar()
-    allowed = [(scalar, 'numpy.core.multiarray.scalar'),
-               (scalar, 'numpy._core.multiarray.scalar'), numpy.dtype]
-    for name in _SCALAR_DTYPES:
-        allowed.append(type(numpy.dtype(name)))  # numpy.dtypes.Float64DType
-    return allowed
-
-
-def _import_torch(path, doing='reading'):
+def _import_torch(path, doing='writing'):
     try:
         import torch
     except ImportError:
@@ -66,13 +33,14 @@ def _import_torch(path, doing='reading'):
 
 
 def load_torch_file(path):
-    """``torch.load`` of ``path`` on the CPU, weights only.
+    """Reads ``path`` as data only, without torch (:func:`read_pth`).
 
     Args:
         path (str): the ``.pth`` file.
 
     Returns:
-        the unpickled object (tensors, containers, numbers, NumPy scalars).
+        the unpickled object: tensors as NumPy arrays, containers, numbers,
+        strings, NumPy scalars.
 
     Raises:
         FileNotFoundError: no such file.
@@ -82,27 +50,7 @@ def load_torch_file(path):
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError('{}: no such file'.format(path))
-    torch = _import_torch(path)
-    try:
-        with torch.serialization.safe_globals(allowed_globals()):
-            return torch.load(path, map_location='cpu', weights_only=True)
-    except pickle.UnpicklingError as e:
-        found = _GLOBAL_RE.search(str(e))
-        what = found.group(1) if found else str(e).splitlines()[0]
-        raise BadFileError(
-            '{}: refused: it asks to import {} to load, which could run code;'
-            ' only tensors, plain containers and NumPy scalars are read'
-            .format(path, what)) from None
-    except Exception as e:  # noqa: B902  nothing ran: a parse failure
-        raise BadFileError('{}: not a readable PyTorch file ({})'.format(
-            path, str(e).splitlines()[0] if str(e) else type(e).__name__)) \
-            from None
-
-
-def _to_numpy(value):
-    if hasattr(value, 'detach'):
-        return value.detach().cpu().numpy()
-    return value
+    return read_pth(path)
 
 
 def load_torch_checkpoint(path):
@@ -132,12 +80,12 @@ def load_torch_checkpoint(path):
                           else v for k, v in info.items()}
         data = data['model']
     if not isinstance(data, dict) or not data or not all(
-            isinstance(k, str) and hasattr(v, 'detach')
+            isinstance(k, str) and isinstance(v, numpy.ndarray)
             for k, v in data.items()):
         raise BadFileError(
             '{}: holds no state_dict (a dict of names to tensors, or a '
             'trainer checkpoint with a "model" entry)'.format(path))
-    return {k: _to_numpy(v) for k, v in data.items()}, other_info
+    return dict(data), other_info
 
 
 def save_torch_state_dict(state_dict, path):
