@@ -28,15 +28,12 @@ import zlib
 import numpy
 from chainer.serializers import NpzDeserializer
 
+from fasterrcnn.errors import BadFileError  # noqa: F401 (its home before)
+
 # numpy's own bound for a .npy header (numpy.lib.format), kept explicit so
 # that a crafted header cannot make the header parser work on megabytes.
 _MAX_HEADER_SIZE = 10000
 _NPY_SUFFIX = '.npy'
-
-
-class BadFileError(ValueError):
-    """A file handed to the project is refused; the message is one line
-    that names the file (and the entry or key where there is one)."""
 
 
 class DamagedFileError(BadFileError):

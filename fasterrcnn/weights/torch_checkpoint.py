@@ -3,7 +3,7 @@ writing a state_dict it loads.
 
 A ``.pth`` is a pickle, and a plain ``torch.load`` runs whatever callable
 the file names. Reading goes through
-:func:`fasterrcnn.weights.pth_format.read_pth` instead, which needs no
+:func:`fasterrcnn.pth_format.read_pth` instead, which needs no
 torch: its unpickler builds only tensors (as NumPy arrays), plain
 containers, numbers, strings and NumPy scalars, and refuses any other name
 before anything is called. Real
@@ -18,8 +18,8 @@ import os
 
 import numpy
 
+from fasterrcnn.pth_format import read_pth
 from fasterrcnn.safe_npz import BadFileError
-from fasterrcnn.weights.pth_format import read_pth
 
 
 def _import_torch(path, doing='writing'):

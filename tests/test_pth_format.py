@@ -1,5 +1,5 @@
 """Reading .pth files without torch, as untrusted data
-(fasterrcnn/weights/pth_format.py).
+(fasterrcnn/pth_format.py).
 
 Most tests need no torch: the committed fixtures of tests/data/pth/ (made
 by its make_fixtures.py with torch) and files assembled here from pickle
@@ -16,14 +16,14 @@ import zipfile
 import numpy
 import pytest
 
+from fasterrcnn.pth_format import read_pth
 from fasterrcnn.safe_npz import BadFileError
-from fasterrcnn.weights.pth_format import read_pth
 from fasterrcnn.weights.torch_checkpoint import (load_torch_checkpoint,
                                                  load_torch_file)
 from tests.support.hostile import Payload, assert_refused
 
-FIXTURES = os.path.join(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))), 'data', 'pth')
+FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'data',
+                        'pth')
 FORMATS = ('zip', 'legacy')
 MAGIC_NUMBER = 0x1950a86a20f9469cfc6c
 

@@ -37,7 +37,7 @@ import zipfile
 
 import numpy
 
-from fasterrcnn.safe_npz import BadFileError
+from fasterrcnn.errors import BadFileError
 
 _MAGIC_NUMBER = 0x1950a86a20f9469cfc6c
 _PROTOCOL_VERSION = 1001
