@@ -62,6 +62,19 @@ TEST_FILES = (
     'tests/utils_tests/testing_tests/test_generate_random_bbox.py',
     'tests/visualizations_tests/test_vis_bbox.py',
     'tests/visualizations_tests/test_vis_image.py',
+    'tests/utils_tests/iterator_tests/test_apply_to_iterator.py',
+    'tests/utils_tests/iterator_tests/test_progress_hook.py',
+    'tests/utils_tests/iterator_tests/test_unzip.py',
+    'tests/chainer_experimental_tests/datasets_tests/sliceable_tests/'
+    'test_concatenated_dataset.py',
+    'tests/chainer_experimental_tests/datasets_tests/sliceable_tests/'
+    'test_getter_dataset.py',
+    'tests/chainer_experimental_tests/datasets_tests/sliceable_tests/'
+    'test_sliceable_dataset.py',
+    'tests/chainer_experimental_tests/datasets_tests/sliceable_tests/'
+    'test_transform_dataset.py',
+    'tests/chainer_experimental_tests/datasets_tests/sliceable_tests/'
+    'test_tuple_dataset.py',
 )
 
 _CONFTEST = '''\
