@@ -2,6 +2,10 @@
 train chain."""
 
 from fasterrcnn.links.backbones import BACKBONES  # NOQA
+from fasterrcnn.links.backbones.resnet import FasterRCNNResNet50  # NOQA
+from fasterrcnn.links.backbones.resnet import FasterRCNNResNet101  # NOQA
+from fasterrcnn.links.backbones.resnet import ResNetC4  # NOQA
+from fasterrcnn.links.backbones.resnet import ResNetRoIHead  # NOQA
 from fasterrcnn.links.backbones.vgg16 import VGG16  # NOQA
 from fasterrcnn.links.backbones.vgg16 import FasterRCNNVGG16  # NOQA
 from fasterrcnn.links.backbones.vgg16 import VGG16RoIHead  # NOQA

@@ -18,14 +18,11 @@ those two renamed, the conversion the PyTorch version's
 ``misc/convert_caffe_pretrain.py`` writes to a second file.
 """
 
-import chainer
-import numpy
 
 from fasterrcnn.links.backbones import resnet
+from fasterrcnn.links.backbones.state_file import copy_into, read_state
 from fasterrcnn.links.backbones.vgg16 import conv_names
-from fasterrcnn.safe_npz import BadFileError, open_npz, read_entry
 from fasterrcnn.weights.state_dict import FEATURE_INDEX
-from fasterrcnn.weights.torch_checkpoint import load_torch_checkpoint
 
 
 def load_vgg16_imagenet(model, path, layout='torchvision'):
@@ -50,23 +47,13 @@ def load_vgg16_imagenet(model, path, layout='torchvision'):
     keys = [key for key, _ in params]
     if layout == 'torchvision':
         keys += list(CAFFE_NAMES)
-    weights = _read(path, keys)
+    weights = read_state(path, keys)
     if layout == 'torchvision' and 'classifier.0.weight' not in weights:
         weights.update({new: weights.pop(old)
                         for old, new in CAFFE_NAMES.items()
                         if old in weights})
-    for key, param in params:
-        if key not in weights:
-            raise BadFileError(
-                '{} has no {}: is it a {} VGG16 file?'.format(
-                    path, key, layout))
-        value = numpy.asarray(weights[key], numpy.float32)
-        if value.shape != param.shape:
-            raise BadFileError(
-                '{}: {} has shape {}, the model needs {} (ImageNet '
-                'weights need the full VGG16 widths)'.format(
-                    path, key, value.shape, param.shape))
-        param.array[...] = param.xp.asarray(value)
+    copy_into([(key, param.array) for key, param in params], weights, path,
+              'a {} VGG16 ImageNet file'.format(layout))
 
 
 #: The caffe VGG16's names of fc6 / fc7 -> torchvision's.
@@ -101,55 +88,11 @@ LAYOUTS = {'torchvision': _torchvision_params,
            'chainercv': _chainercv_params}
 
 
-def _read(path, keys):
-    """The arrays of ``keys`` that the file has, read as data only."""
-    if str(path).endswith('.pth'):
-        state = load_torch_checkpoint(path)[0]
-        return {k: state[k] for k in keys if k in state}
-    with open_npz(path) as f:
-        return {k: read_entry(f, k, path) for k in keys if k in f.files}
-
-
-def load_resnet_imagenet(model, path):
-    """Copy torchvision's ImageNet ResNet weights into a FasterRCNNResNet.
-
-    The file is torchvision's ``resnet50-*.pth`` / ``resnet101-*.pth`` (or
-    its state_dict as an ``.npz``), read as data: ``conv1`` .. ``layer3``
-    go into the extractor, ``layer4`` into the RoI head, batch norm's
-    weight, bias and running statistics into the frozen batch norms; ``fc``
-    is not used.
-
-    Args:
-        model (FasterRCNNResNet): of the file's depth and width (64).
-        path (str): the ``.pth`` or ``.npz``.
-
-    Raises:
-        FileNotFoundError: no such file.
-        BadFileError: a weight is missing or does not fit (names the file
-            and the key); nothing in the file is executed.
-    """
-    targets = resnet.torchvision_params(model)
-    weights = _read(path, [key for key, _ in targets])
-    for key, target in targets:
-        if key not in weights:
-            raise BadFileError(
-                '{} has no {}: is it torchvision\'s {} ImageNet file?'
-                .format(path, key, model.arch))
-        value = numpy.asarray(weights[key], numpy.float32)
-        if value.shape != target.shape:
-            raise BadFileError(
-                '{}: {} has shape {}, the model needs {} (ImageNet weights '
-                'need the full {} depths and width)'.format(
-                    path, key, value.shape, target.shape, model.arch))
-        target[...] = chainer.backend.get_array_module(target).asarray(
-            value, dtype=target.dtype)
-
-
 #: Backbone name (:data:`fasterrcnn.links.backbones.BACKBONES`) -> the
 #: loader of its ImageNet weights (``model.pretrained``).
 LOADERS = {'vgg16': load_vgg16_imagenet,
-           'resnet50': load_resnet_imagenet,
-           'resnet101': load_resnet_imagenet}
+           'resnet50': resnet.load_imagenet_weights,
+           'resnet101': resnet.load_imagenet_weights}
 
 
 def load_imagenet(model, path):

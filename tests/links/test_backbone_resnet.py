@@ -2,16 +2,20 @@
 padded batches, frozen layers, the model file, and torchvision's ImageNet
 weights giving torchvision's own features where torch is installed."""
 
+import hashlib
 import io
 
 import chainer
 import numpy
 import pytest
 
+from fasterrcnn.artifacts.fetch import FetchError
+from fasterrcnn.artifacts.table import ARTIFACTS, file_name
 from fasterrcnn.links.backbones import BACKBONES, resnet
 from fasterrcnn.safe_npz import BadFileError
 from fasterrcnn.weights.imagenet import load_imagenet
 from fasterrcnn.weights.model_io import load_model, save_model
+from tests.support.loopback import Loopback
 
 #: A narrow ResNet of the same structure: one block per stage, stem width 8
 #: (C4 map of 128 channels, stage 4 of 256).
@@ -230,3 +234,43 @@ def test_torchvision_weights_give_torchvisions_features(tmp_path, arch):
                                   atol=1e-5 * scale)
     numpy.testing.assert_allclose(ours_head, head.numpy(), rtol=0,
                                   atol=1e-5 * numpy.abs(head.numpy()).max())
+
+
+def test_pretrained_model_imagenet_is_fetched(tmp_path, monkeypatch):
+    # torchvision's ResNet-50 file, a stand-in of the narrow model's shapes
+    # (an .npz of its names) served on 127.0.0.1 where the table says.
+    state = state_dict_of(narrow_model())
+    buffer = io.BytesIO()
+    numpy.savez(buffer, **state)
+    body = buffer.getvalue()
+    prefix = hashlib.sha256(body).hexdigest()[:8]
+    artifact = ARTIFACTS['resnet50-torchvision']._replace(
+        url='http://official.invalid/resnet50-{}.npz'.format(prefix),
+        check='sha256:' + prefix)
+    monkeypatch.setitem(ARTIFACTS, 'resnet50-torchvision', artifact)
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch'))
+    monkeypatch.delenv('FASTERRCNN_OFFLINE')
+    with Loopback({file_name(artifact): body}) as server:
+        monkeypatch.setenv('FASTERRCNN_MIRROR', server.base)
+        model = resnet.FasterRCNNResNet50(3, pretrained_model='imagenet',
+                                          **NARROW)
+    numpy.testing.assert_array_equal(model.head.layer4[0].conv2.W.array,
+                                     state['layer4.0.conv2.weight'])
+    assert 'pretrained_model' not in model.init_args
+
+
+def test_pretrained_model_of_a_whole_model_or_missing(tmp_path):
+    path = str(tmp_path / 'model.npz')
+    trained = narrow_model(seed=4)
+    save_model(trained, path)
+    numpy.random.seed(5)
+    again = resnet.FasterRCNNResNet50(3, pretrained_model=path, **NARROW)
+    numpy.testing.assert_array_equal(again.rpn.score.W.array,
+                                     trained.rpn.score.W.array)
+    numpy.testing.assert_array_equal(
+        again.extractor.layer3[0].bn1.running_mean,
+        trained.extractor.layer3[0].bn1.running_mean)
+    with pytest.raises(FileNotFoundError, match='none.pth not found'):
+        narrow_model(pretrained_model=str(tmp_path / 'none.pth'))
+    with pytest.raises(FetchError, match='FASTERRCNN_OFFLINE'):
+        narrow_model(pretrained_model='imagenet')

@@ -14,18 +14,24 @@ images are too small to estimate them). Input: torchvision's
 normalisation (RGB in [0, 1], ImageNet mean and std).
 """
 
+import os
+
 import chainer
 import chainer.functions as F
 import chainer.links as L
 import numpy
 from chainer import initializers
 
+from fasterrcnn.artifacts.fetch import fetch
+from fasterrcnn.artifacts.table import ARTIFACTS
 from fasterrcnn.functions.roi_ops import roi_op_function
 from fasterrcnn.links.backbones.masking import (apply_mask, partial_sizes,
                                                 region_mask)
+from fasterrcnn.links.backbones.state_file import copy_into, read_state
 from fasterrcnn.links.convolution_2d import Convolution2D
 from fasterrcnn.links.faster_rcnn import FasterRCNN
 from fasterrcnn.links.rpn import RegionProposalNetwork
+from fasterrcnn.safe_npz import load_npz, open_npz
 
 #: Bottleneck blocks of stages 1-4 (``layer1`` .. ``layer4``).
 DEPTHS = {'resnet50': (3, 4, 6, 3), 'resnet101': (3, 4, 23, 3)}
@@ -328,6 +334,18 @@ class FasterRCNNResNet(FasterRCNN):
             ResNet weights fit; ``'caffe'`` is accepted for weights of
             one's own).
         proposal_creator_params (dict): for the RPN's ProposalCreator.
+        pretrained_model (str or None): weights to start from, as
+            chainercv's models take them: ``'imagenet'`` (torchvision's
+            ImageNet weights of the backbone, fetched on first use:
+            ``resnet50-torchvision`` / ``resnet101-torchvision`` of
+            :mod:`fasterrcnn.artifacts`), a torchvision ImageNet ``.pth``
+            (or ``.npz`` of its names), or a whole model's ``.npz`` (a
+            model file, or ``chainer.serializers.save_npz`` of this link).
+            Read as data; not saved in :attr:`init_args`.
+
+    Raises:
+        FetchError: ``'imagenet'`` could not be fetched (one line: its URL
+            and where to put it).
     """
 
     #: Overridden by the subclasses: ``'resnet50'`` or ``'resnet101'``.
@@ -338,7 +356,7 @@ class FasterRCNNResNet(FasterRCNN):
                  rpn_channels=None, ratios=(0.5, 1, 2),
                  anchor_scales=(8, 16, 32), freeze_stem=True, roi_op='pool',
                  min_size=600, max_size=1000, normalize='torchvision',
-                 proposal_creator_params=None):
+                 proposal_creator_params=None, pretrained_model=None):
         if depths is None:
             depths = DEPTHS[self.arch]
         if len(depths) != 4 or min(depths) < 1:
@@ -370,6 +388,8 @@ class FasterRCNNResNet(FasterRCNN):
             extractor, rpn, head, min_size=min_size, max_size=max_size,
             normalize=normalize)
         self.n_fg_class = n_fg_class
+        if pretrained_model:
+            _load_pretrained(self, pretrained_model)
 
     @classmethod
     def config_args(cls, model_config):
@@ -415,3 +435,47 @@ def torchvision_params(model):
             elif isinstance(child, Convolution2D):
                 pairs.append((name + '.weight', child.W.array))
     return pairs
+
+
+def load_imagenet_weights(model, path):
+    """Copy torchvision's ImageNet ResNet weights into a FasterRCNNResNet.
+
+    The file is torchvision's ``resnet50-*.pth`` / ``resnet101-*.pth`` (or
+    its state_dict as an ``.npz``), read as data: ``conv1`` .. ``layer3``
+    go into the extractor, ``layer4`` into the RoI head, batch norm's
+    weight, bias and running statistics into the frozen batch norms; ``fc``
+    is not used.
+
+    Args:
+        model (FasterRCNNResNet): of the file's depths and width (64).
+        path (str): the ``.pth`` or ``.npz``.
+
+    Raises:
+        FileNotFoundError: no such file.
+        BadFileError: a weight is missing or does not fit (names the file
+            and the key); nothing in the file is executed.
+    """
+    targets = torchvision_params(model)
+    weights = read_state(path, [key for key, _ in targets])
+    copy_into(targets, weights, path,
+              "torchvision's {} ImageNet weights".format(model.arch))
+
+
+def _load_pretrained(model, pretrained_model):
+    """``pretrained_model`` of the constructor, loaded into ``model``."""
+    if pretrained_model == 'imagenet':
+        artifact = ARTIFACTS['{}-torchvision'.format(model.arch)]
+        load_imagenet_weights(model, fetch(artifact))
+        return
+    path = os.fspath(pretrained_model)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(
+            'pretrained_model {} not found: give imagenet, torchvision\'s '
+            'ImageNet .pth, or a model .npz'.format(path))
+    if path.endswith('.npz'):
+        with open_npz(path) as f:
+            whole = 'extractor/conv1/W' in f.files
+        if whole:
+            load_npz(path, model, what='{} model file'.format(model.arch))
+            return
+    load_imagenet_weights(model, path)
