@@ -53,7 +53,6 @@ from fasterrcnn.cli.common import UserError, select_gpu
 from fasterrcnn.config import load_config
 from fasterrcnn.data.shapes import generate_shapes
 from fasterrcnn.links import train_chain as train_chain_module
-from fasterrcnn.links.backbones import vgg16 as vgg16_module
 from fasterrcnn.training.builder import build_trainer
 
 from timing import median_time
@@ -196,7 +195,7 @@ def stage_timers(trainer, model, times, sync):
         (model.rpn, 'proposal_layer', 'proposal creator'),
         (chain, 'proposal_target_creator', 'proposal target creator'),
         (model.head, 'forward', 'head'),
-        (vgg16_module, 'roi_pooling_2d', 'roi pooling'),
+        (model.head, '_roi', 'roi pooling'),
         (chain, 'anchor_target_creator', 'anchor target creator'),
         (train_chain_module, 'faster_rcnn_losses', 'losses'),
         (chainer.Variable, 'backward', 'backward'),
