@@ -22,6 +22,7 @@ import time
 import fasterrcnn  # noqa: F401  isort: skip (compat shims first)
 
 from fasterrcnn.backend import keep_freed_memory
+
 from timing import median_time
 from train_step import build, device_sync, peak_memory, time_predict
 

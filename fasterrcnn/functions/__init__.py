@@ -1,0 +1,1 @@
+from fasterrcnn.functions.roi_align import roi_align_2d  # NOQA

@@ -12,6 +12,7 @@ y_max, x_max)`` in input pixels, ``roi_indices`` ``(R,)`` int32; the result
 is ``(R, C, outsize, outsize)``.
 """
 
+from fasterrcnn.functions.roi_align import roi_align_2d
 from fasterrcnn.functions.roi_pooling import roi_pooling_2d
 
 
@@ -19,8 +20,13 @@ def _pool(x, rois, roi_indices, outsize, spatial_scale):
     return roi_pooling_2d(x, rois, roi_indices, outsize, spatial_scale)
 
 
+def _align(x, rois, roi_indices, outsize, spatial_scale):
+    return roi_align_2d(x, rois, roi_indices, outsize, spatial_scale,
+                        sampling_ratio=None, aligned=True)
+
+
 #: ``model.roi_op`` name -> the op.
-ROI_OPS = {'pool': _pool}
+ROI_OPS = {'pool': _pool, 'align': _align}
 
 
 def roi_op_function(name):

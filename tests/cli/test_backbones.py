@@ -1,7 +1,7 @@
 """Every backbone through the commands: a narrow ResNet-50 C4 trains (one
-image and padded minibatches of two), resumes bit for bit after a crash,
-and its model file evaluates and predicts (fasterrcnn-train, -eval,
--predict, the backbone table)."""
+image with RoI pooling, padded minibatches of two with RoIAlign), resumes
+bit for bit after a crash, and its model file evaluates and predicts
+(fasterrcnn-train, -eval, -predict, the backbone table)."""
 
 import json
 import os
@@ -36,17 +36,19 @@ def assert_same_params(a, b):
 
 
 @pytest.mark.e2e
-@pytest.mark.parametrize('batch', [1, 2])
+@pytest.mark.parametrize('batch, roi_op', [(1, 'pool'), (2, 'align')])
 def test_resnet_trains_resumes_bit_for_bit_evaluates_and_predicts(
-        tmp_path, data_dir, monkeypatch, capsys, batch):
+        tmp_path, data_dir, monkeypatch, capsys, batch, roi_op):
     config = write_config(tmp_path, data_dir)
-    extra = RESNET + ['--set', 'train.batch_size={}'.format(batch)]
+    extra = RESNET + ['--set', 'train.batch_size={}'.format(batch),
+                      '--set', 'model.roi_op=' + roi_op]
     whole = str(tmp_path / 'whole')
     assert train_cli.main(args(config, whole, *extra)) == 0
     model_file = os.path.join(whole, 'model.npz')
     info = read_model_info(model_file)
     assert info['arch'] == 'resnet50'
     assert info['init_args']['depths'] == [1, 1, 1, 1]
+    assert info['init_args']['roi_op'] == roi_op
 
     # Killed during iteration 5 (after the snapshot of 4), then resumed.
     build = crash_at_iteration(monkeypatch, 5)
