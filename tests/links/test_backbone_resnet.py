@@ -32,8 +32,12 @@ def narrow_model(n_fg_class=3, seed=0, **overrides):
 
 
 def randomise_batch_norms(model, rng):
-    """Statistics away from the identity, so that a test sees them."""
+    """Statistics away from the identity, and each block's last convolution
+    away from its zero start, so that a test sees them."""
     for link in model.links():
+        if isinstance(link, resnet.Bottleneck):
+            W = link.conv3.W.array
+            W[...] = rng.normal(0, (2. / W.shape[1]) ** 0.5, W.shape)
         if isinstance(link, resnet.FrozenBatchNorm2D):
             shape = link.weight.shape
             link.weight[...] = rng.uniform(0.5, 1.5, shape)
@@ -53,6 +57,19 @@ def test_the_c4_map_has_stride_16_rounding_up(size, expected):
     assert h.shape == (1, 128) + expected
     assert tuple(model.extractor.output_sizes(numpy.array([size]))[0]) == \
         expected
+
+
+def test_a_full_resnet101_from_scratch_stays_finite():
+    # Frozen batch norm is the identity before ImageNet weights: the zero
+    # start of each block keeps 33 blocks from overflowing.
+    numpy.random.seed(0)
+    model = resnet.FasterRCNNResNet101(20)
+    x = numpy.random.RandomState(0).normal(
+        size=(1, 3, 64, 64)).astype(numpy.float32)
+    with chainer.using_config('train', False):
+        h = model.extractor(x).array
+    assert numpy.isfinite(h).all() and numpy.abs(h).max() < 1e3
+    assert not model.extractor.layer3[5].conv3.W.array.any()
 
 
 def test_backbones_in_the_table():

@@ -99,8 +99,16 @@ class Bottleneck(chainer.Chain):
             self.conv2 = Convolution2D(mid_channels, mid_channels, 3, stride,
                                        1, nobias=True, initialW=initialW)
             self.bn2 = FrozenBatchNorm2D(mid_channels)
+            # Zero: each block starts as its shortcut. With batch norm
+            # frozen (the identity until ImageNet weights come) nothing
+            # else bounds the activations: a He-initialised ResNet-101
+            # doubles their variance at each of its 33 blocks and overflows
+            # float32 in the first iteration (measured). The residual
+            # branch still learns: conv3's gradient is not zero (Fixup,
+            # Zhang et al. 2019, sec. 3; Goyal et al. 2017, sec. 5.1).
             self.conv3 = Convolution2D(mid_channels, out_channels, 1,
-                                       nobias=True, initialW=initialW)
+                                       nobias=True,
+                                       initialW=initializers.Zero())
             self.bn3 = FrozenBatchNorm2D(out_channels)
             if stride != 1 or in_channels != out_channels:
                 self.downsample = chainer.ChainList(
@@ -316,8 +324,9 @@ class FasterRCNNResNet(FasterRCNN):
 
     Initialisation: the RPN's convolutions N(0, 0.01), the head's outputs
     N(0, 0.01) (scores) and N(0, 0.001) (boxes), zero biases; the ResNet
-    layers He normal, batch norm the identity until ImageNet weights are
-    loaded over them (:mod:`fasterrcnn.weights.imagenet`).
+    layers He normal but each block's last convolution zero (the block
+    starts as its shortcut), batch norm the identity, until ImageNet
+    weights are loaded over them (:mod:`fasterrcnn.weights.imagenet`).
 
     Args:
         n_fg_class (int): object classes, without the background.
