@@ -1,10 +1,13 @@
 """The CPU demo behind ``make demo``: data, training, evaluation.
 
     python -m fasterrcnn.demo [--out demo_out] [--fresh]
+        [--config configs/shapes.yaml]
 
 1. writes the synthetic shapes data set (800 trainval, 200 test images) to
    ``<out>/data`` with ``python -m fasterrcnn.data.shapes``;
-2. trains with ``fasterrcnn-train --config configs/shapes.yaml`` into
+2. trains with ``fasterrcnn-train --config configs/shapes.yaml`` (or
+   ``--config``, e.g. ``configs/shapes_resnet.yaml``, any config of the
+   shapes data, whose ``data.dir`` is replaced by ``<out>/data``) into
    ``<out>/train`` (log, loss.png, map.png, snapshots, model.npz); a demo
    that was stopped continues from its newest snapshot;
 3. evaluates ``model.npz`` on the test split with ``fasterrcnn-eval``, writing
@@ -63,7 +66,14 @@ def main(argv=None):
                         help='output directory (default: demo_out)')
     parser.add_argument('--fresh', action='store_true',
                         help='delete the output directory first')
+    parser.add_argument('--config', default=os.path.join(ROOT, CONFIG),
+                        help='training config for the shapes data (default: '
+                        '{}; configs/shapes_resnet.yaml trains a narrow '
+                        'ResNet-50)'.format(CONFIG))
     args = parser.parse_args(argv)
+    config = os.path.abspath(args.config)
+    if not os.path.isfile(config):
+        parser.error('--config {}: no such file'.format(args.config))
     out = os.path.abspath(args.out)
     if args.fresh and os.path.isdir(out):
         shutil.rmtree(out)
@@ -73,12 +83,12 @@ def main(argv=None):
     start = time.time()
     times = {'data': make_data(data_dir)}
     times['train'] = run('train', [
-        '-m', 'fasterrcnn.cli.train', '--config', CONFIG, '--out', train_dir,
+        '-m', 'fasterrcnn.cli.train', '--config', config, '--out', train_dir,
         '--resume', 'auto', '--set', 'data.dir={}'.format(data_dir)])
     times['eval'] = run('eval', [
         '-m', 'fasterrcnn.cli.evaluate',
         '--model', os.path.join(train_dir, 'model.npz'),
-        '--config', CONFIG, '--data', data_dir, '--split', 'test',
+        '--config', config, '--data', data_dir, '--split', 'test',
         '--out', eval_json, '--vis-dir', os.path.join(out, 'detections'),
         '--vis-n', '8'])
     with open(eval_json) as f:
