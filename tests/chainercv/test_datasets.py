@@ -7,10 +7,10 @@ import tarfile
 
 import numpy
 import pytest
-from PIL import Image
 
 from fasterrcnn.artifacts.table import ARTIFACTS, file_name
 from fasterrcnn.chainercv.datasets import VOCBboxDataset, voc_bbox_label_names
+from tests.chainercv.tiny_voc import write_voc_folder
 from tests.support.loopback import Loopback
 
 # Two images: the first has a cat (not difficult), a Dog written with
@@ -23,36 +23,14 @@ ANNOTATIONS = {
 }
 
 
-def write_voc(data_dir, split_ids=None):
-    """A VOCdevkit/VOC<year> folder with ANNOTATIONS in it.
-
-    Boxes are (ymin, xmin, ymax, xmax) as the XML's 1-based numbers.
-    """
-    for folder in ('Annotations', 'JPEGImages', os.path.join('ImageSets',
-                                                             'Main')):
-        os.makedirs(os.path.join(data_dir, folder), exist_ok=True)
-    for i, (image_id, objects) in enumerate(sorted(ANNOTATIONS.items())):
-        # Flat colours survive JPEG almost exactly.
-        rgb = numpy.zeros((8 + i, 10, 3), dtype=numpy.uint8)
-        rgb[:] = (200, 100, 50)
-        Image.fromarray(rgb).save(
-            os.path.join(data_dir, 'JPEGImages', image_id + '.jpg'),
-            quality=100)
-        parts = ['<annotation>']
-        for name, difficult, (ymin, xmin, ymax, xmax) in objects:
-            parts.append(
-                '<object><name>{}</name><difficult>{}</difficult><bndbox>'
-                '<xmin>{}</xmin><ymin>{}</ymin><xmax>{}</xmax><ymax>{}</ymax>'
-                '</bndbox></object>'.format(name, difficult, xmin, ymin,
-                                            xmax, ymax))
-        parts.append('</annotation>')
-        with open(os.path.join(data_dir, 'Annotations', image_id + '.xml'),
-                  'w') as f:
-            f.write(''.join(parts))
-    for split in ('train', 'test'):
-        with open(os.path.join(data_dir, 'ImageSets', 'Main',
-                               split + '.txt'), 'w') as f:
-            f.write('000001\n000002\n')
+def write_voc(data_dir):
+    """A VOCdevkit/VOC<year> folder with ANNOTATIONS in it (image ``i``
+    ``8 + i`` x 10 pixels), both in its train and test split."""
+    ids = sorted(ANNOTATIONS)
+    write_voc_folder(
+        data_dir, [(image_id, (8 + i, 10), (200, 100, 50),
+                    ANNOTATIONS[image_id]) for i, image_id in enumerate(ids)],
+        {'train': ids, 'test': ids})
 
 
 def auto_dir(root, year):

@@ -34,17 +34,25 @@ def colour(i):
     return (40 * i + 20, 200 - 30 * i, 100)
 
 
-def write_tiny_voc(data_dir, split='test'):
-    """Write the five images, their annotations and ``split``'s id list
-    into ``data_dir`` (a VOCdevkit/VOC<year> folder)."""
+def write_voc_folder(data_dir, images, splits):
+    """Write a VOCdevkit/VOC<year> folder.
+
+    Args:
+        data_dir (str): the folder.
+        images: ``(image_id, size, rgb, objects)`` of each image: ``size``
+            ``(H, W)``, ``rgb`` its flat colour, ``objects`` ``(name,
+            difficult, (ymin, xmin, ymax, xmax))`` with the XML's 1-based
+            numbers.
+        splits (dict): split name to its list of image ids.
+    """
     for folder in ('Annotations', 'JPEGImages', os.path.join('ImageSets',
                                                              'Main')):
         os.makedirs(os.path.join(data_dir, folder), exist_ok=True)
-    for i, (image_id, size, objects) in enumerate(zip(IDS, SIZES, OBJECTS)):
-        rgb = numpy.empty(size + (3,), dtype=numpy.uint8)
+    for image_id, size, rgb, objects in images:
+        pixels = numpy.empty(tuple(size) + (3,), dtype=numpy.uint8)
         # Flat colours survive JPEG almost exactly.
-        rgb[:] = colour(i)
-        Image.fromarray(rgb).save(
+        pixels[:] = rgb
+        Image.fromarray(pixels).save(
             os.path.join(data_dir, 'JPEGImages', image_id + '.jpg'),
             quality=100)
         parts = ['<annotation>']
@@ -58,10 +66,20 @@ def write_tiny_voc(data_dir, split='test'):
         with open(os.path.join(data_dir, 'Annotations', image_id + '.xml'),
                   'w') as f:
             f.write(''.join(parts))
-    with open(os.path.join(data_dir, 'ImageSets', 'Main', split + '.txt'),
-              'w') as f:
-        f.write(''.join(image_id + '\n' for image_id in IDS))
+    for split, ids in splits.items():
+        with open(os.path.join(data_dir, 'ImageSets', 'Main',
+                               split + '.txt'), 'w') as f:
+            f.write(''.join(image_id + '\n' for image_id in ids))
     return data_dir
+
+
+def write_tiny_voc(data_dir, split='test'):
+    """Write the five images, their annotations and ``split``'s id list
+    into ``data_dir`` (a VOCdevkit/VOC<year> folder)."""
+    return write_voc_folder(
+        data_dir, [(image_id, size, colour(i), objects) for i, (
+            image_id, size, objects) in enumerate(zip(IDS, SIZES, OBJECTS))],
+        {split: IDS})
 
 
 def annotation(i, use_difficult=False):
