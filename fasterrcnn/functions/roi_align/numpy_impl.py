@@ -38,12 +38,17 @@ Threads (:mod:`fasterrcnn.functions.cpu_threads`): the forward splits the
 RoIs (each writes its own output); the backward splits the channels into
 fixed blocks of :data:`CHANNEL_BLOCK` (each block adds its RoIs into its
 own slice of ``gx`` in RoI order). Neither split depends on the thread
-count, so neither does a result.
+count, and every GEMM runs with the BLAS at one thread, in parts or not:
+OpenBLAS's own threads split a GEMM in a way that changes its rounding
+(measured with its Haswell and Zen kernels: 22 of 27,300 outputs of a
+(7, 12) @ (12, 3900) product differ between 1 and 2 BLAS threads), so
+neither the thread count nor the size of the work changes a result.
 """
 
 import numpy
 
-from fasterrcnn.functions.cpu_threads import cpu_threads, run_parallel
+from fasterrcnn.functions.cpu_threads import (blas_threads, cpu_threads,
+                                              run_parallel)
 
 #: Channels per part of the backward. Fixed (not derived from the thread
 #: count), so that the GEMM shapes, and with them every rounding, are the
@@ -286,7 +291,8 @@ def forward(x, rois, roi_indices, outh, outw, spatial_scale, sampling,
 
     n_parts = cpu_threads() if work.sum() >= PARALLEL_MIN_WORK else 1
     parts = _parts(work, n_parts)
-    run_parallel(lambda part: run(*parts[part]), len(parts), blas=1)
+    with blas_threads(1):
+        run_parallel(lambda part: run(*parts[part]), len(parts))
     return y, geo
 
 
@@ -334,9 +340,10 @@ def backward(gy, geo, roi_indices, x_shape):
                 cells.reshape(bottom - top, right - left, c1 - c0)
 
     parallel = len(blocks) > 1 and work >= PARALLEL_MIN_WORK
-    if parallel:
-        run_parallel(run, len(blocks), blas=1)
-    else:
-        for block in range(len(blocks)):
-            run(block)
+    with blas_threads(1):
+        if parallel:
+            run_parallel(run, len(blocks))
+        else:
+            for block in range(len(blocks)):
+                run(block)
     return numpy.ascontiguousarray(gx.transpose(0, 3, 1, 2))
