@@ -112,6 +112,20 @@ def load_torch():
         return None, None
 
 
+def blas_info():
+    """NumPy's BLAS: library, version, kernel and thread count."""
+    try:
+        import threadpoolctl
+    except ImportError:
+        return '-'
+    return ', '.join(
+        '{} {} {} ({} threads)'.format(
+            info.get('internal_api'), info.get('version'),
+            info.get('architecture'), info.get('num_threads'))
+        for info in threadpoolctl.threadpool_info()
+        if info.get('user_api') == 'blas') or '-'
+
+
 def fmt(seconds):
     return '-' if seconds is None else '{:.1f} ms'.format(seconds * 1e3)
 
@@ -235,9 +249,10 @@ def main(argv=None):
     tuned = False if args.default_malloc else keep_freed_memory()
     rows = measure(args.gpu, args.repeat, builtin=not args.no_builtin)
     torch, _ = load_torch()
-    print('torch threads: {}, keep_freed_memory: {}, roi_pool threads: {}'
-          .format(torch.get_num_threads() if torch is not None else '-',
-                  tuned, roi_workspace._threads()))
+    print('torch threads: {}, keep_freed_memory: {}, roi_pool threads: {}, '
+          'BLAS: {}'.format(
+              torch.get_num_threads() if torch is not None else '-',
+              tuned, roi_workspace._threads(), blas_info()))
     print(format_table(rows))
 
 

@@ -14,7 +14,12 @@ they run:
   30 % slower than 2 x 1 for the convolution's tiles, bench/conv.py).
 
 The thread count changes no result: every part is computed the same way
-whichever thread runs it.
+whichever thread runs it. The BLAS's own count is another matter: OpenBLAS
+0.3.23 (NumPy 1.26's, its Zen kernel) gives other bits for the same
+float32 or float64 product on 2 threads than on 1, and for one product
+than for its rows computed as two. So the count a product runs with is
+part of its result, and this module never changes it for a product that
+runs outside :func:`run_parallel`; the parts inside always run at one.
 """
 
 import concurrent.futures
@@ -24,6 +29,8 @@ import threading
 
 _executor = None
 _executor_lock = threading.Lock()
+#: The cores this process may run on, read once (None: not yet read).
+_cpu_count = None
 #: Callers inside a :func:`blas_threads` block, and the count to restore.
 _blas_users = 0
 _blas_saved = None
@@ -32,11 +39,21 @@ _blas_controller = None
 
 
 def cpu_threads():
-    """The cores this process may run on."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
+    """The cores this process may run on.
+
+    Asked of the kernel once and kept: the kernels ask for it on every call
+    (about 60 times a training iteration), and a system call each time cost
+    more than the answer is worth. A forked child asks again (it may be
+    pinned to other cores).
+    """
+    global _cpu_count
+    if _cpu_count is None:
+        try:
+            count = len(os.sched_getaffinity(0))
+        except AttributeError:  # not on Linux
+            count = os.cpu_count() or 1
+        _cpu_count = max(1, count)
+    return _cpu_count
 
 
 def _pool():
@@ -53,7 +70,9 @@ def _forget_pool_in_child():
     # A forked child (a multiprocess data loader) inherits the pool object
     # but none of its threads: work handed to it would wait forever.
     global _executor, _executor_lock, _blas_lock, _blas_users, _blas_saved
+    global _cpu_count
     _executor = None
+    _cpu_count = None
     _executor_lock = threading.Lock()
     _blas_lock = threading.Lock()
     _blas_users = 0

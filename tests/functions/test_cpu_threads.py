@@ -1,7 +1,9 @@
 """The shared CPU threads (functions/cpu_threads.py): parts run, errors
-come back, the BLAS's thread count is restored, a forked child works."""
+come back, the BLAS's thread count is restored, a forked child works, the
+core count is read once (again in a forked child)."""
 
 import multiprocessing
+import os
 import threading
 
 import numpy
@@ -75,6 +77,58 @@ def test_forked_child_gets_a_pool_of_its_own():
     child.join(60)
     assert child.exitcode == 0
     assert queue.get(timeout=5) == [1., 2., 3., 4.]
+
+
+def test_blas_threads_restored_after_an_error():
+    before = _blas_counts()
+    with pytest.raises(RuntimeError):
+        with cpu_threads.blas_threads(1):
+            assert _blas_counts() == [1] * len(before)
+            raise RuntimeError('in the block')
+    assert _blas_counts() == before
+    assert cpu_threads._blas_users == 0
+
+
+def _count_affinity_calls(monkeypatch):
+    calls = []
+    real = os.sched_getaffinity
+
+    def counted(pid):
+        calls.append(pid)
+        return real(pid)
+    monkeypatch.setattr(os, 'sched_getaffinity', counted)
+    monkeypatch.setattr(cpu_threads, '_cpu_count', None)
+    return calls
+
+
+@pytest.mark.skipif(not hasattr(os, 'sched_getaffinity'),
+                    reason='no affinity on this system')
+def test_cpu_count_is_read_once(monkeypatch):
+    calls = _count_affinity_calls(monkeypatch)
+    counts = {cpu_threads.cpu_threads() for _ in range(5)}
+    assert counts == {len(os.sched_getaffinity(0))}
+    assert len(calls) == 2      # the first call above, and this test's
+
+
+def _child_count(queue):
+    queue.put((cpu_threads._cpu_count, cpu_threads.cpu_threads()))
+
+
+@pytest.mark.skipif(not hasattr(os, 'sched_getaffinity'),
+                    reason='no affinity on this system')
+def test_forked_child_reads_the_cpu_count_again(monkeypatch):
+    # A child may run on other cores than its parent: the count it
+    # inherits is dropped, and read again on its first use.
+    monkeypatch.setattr(cpu_threads, '_cpu_count', 999)
+    assert cpu_threads.cpu_threads() == 999
+    context = multiprocessing.get_context('fork')
+    queue = context.Queue()
+    child = context.Process(target=_child_count, args=(queue,))
+    child.start()
+    child.join(60)
+    assert child.exitcode == 0
+    assert queue.get(timeout=5) == (None, len(os.sched_getaffinity(0)))
+    assert cpu_threads.cpu_threads() == 999      # the parent keeps its own
 
 
 def test_kernels_switch():

@@ -28,8 +28,7 @@ Both compute the same values bit for bit, with the semantics of
 
 RoIs are ``(y_min, x_min, y_max, x_max)`` in input-image pixels throughout.
 The arg-max kept between forward and backward is a flat cell index ``h * W +
-w`` (-1 for none) whose layout is the backend's own: ``(R, outh, outw, C)``
-for NumPy, ``(R, C, outh, outw)`` for CuPy.
+w`` (-1 for none), ``(R, C, outh, outw)`` on either backend.
 """
 
 import chainer
@@ -49,8 +48,8 @@ class RoIPooling2D(function_node.FunctionNode):
     Inputs are ``x`` ``(N, C, H, W)`` float, ``rois`` ``(R, 4)`` of
     ``x``'s dtype, ``(y_min, x_min, y_max, x_max)`` in image pixels, and
     ``roi_indices`` ``(R,)`` int32; the output is ``(R, C, outh, outw)``.
-    After the forward, ``argmax`` holds the backend's arg-max cells (layout
-    in the package docstring) for :class:`RoIPooling2DGrad`.
+    After the forward, ``argmax`` holds the arg-max cells (package
+    docstring) for :class:`RoIPooling2DGrad`.
     """
 
     def __init__(self, outh, outw, spatial_scale):
@@ -132,9 +131,6 @@ class RoIPooling2DGrad(function_node.FunctionNode):
         rows = roi_indices.array[:, None, None, None].astype(numpy.int64)
         chans = xp.arange(c)[None, :, None, None]
         argmax = self.argmax
-        if xp is numpy:
-            # The NumPy twin keeps the arg-max channels last.
-            argmax = argmax.transpose(0, 3, 1, 2)
         hit = argmax >= 0
         flat = (rows * c + chans) * (height * width) + \
             xp.where(hit, argmax, 0)

@@ -14,11 +14,19 @@ whatever its size. Values and arg-max travel together as int64 order keys
 (:func:`_fill_order_key`), so one ``numpy.maximum`` picks both. The backward
 sums with ``bincount`` in float64, so a cell hit by several bins is rounded
 once, as in the CuPy kernel.
+
+Both run on blocks of channels (:data:`_CHANNEL_BLOCK`,
+:data:`_SCATTER_BLOCK`), spread over the threads: a block's table, its
+gathers (a chunk of bins at a time) and its sums stay in cache, and the
+blocks are independent, so every step runs on every core. Each value is
+computed the same way whatever the blocks and threads: the keys are exact
+integers, and each cell's gradient is summed in the order of the RoIs and
+bins, as one ``bincount`` over all channels would.
 """
 
 import numpy
 
-from fasterrcnn.functions.roi_pooling.numpy_workspace import (run_parallel,
+from fasterrcnn.functions.roi_pooling.numpy_workspace import (run_blocks,
                                                               workspace)
 
 
@@ -163,16 +171,14 @@ def forward(x, rois, roi_indices, outh, outw, spatial_scale):
 
     Returns:
         tuple: ``y`` ``(R, C, outh, outw)`` dtype of ``x``, and the arg-max
-        cells ``(R, outh, outw, C)`` int32, flat ``h * W + w`` or -1 for
-        none (channels last: the layout the gathers produce and
-        :func:`backward` reads).
+        cells ``(R, C, outh, outw)`` int32, flat ``h * W + w`` or -1 for
+        none (the layout of the CUDA kernels).
     """
     n, c, height, width = x.shape
     r = len(rois)
-    lowest = numpy.finfo(x.dtype).min
     if r == 0:
         return (numpy.zeros((0, c, outh, outw), dtype=x.dtype),
-                numpy.zeros((0, outh, outw, c), dtype=numpy.int32))
+                numpy.zeros((0, c, outh, outw), dtype=numpy.int32))
     hstart, hend, wstart, wend = _bins(
         rois, outh, outw, spatial_scale, height, width, numpy)
     # (R, outh, outw) bin geometry, then only the bins that hold a cell.
@@ -183,12 +189,21 @@ def forward(x, rois, roi_indices, outh, outw, spatial_scale):
     full = (he > hs) & (we > ws)
     all_full = bool(full.all())
     # Empty bins give 0 and no arg-max; full ones are written below.
-    y = numpy.empty((r, c, outh, outw), dtype=x.dtype) if all_full else \
-        numpy.zeros((r, c, outh, outw), dtype=x.dtype)
-    if not all_full:
-        argmax = numpy.full((r, outh, outw, c), -1, dtype=numpy.int32)
+    bins = outh * outw
+    if all_full:
+        y = numpy.empty((r, c, outh, outw), dtype=x.dtype)
+        argmax = numpy.empty((r, c, outh, outw), dtype=numpy.int32)
+        place = y_rows = argmax_rows = None
+    else:
+        y = numpy.zeros((r, c, outh, outw), dtype=x.dtype)
+        argmax = numpy.full((r, c, outh, outw), -1, dtype=numpy.int32)
         if not full.any():
             return y, argmax
+        # The full bins' results land in (R * outh * outw, C) rows, at
+        # `place`, transposed into y and argmax at the end.
+        place = numpy.flatnonzero(full.ravel())
+        y_rows = numpy.zeros((r * bins, c), dtype=x.dtype)
+        argmax_rows = numpy.full((r * bins, c), -1, dtype=numpy.int32)
         hs, he, ws, we = hs[full], he[full], ws[full], we[full]
     nb = numpy.broadcast_to(roi_indices[:, None, None], full.shape)
     if not all_full:
@@ -198,10 +213,79 @@ def forward(x, rois, roi_indices, outh, outw, spatial_scale):
     kw = _floor_log2(we - ws)
     n_kh = int(kh.max()) + 1
     n_kw = int(kw.max()) + 1
+    # Four windows of 2^kh x 2^kw cells cover each bin exactly: their rows
+    # in a block's table (n_kh, n_kw, N, H, W) flattened.
+    base = (kh * n_kw + kw) * n + nb
+    bottom = he - (1 << kh)
+    right = we - (1 << kw)
+    rows = [(base * height + h) * width + w for h, w in
+            ((hs, ws), (hs, right), (bottom, ws), (bottom, right))]
+    k = len(hs)
+    blocks = _channel_blocks(c, _CHANNEL_BLOCK)
+    # Bins gathered at a time: whole RoIs when every bin is full (then y
+    # is written straight from the chunk).
+    chunk = max(1, _CHUNK_BYTES // (8 * _CHANNEL_BLOCK))
+    if all_full:
+        chunk = bins * max(1, chunk // bins)
 
+    def work(part, block):
+        c0, c1 = blocks[block]
+        _pool_block(x, c0, c1, part, (n_kh, n_kw), rows, nb, k, chunk,
+                    (y, argmax) if all_full else (y_rows, argmax_rows),
+                    place)
+
+    run_blocks(work, len(blocks), k * c)
+    if not all_full:
+        y[...] = y_rows.reshape(r, outh, outw, c).transpose(0, 3, 1, 2)
+        argmax[...] = argmax_rows.reshape(r, outh, outw, c).transpose(
+            0, 3, 1, 2)
+    return y, argmax
+
+
+#: Channels computed together. The forward and backward run on blocks of
+#: this many channels (each block's sparse table, gathers and scatter small
+#: enough to stay in cache), the blocks spread over the threads.
+_CHANNEL_BLOCK = 64
+
+#: Bytes of one gathered chunk of keys in the forward.
+_CHUNK_BYTES = 1 << 20
+
+#: Channels of one ``bincount`` in the backward.
+_SCATTER_BLOCK = 32
+
+
+def _channel_blocks(c, size):
+    """``[(c0, c1)]``: the channels cut into blocks of at most ``size``."""
+    return [(c0, min(c0 + size, c)) for c0 in range(0, c, size)]
+
+
+def _pool_block(x, c0, c1, part, levels, rows, nb, k, chunk, out, place):
+    """The forward of channels ``[c0, c1)``: their sparse table, then every
+    bin's four gathers, ``chunk`` bins at a time.
+
+    Args:
+        x (numpy.ndarray): ``(N, C, H, W)`` the forward's input.
+        part (int): the thread's part (its own workspace buffers).
+        levels (tuple): ``(n_kh, n_kw)`` window sizes of the table.
+        rows (list): four ``(K,)`` table rows per bin (its four windows).
+        nb (numpy.ndarray): ``(K,)`` the image of each bin.
+        k (int): bins ``K``.
+        chunk (int): bins gathered at a time (whole RoIs when ``place`` is
+            None).
+        out (tuple): the forward's ``y`` ``(R, C, outh, outw)`` and
+            ``argmax`` (int32, same shape) when every bin is full
+            (``place`` None, bin ``i`` is bin ``i % (outh * outw)`` of RoI
+            ``i // (outh * outw)``); else ``(R * outh * outw, C)`` rows of
+            values and int32 cells, bin ``i`` to row ``place[i]``.
+        place (numpy.ndarray or None): ``(K,)`` int, or None.
+    """
+    n, _, height, width = x.shape
+    n_kh, n_kw = levels
+    cb = c1 - c0
+    lowest = numpy.finfo(x.dtype).min
     # Channels last, so that each gather below reads one contiguous vector.
-    val = workspace.get('val', (n, height, width, c), x.dtype)
-    val[...] = x.transpose(0, 2, 3, 1)
+    val = workspace.get('val%d' % part, (n, height, width, cb), x.dtype)
+    val[...] = x[:, c0:c1].transpose(0, 2, 3, 1)
     # The keys make -0.0 and 0.0 one value; a bin whose maximum is a -0.0
     # cell then takes its sign back from x (the kernel returns the cell's
     # value itself). Checked once: features rarely hold a -0.0.
@@ -212,8 +296,8 @@ def forward(x, rois, roi_indices, outh, outw, spatial_scale):
     # table[i, j, n, h, w]: the key of the 2^i x 2^j window whose top-left
     # cell is (h, w). Windows that would cross the map's edge keep a smaller
     # window's key; they are never read.
-    table = workspace.get('table', (n_kh, n_kw, n, height, width, c),
-                          numpy.int64)
+    table = workspace.get('table%d' % part,
+                          (n_kh, n_kw, n, height, width, cb), numpy.int64)
     decode = _fill_order_key(val, table[0, 0])
     for i in range(n_kh):
         if i:
@@ -228,25 +312,17 @@ def forward(x, rois, roi_indices, outh, outw, spatial_scale):
             numpy.maximum(prev[:, :, :-step], prev[:, :, step:],
                           out=table[i, j, :, :, :-step])
             table[i, j, :, :, -step:] = prev[:, :, -step:]
-    table = table.reshape(-1, c)
-
-    # Four windows of 2^kh x 2^kw cells cover each bin exactly.
-    base = (kh * n_kw + kw) * n + nb
-    bottom = he - (1 << kh)
-    right = we - (1 << kw)
-    rows = [(base * height + h) * width + w for h, w in
-            ((hs, ws), (hs, right), (bottom, ws), (bottom, right))]
-    k = len(hs)
-    best = workspace.get('best', (k, c), x.dtype)
-    cell = numpy.empty((k, c), dtype=numpy.int32)
-    bins = outh * outw
-
-    def work(part, r0, r1):
-        # Rows [r0, r1) of RoIs when every bin is full (then y is written
-        # here, in parallel), else of the full bins only.
-        k0, k1 = (r0 * bins, r1 * bins) if all_full else (r0, r1)
-        key = workspace.get('key%d' % part, (k1 - k0, c), numpy.int64)
-        other = workspace.get('other%d' % part, (k1 - k0, c), numpy.int64)
+    table = table.reshape(-1, cb)
+    key_buf = workspace.get('key%d' % part, (chunk, cb), numpy.int64)
+    other_buf = workspace.get('other%d' % part, (chunk, cb), numpy.int64)
+    best_buf = workspace.get('best%d' % part, (chunk, cb), x.dtype)
+    cell_buf = workspace.get('cell%d' % part, (chunk, cb), numpy.int32)
+    x_block = x[:, c0:c1]
+    for k0 in range(0, k, chunk):
+        k1 = min(k0 + chunk, k)
+        m = k1 - k0
+        key, other = key_buf[:m], other_buf[:m]
+        best, cell = best_buf[:m], cell_buf[:m]
         for corner in range(4):
             # mode='clip' lets take() write straight into `out` (the rows
             # are valid); the default mode buffers the result first.
@@ -255,29 +331,27 @@ def forward(x, rois, roi_indices, outh, outw, spatial_scale):
             if corner:
                 numpy.maximum(key, other, out=key)
         high, low = _split_key(key)
-        decode(high, best[k0:k1])
-        numpy.subtract(numpy.int32(0x7FFFFFFF), low, out=cell[k0:k1])
+        decode(high, best)
+        numpy.subtract(numpy.int32(0x7FFFFFFF), low, out=cell)
         # torchvision starts each bin's maximum at the lowest finite value
         # and replaces it only with a strictly greater cell.
-        if len(best[k0:k1]) and best[k0:k1].min() <= lowest:
-            none = best[k0:k1] <= lowest
-            best[k0:k1][none] = lowest
-            cell[k0:k1][none] = -1
+        if best.min() <= lowest:
+            none = best <= lowest
+            best[none] = lowest
+            cell[none] = -1
         if negative_zero:
-            _signed_zeros(x, best[k0:k1], cell[k0:k1], nb[k0:k1])
-        if all_full:
-            y[r0:r1] = best[k0:k1].reshape(r1 - r0, outh, outw, c).transpose(
-                0, 3, 1, 2)
-
-    run_parallel(work, r if all_full else k, k * c)
-    if all_full:
-        argmax = cell.reshape(r, outh, outw, c)
-    else:
-        y_last = numpy.zeros((r, outh, outw, c), dtype=x.dtype)
-        y_last[full] = best
-        y[...] = y_last.transpose(0, 3, 1, 2)
-        argmax[full] = cell
-    return y, argmax
+            _signed_zeros(x_block, best, cell, nb[k0:k1])
+        if place is None:
+            y, argmax = out
+            outh, outw = y.shape[2:]
+            r0, r1 = k0 // (outh * outw), k1 // (outh * outw)
+            y[r0:r1, c0:c1] = best.reshape(
+                r1 - r0, outh, outw, cb).transpose(0, 3, 1, 2)
+            argmax[r0:r1, c0:c1] = cell.reshape(
+                r1 - r0, outh, outw, cb).transpose(0, 3, 1, 2)
+        else:
+            out[0][place[k0:k1], c0:c1] = best
+            out[1][place[k0:k1], c0:c1] = cell
 
 
 def _has_negative_zero(val):
@@ -312,7 +386,7 @@ def backward(gy, argmax, roi_indices, x_shape):
 
     Args:
         gy (numpy.ndarray): ``(R, C, outh, outw)`` output gradient.
-        argmax (numpy.ndarray): ``(R, outh, outw, C)`` int32 flat cell index
+        argmax (numpy.ndarray): ``(R, C, outh, outw)`` int32 flat cell index
             ``h * W + w`` of each bin's maximum, -1 for none (as
             :func:`forward` returns it).
         roi_indices (numpy.ndarray): ``(R,)`` int32 image of each RoI.
@@ -324,20 +398,52 @@ def backward(gy, argmax, roi_indices, x_shape):
     n, c, height, width = x_shape
     if len(argmax) == 0:
         return numpy.zeros(x_shape, dtype=gy.dtype)
-    cell = argmax.transpose(0, 3, 1, 2)
-    # Flat NCHW position of every bin's arg-max cell, in gy's order.
-    plane = (roi_indices.astype(numpy.int64)[:, None] * c +
-             numpy.arange(c)[None, :]) * (height * width)
-    position = workspace.get('position', gy.shape, numpy.int64)
-    numpy.add(cell, plane[:, :, None, None], out=position)
-    # bincount sums in float64: a cell hit by several bins gets one rounding.
-    weight = workspace.get('weight', gy.shape, numpy.float64)
-    weight[...] = gy
-    hit = cell >= 0
-    if hit.all():
+    gx = numpy.empty(x_shape, dtype=gy.dtype)
+    image = roi_indices.astype(numpy.int64)[:, None]
+    every_bin_hit = bool(argmax.min() >= 0)
+    blocks = _channel_blocks(c, _SCATTER_BLOCK)
+
+    def work(part, block):
+        c0, c1 = blocks[block]
+        _scatter_block(gy, argmax, image, gx, c0, c1, part, every_bin_hit)
+
+    run_blocks(work, len(blocks), gy.size)
+    return gx
+
+
+def _scatter_block(gy, argmax, image, gx, c0, c1, part, every_bin_hit):
+    """The backward of channels ``[c0, c1)`` into ``gx[:, c0:c1]``.
+
+    ``bincount`` sums in float64 (a cell hit by several bins is rounded
+    once), each cell's terms in the order of the RoIs and bins, as one
+    ``bincount`` over all channels would.
+
+    Args:
+        gy (numpy.ndarray): ``(R, C, outh, outw)`` output gradient.
+        argmax (numpy.ndarray): ``(R, C, outh, outw)`` int32 arg-max cells.
+        image (numpy.ndarray): ``(R, 1)`` int64 image of each RoI.
+        gx (numpy.ndarray): ``(N, C, H, W)`` receives the gradient.
+        part (int): the thread's part (its own workspace buffers).
+        every_bin_hit (bool): no arg-max is -1.
+    """
+    n, _, height, width = gx.shape
+    cb = c1 - c0
+    cell = argmax[:, c0:c1]
+    # Flat position in the block's (N, cb, H, W) of every bin's arg-max
+    # cell, in gy's order.
+    plane = (image * cb + numpy.arange(cb)[None, :]) * (height * width)
+    shape = cell.shape
+    position = workspace.get('position%d' % part, shape, numpy.int64)
+    position[...] = cell
+    position += plane[:, :, None, None]
+    weight = workspace.get('weight%d' % part, shape, numpy.float64)
+    weight[...] = gy[:, c0:c1]
+    size = n * cb * height * width
+    if every_bin_hit:
         total = numpy.bincount(position.ravel(), weights=weight.ravel(),
-                               minlength=n * c * height * width)
+                               minlength=size)
     else:
+        hit = cell >= 0
         total = numpy.bincount(position[hit], weights=weight[hit],
-                               minlength=n * c * height * width)
-    return total.astype(gy.dtype).reshape(x_shape)
+                               minlength=size)
+    gx[:, c0:c1] = total.reshape(n, cb, height, width)

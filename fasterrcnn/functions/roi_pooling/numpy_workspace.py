@@ -6,12 +6,14 @@ rather than each making its own:
 
 * :data:`workspace`: named scratch buffers that grow to the largest call
   seen and are reused (:func:`release_workspace` frees them);
-* :func:`run_parallel`: the forward split into parts writing disjoint
-  slices, on :func:`_threads` threads of the shared CPU pool
-  (:mod:`fasterrcnn.functions.cpu_threads`).
+* :func:`run_blocks`: the forward and backward split into blocks (of
+  channels) writing disjoint slices, on :func:`_threads` threads of the
+  shared CPU pool (:mod:`fasterrcnn.functions.cpu_threads`).
 
 Neither knows anything of RoIs; they hold no state that changes a result.
 """
+
+import itertools
 
 import numpy
 
@@ -69,19 +71,30 @@ def _threads():
     return min(cpu_threads(), 4)
 
 
-def run_parallel(work, length, size):
-    """Run ``work(part, start, stop)`` over ``[0, length)`` in threads.
+def run_blocks(work, n_blocks, size):
+    """Run ``work(part, block)`` for every ``block`` in ``[0, n_blocks)``
+    on threads.
 
-    The heavy steps of the NumPy forward (``take``, ``maximum``, the bit
-    operations and the transposing copy) release the GIL, so the parts run
-    at once: on 2 cores this took the forward for R = 300 from 80 ms to
-    about 50 ms (bench/ops.py). The parts must write disjoint slices;
-    ``part`` (0, 1, ...) lets each take workspace buffers of its own.
-    ``size`` is the number of output values, which decides whether threads
-    pay off (:data:`_PARALLEL_MIN_SIZE`).
+    The heavy steps of the NumPy forward and backward (``take``,
+    ``maximum``, the bit operations, the transposing copies, ``bincount``)
+    release the GIL, so the blocks run at once. Each thread takes the next
+    block when it has done one, so a thread slowed by other work on its
+    core (another process, a BLAS thread waiting for work) does fewer
+    blocks and the call ends about when the last block does, rather than
+    waiting for a fixed half. Blocks must write disjoint slices; ``part``
+    (0, 1, ...) is the thread's own, so that it can take workspace buffers
+    of its own. ``size`` is the number of output values, which decides
+    whether threads pay off (:data:`_PARALLEL_MIN_SIZE`).
     """
     n_parts = _threads() if size >= _PARALLEL_MIN_SIZE else 1
-    n_parts = max(1, min(n_parts, length))
-    bounds = [length * i // n_parts for i in range(n_parts + 1)]
-    cpu_threads_module.run_parallel(
-        lambda part: work(part, bounds[part], bounds[part + 1]), n_parts)
+    n_parts = max(1, min(n_parts, n_blocks))
+    # Taking a number from the shared count is atomic under the GIL.
+    blocks = itertools.count()
+
+    def part_work(part):
+        while True:
+            block = next(blocks)
+            if block >= n_blocks:
+                return
+            work(part, block)
+    cpu_threads_module.run_parallel(part_work, n_parts)
