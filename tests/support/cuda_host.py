@@ -282,3 +282,17 @@ def shared_declarations(source):
                        source)
     return ''.join('{} {}[1 << 16];\n'.format(ctype, name)
                    for ctype, name in found)
+
+
+def mutated(kernel, which, old, new):
+    """An ElementwiseKernel spec ``(in_params, out_params, body,
+    preamble)`` with the first ``old`` of its body (``which`` anything but
+    ``'preamble'``) or of its preamble replaced by ``new``: one changed
+    operator or index, for the tests that show the comparison catches it.
+    """
+    in_params, out_params, body, preamble = kernel
+    if which == 'preamble':
+        assert old in preamble
+        return in_params, out_params, body, preamble.replace(old, new, 1)
+    assert old in body
+    return in_params, out_params, body.replace(old, new, 1), preamble

@@ -55,10 +55,10 @@ import numbers
 
 import numpy
 from chainer import function_node
-from chainer.utils import type_check
 
 from fasterrcnn.backend import get_array_module
 from fasterrcnn.functions.roi_align import cuda_impl, numpy_impl
+from fasterrcnn.functions.roi_inputs import check_roi_types
 
 
 def _check_indices(roi_indices, n):
@@ -98,18 +98,7 @@ class RoIAlign2D(function_node.FunctionNode):
         self.geometry = None
 
     def check_type_forward(self, in_types):
-        type_check._argname(in_types, ('x', 'rois', 'roi_indices'))
-        x_type, rois_type, roi_indices_type = in_types
-        type_check.expect(
-            x_type.dtype.kind == 'f',
-            x_type.ndim == 4,
-            rois_type.dtype == x_type.dtype,
-            rois_type.ndim == 2,
-            rois_type.shape[1] == 4,
-            roi_indices_type.dtype == numpy.int32,
-            roi_indices_type.ndim == 1,
-            rois_type.shape[0] == roi_indices_type.shape[0],
-        )
+        check_roi_types(in_types)
 
     def forward(self, inputs):
         x, rois, roi_indices = inputs

@@ -204,20 +204,11 @@ MUTATIONS = [
 # tightening it is (the last preamble entry).
 
 
-def _mutated(kernel, which, old, new):
-    in_params, out_params, body, preamble = kernel
-    if which == 'preamble':
-        assert old in preamble
-        return in_params, out_params, body, preamble.replace(old, new, 1)
-    assert old in body
-    return in_params, out_params, body.replace(old, new, 1), preamble
-
-
 @pytest.mark.parametrize('which, old, new', MUTATIONS)
 def test_a_changed_operator_or_index_is_caught(which, old, new):
-    forward = _mutated(cuda_impl._FORWARD_KERNEL, which, old, new) \
+    forward = cuda_host.mutated(cuda_impl._FORWARD_KERNEL, which, old, new) \
         if which in ('forward', 'preamble') else None
-    backward = _mutated(cuda_impl._BACKWARD_KERNEL, which, old, new) \
+    backward = cuda_host.mutated(cuda_impl._BACKWARD_KERNEL, which, old, new) \
         if which in ('backward', 'preamble') else None
     forward, backward = kernels('float64', forward, backward)
     found = False
