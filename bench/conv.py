@@ -2,6 +2,8 @@
 own functions and torch's, in one run.
 
     python bench/conv.py [--size 600 800] [--repeat 3] [--layers conv1_2 ...]
+    python bench/conv.py --winograd [--size H W] [--repeat 3] [--layers ...]
+    python bench/conv.py --error [--size 600 800] [--layers ...]
 
 For each convolution (at the resolution it runs at for a ``--size`` input):
 forward, and forward with both gradients (``gx`` and ``gW``, what a
@@ -12,6 +14,20 @@ trainable layer costs), in milliseconds and GFLOP/s, for
 max poolings and the ReLUs the same way, and the totals. The last column is
 the largest difference between our output and Chainer's. Medians of
 ``--repeat`` runs after a warm-up.
+
+``--winograd``: for every 3 x 3 convolution, our forward, input gradient
+(``gx``) and weight gradient (``gW``) each timed alone, by the im2col path
+(``fasterrcnn_winograd = 'never'``) and by Winograd's (``'always'``), the
+path the measured rule picks (``'auto'``), and the fastest of three
+measures (``--repeat`` each) beside the median, as the spread.
+
+``--error``: the float32 error of each path against a float64 truth (the
+float64 im2col path on the same float32 inputs): the largest absolute
+difference over the largest absolute value of the truth, for the forward,
+``gx`` and ``gW``, by im2col, Winograd F(2x2, 3x3) (and F(4x4, 3x3) with
+``--f4``). The inputs look like the network's: ReLU outputs,
+He-initialised kernels. Run it under each ``OPENBLAS_CORETYPE`` and
+``OPENBLAS_NUM_THREADS``.
 """
 
 import argparse
@@ -26,6 +42,7 @@ import chainer.functions as F
 from fasterrcnn.backend import keep_freed_memory
 from fasterrcnn.functions import convolution as ours
 from fasterrcnn.functions import pooling as our_pooling
+from fasterrcnn.functions.convolution import numpy_impl, winograd
 from fasterrcnn.links.backbones.vgg16 import VGG16_CHANNELS, VGG16_DEPTHS
 
 from timing import median_time
@@ -47,6 +64,21 @@ def layers(size):
         if b < 4:
             out.append(('pool{}'.format(b + 1), 'pool', c_in, c_in, h, w))
             h, w = h // 2, w // 2
+    return out
+
+
+def resnet_layers(size, rois=128):
+    """``[(name, 'conv', C_in, C_out, H, W, N)]``: the 3 x 3 stride-1
+    convolutions of ResNet-50 / 101 C4 (links/backbones/resnet.py) for an
+    input of ``size``: one per stage (the bottlenecks' middle ones), and
+    stage 4's in the head on ``rois`` RoIs of 7 x 7."""
+    h, w = size
+    out = []
+    for stage, (channels, stride) in enumerate([(64, 4), (128, 8),
+                                                (256, 16)]):
+        out.append(('res{}'.format(stage + 2), 'conv', channels, channels,
+                    -(-h // stride), -(-w // stride), 1))
+    out.append(('res5 (head)', 'conv', 512, 512, 7, 7, rois))
     return out
 
 
@@ -167,6 +199,142 @@ def format_table(rows):
     return '\n'.join(lines)
 
 
+#: The paths ``--winograd`` compares, by ``fasterrcnn_winograd``.
+WINOGRAD_PATHS = ('never', 'always')
+
+
+def _grad_calls(layer, rng):
+    """Our forward, ``gx`` and ``gW`` of one convolution row (a batch of
+    its 7th value, or 1), each a call of its own FunctionNode (what a
+    training step runs)."""
+    name, kind, c_in, c_out, h, w = layer[:6]
+    n = layer[6] if len(layer) > 6 else 1
+    x = rng.uniform(-1, 1, (n, c_in, h, w)).astype(numpy.float32)
+    W = rng.normal(0, 0.05, (c_out, c_in, 3, 3)).astype(numpy.float32)
+    gy = rng.uniform(-1, 1, (n, c_out, h, w)).astype(numpy.float32)
+    return {
+        'fwd': lambda: ours.Convolution2D(1, 1).apply((x, W)),
+        'gx': lambda: ours.grad_input(chainer.Variable(gy),
+                                      chainer.Variable(W), (h, w),
+                                      (1, 1), (1, 1)),
+        'gW': lambda: ours.Convolution2DGradW(1, 1, 3).apply((x, gy)),
+    }
+
+
+def _timed(fn, repeat):
+    """Median and fastest of three medians of ``repeat`` calls."""
+    times = [median_time(fn, repeat) for _ in range(3)]
+    return sorted(times)[1], min(times)
+
+
+def measure_winograd(layer, repeat, rng):
+    """One row of ``--winograd``: ms of each step by each path."""
+    name, kind, c_in, c_out, h, w = layer[:6]
+    n = layer[6] if len(layer) > 6 else 1
+    calls = _grad_calls(layer, rng)
+    row = {'layer': name, 'shape': '{}{}x{}x{}'.format(
+        '{} x '.format(n) if n > 1 else '', c_in, h, w),
+           'rule': 'winograd' if numpy_impl.use_winograd(
+               'auto', n, c_in, c_out, (h, w), (3, 3), (1, 1))
+           else 'im2col'}
+    with chainer.no_backprop_mode():
+        for step, fn in calls.items():
+            for mode in WINOGRAD_PATHS:
+                with chainer.using_config('fasterrcnn_winograd', mode):
+                    row[step, mode] = _timed(fn, repeat)
+    return row
+
+
+def format_winograd(rows):
+    """Markdown: ms (median; fastest) per step and path, the ratio
+    Winograd / im2col, the rule's pick; then the totals of medians."""
+    steps = ('fwd', 'gx', 'gW')
+    head = ['layer', 'input', 'rule']
+    for step in steps:
+        head += [step + ' im2col', step + ' Winograd', 'ratio']
+    lines = ['| ' + ' | '.join(head) + ' |', '|---' * len(head) + '|']
+
+    def cells(row):
+        out = []
+        for step in steps:
+            a, b = row[step, 'never'], row[step, 'always']
+            out += ['{:.0f} ({:.0f})'.format(a[0] * 1e3, a[1] * 1e3),
+                    '{:.0f} ({:.0f})'.format(b[0] * 1e3, b[1] * 1e3),
+                    '{:.2f}'.format(b[0] / a[0])]
+        return out
+    for row in rows:
+        lines.append('| ' + ' | '.join([row['layer'], row['shape'],
+                                        row['rule']] + cells(row)) + ' |')
+    total = ['**all**', '', '']
+    picked = ['**rule**', '', '']
+    for step in steps:
+        a = sum(row[step, 'never'][0] for row in rows)
+        b = sum(row[step, 'always'][0] for row in rows)
+        r = sum(row[step, 'always' if row['rule'] == 'winograd' else
+                    'never'][0] for row in rows)
+        total += ['{:.0f}'.format(a * 1e3), '{:.0f}'.format(b * 1e3),
+                  '{:.2f}'.format(b / a)]
+        picked += ['', '{:.0f}'.format(r * 1e3), '{:.2f}'.format(r / a)]
+    lines.append('| ' + ' | '.join(total) + ' |')
+    lines.append('| ' + ' | '.join(picked) + ' |')
+    return '\n'.join(lines)
+
+
+def _relative_error(value, truth):
+    return float(numpy.abs(value - truth).max() / numpy.abs(truth).max())
+
+
+def measure_error(layer, rng, tiles=(2,)):
+    """One row of ``--error``: each path's float32 error, per step."""
+    name, kind, c_in, c_out, h, w = layer
+    x = numpy.maximum(rng.normal(0, 1, (1, c_in, h, w)), 0).astype(
+        numpy.float32)
+    W = rng.normal(0, (2. / (9 * c_in)) ** .5, (c_out, c_in, 3, 3)).astype(
+        numpy.float32)
+    gy = rng.normal(0, 1, (1, c_out, h, w)).astype(numpy.float32)
+    flipped = numpy.ascontiguousarray(W[:, :, ::-1, ::-1].transpose(1, 0, 2,
+                                                                    3))
+    f64 = [a.astype(numpy.float64) for a in (x, W, gy, flipped)]
+    truth = {
+        'fwd': numpy_impl.forward(f64[0], f64[1], None, (1, 1), (1, 1),
+                                  'never'),
+        'gx': numpy_impl.forward(f64[2], f64[3], None, (1, 1), (1, 1),
+                                 'never'),
+        'gW': numpy_impl.grad_weight(f64[0], f64[2], (3, 3), (1, 1),
+                                     (1, 1), 'never')}
+    paths = {
+        'im2col': (lambda a, k: numpy_impl.forward(a, k, None, (1, 1),
+                                                   (1, 1), 'never'),
+                   lambda a, g: numpy_impl.grad_weight(
+                       a, g, (3, 3), (1, 1), (1, 1), 'never')),
+    }
+    for m in tiles:
+        paths['F{}'.format(m)] = (
+            lambda a, k, m=m: winograd.forward(a, k, None, (1, 1), m),
+            lambda a, g, m=m: winograd.grad_weight(a, g, (1, 1), m))
+    row = {'layer': name, 'shape': '{}x{}x{}'.format(c_in, h, w)}
+    for path, (conv, grad_w) in paths.items():
+        row['fwd', path] = _relative_error(conv(x, W), truth['fwd'])
+        row['gx', path] = _relative_error(conv(gy, flipped), truth['gx'])
+        row['gW', path] = _relative_error(grad_w(x, gy), truth['gW'])
+    return row
+
+
+def format_error(rows, tiles=(2,)):
+    """Markdown: per layer and step, each path's relative error."""
+    paths = ['im2col'] + ['F{}'.format(m) for m in tiles]
+    head = ['layer', 'input'] + ['{} {}'.format(step, path)
+                                 for step in ('fwd', 'gx', 'gW')
+                                 for path in paths]
+    lines = ['| ' + ' | '.join(head) + ' |', '|---' * len(head) + '|']
+    for row in rows:
+        lines.append('| ' + ' | '.join(
+            [row['layer'], row['shape']] +
+            ['{:.1e}'.format(row[step, path]) for step in ('fwd', 'gx', 'gW')
+             for path in paths]) + ' |')
+    return '\n'.join(lines)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--size', type=int, nargs=2, default=(600, 800),
@@ -175,8 +343,36 @@ def main(argv=None):
     parser.add_argument('--layers', nargs='*',
                         help='only these (conv1_2, relu1_2, pool1, ...)')
     parser.add_argument('--no-torch', action='store_true')
+    parser.add_argument('--winograd', action='store_true',
+                        help='time im2col against Winograd, per step')
+    parser.add_argument('--error', action='store_true',
+                        help='float32 error of each path, float64 truth')
+    parser.add_argument('--f4', action='store_true',
+                        help='--error: F(4x4, 3x3) too')
+    parser.add_argument('--resnet', action='store_true',
+                        help="--winograd: ResNet's 3 x 3 layers, not VGG16's")
     args = parser.parse_args(argv)
     keep_freed_memory()
+    if args.winograd or args.error:
+        convs = [layer for layer in (resnet_layers(args.size) if
+                                     args.resnet else layers(args.size))
+                 if layer[1] == 'conv' and
+                 (not args.layers or layer[0] in args.layers)]
+        rng = numpy.random.RandomState(0)
+        tiles = (2, 4) if args.f4 else (2,)
+        rows = []
+        for layer in convs:
+            if args.winograd:
+                rows.append(measure_winograd(layer, args.repeat, rng))
+                print(format_winograd(rows[-1:]).splitlines()[2],
+                      file=sys.stderr)
+            else:
+                rows.append(measure_error(layer, rng, tiles))
+                print(format_error(rows[-1:], tiles).splitlines()[2],
+                      file=sys.stderr)
+        print(format_winograd(rows) if args.winograd else
+              format_error(rows, tiles))
+        return 0
     torch = None if args.no_torch else _load_torch()
     rng = numpy.random.RandomState(0)
     rows, chosen = [], []

@@ -19,6 +19,11 @@ tiles run on every core (:mod:`fasterrcnn.functions.cpu_threads`).
 * The input gradient is itself a convolution (of the output gradient with
   the flipped, transposed kernel); the FunctionNode computes it with
   :func:`forward`.
+* 3 x 3 stride-1 layers wide enough for it to pay (``winograd.pays``, a
+  measured rule) go to Winograd's minimal filtering instead
+  (:mod:`.winograd`), in :func:`forward` (so the input gradient too) and
+  :func:`grad_weight`; ``winograd='never'`` keeps them here, ``'always'``
+  sends every 3 x 3 stride-1 call there.
 
 Arrays are NCHW, ``W`` is ``(C_out, C_in, kh, kw)``, as in Chainer.
 """
@@ -26,7 +31,11 @@ Arrays are NCHW, ``W`` is ``(C_out, C_in, kh, kw)``, as in Chainer.
 import numpy
 from numpy.lib.stride_tricks import as_strided
 
+from fasterrcnn.functions.convolution import winograd as winograd_impl
 from fasterrcnn.functions.cpu_threads import cpu_threads, run_parallel
+
+#: The values of the ``winograd`` argument (module doc).
+WINOGRAD_MODES = ('auto', 'always', 'never')
 
 #: Bytes of one im2col tile, and the fewest output cells in one. The
 #: tiles need not fit in cache (the GEMM blocks its operands itself), but
@@ -106,7 +115,19 @@ def _for_each_tile(tiles, col_shape, dtype, work):
     run_parallel(part, n_parts, blas=1 if n_parts > 1 else None)
 
 
-def forward(x, W, b, stride, pad):
+def use_winograd(mode, n, c_in, c_out, out_size, kernel, stride):
+    """Whether a call goes to :mod:`.winograd`: ``mode`` is one of
+    :data:`WINOGRAD_MODES`; ``n`` images, ``out_size`` is ``(H', W')``."""
+    if mode not in WINOGRAD_MODES:
+        raise ValueError('winograd must be one of {}, not {!r}'.format(
+            WINOGRAD_MODES, mode))
+    if mode == 'never' or not winograd_impl.applies(kernel, stride):
+        return False
+    return mode == 'always' or winograd_impl.pays(n, c_in, c_out,
+                                                  *out_size)
+
+
+def forward(x, W, b, stride, pad, winograd='auto'):
     """The convolution.
 
     Args:
@@ -115,6 +136,7 @@ def forward(x, W, b, stride, pad):
         b (numpy.ndarray or None): ``(C_out,)`` bias.
         stride (tuple): ``(sy, sx)``.
         pad (tuple): ``(ph, pw)`` zero padding on each side.
+        winograd (str): one of :data:`WINOGRAD_MODES` (module doc).
 
     Returns:
         numpy.ndarray: ``(N, C_out, H', W')``.
@@ -123,6 +145,9 @@ def forward(x, W, b, stride, pad):
     c_out, _, kh, kw = W.shape
     out_h = output_size(h, kh, stride[0], pad[0])
     out_w = output_size(w, kw, stride[1], pad[1])
+    if use_winograd(winograd, n, c, c_out, (out_h, out_w), (kh, kw),
+                    stride):
+        return winograd_impl.forward(x, W, b, pad)
     y = numpy.empty((n, c_out, out_h, out_w), dtype=x.dtype)
     if y.size == 0:
         return y
@@ -154,7 +179,7 @@ def forward(x, W, b, stride, pad):
     return y
 
 
-def grad_weight(x, gy, kernel, stride, pad):
+def grad_weight(x, gy, kernel, stride, pad, winograd='auto'):
     """``gW`` of the convolution.
 
     Args:
@@ -162,12 +187,16 @@ def grad_weight(x, gy, kernel, stride, pad):
         gy (numpy.ndarray): ``(N, C_out, H', W')`` gradient of its output.
         kernel (tuple): ``(kh, kw)``.
         stride, pad (tuple): as in :func:`forward`.
+        winograd (str): as in :func:`forward`.
 
     Returns:
         numpy.ndarray: ``(C_out, C, kh, kw)``.
     """
     n, c, h, w = x.shape
     _, c_out, out_h, out_w = gy.shape
+    if use_winograd(winograd, n, c, c_out, (out_h, out_w), kernel,
+                    stride):
+        return winograd_impl.grad_weight(x, gy, pad)
     kh, kw = kernel
     k = c * kh * kw
     if stride == (1, 1) and k * out_h * out_w * x.itemsize > TILE_BYTES:
