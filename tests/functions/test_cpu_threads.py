@@ -68,15 +68,21 @@ def _child(queue):
     queue.put(out.tolist())
 
 
-def test_forked_child_gets_a_pool_of_its_own():
-    cpu_threads.run_parallel(lambda part: None, 2)   # the parent's pool
+def _in_forked_child(target):
+    """What ``target(queue)`` put in the queue, run in a forked child that
+    must exit cleanly."""
     context = multiprocessing.get_context('fork')
     queue = context.Queue()
-    child = context.Process(target=_child, args=(queue,))
+    child = context.Process(target=target, args=(queue,))
     child.start()
     child.join(60)
     assert child.exitcode == 0
-    assert queue.get(timeout=5) == [1., 2., 3., 4.]
+    return queue.get(timeout=5)
+
+
+def test_forked_child_gets_a_pool_of_its_own():
+    cpu_threads.run_parallel(lambda part: None, 2)   # the parent's pool
+    assert _in_forked_child(_child) == [1., 2., 3., 4.]
 
 
 def test_blas_threads_restored_after_an_error():
@@ -121,13 +127,8 @@ def test_forked_child_reads_the_cpu_count_again(monkeypatch):
     # inherits is dropped, and read again on its first use.
     monkeypatch.setattr(cpu_threads, '_cpu_count', 999)
     assert cpu_threads.cpu_threads() == 999
-    context = multiprocessing.get_context('fork')
-    queue = context.Queue()
-    child = context.Process(target=_child_count, args=(queue,))
-    child.start()
-    child.join(60)
-    assert child.exitcode == 0
-    assert queue.get(timeout=5) == (None, len(os.sched_getaffinity(0)))
+    assert _in_forked_child(_child_count) == (
+        None, len(os.sched_getaffinity(0)))
     assert cpu_threads.cpu_threads() == 999      # the parent keeps its own
 
 
