@@ -64,3 +64,26 @@ def test_thread_errors_reach_the_caller(monkeypatch):
         numpy_impl.forward(x, numpy.ones((2, 2, 3, 3), numpy.float32), None,
                            (1, 1), (1, 1))
     assert cpu_threads._blas_users == 0
+
+
+@pytest.mark.parametrize('columns', [1, 20, 8192])
+def test_one_by_one_batches_of_small_images(monkeypatch, columns):
+    # Many small images (a ResNet head's RoIs) go through one GEMM per
+    # batch of images: one image per batch, a few, all of them. The output
+    # and gW equal Chainer's; larger images keep one GEMM each.
+    rng = numpy.random.RandomState(0)
+    x = rng.uniform(-1, 1, (7, 5, 3, 2))
+    W = rng.uniform(-1, 1, (4, 5, 1, 1))
+    gy = rng.uniform(-1, 1, (7, 4, 3, 2))
+    monkeypatch.setattr(numpy_impl, 'ONE_BY_ONE_BATCH_COLUMNS', columns)
+    numpy.testing.assert_allclose(
+        numpy_impl.forward(x, W, None, (1, 1), (0, 0)),
+        F.convolution_2d(x, W).array, rtol=1e-13, atol=1e-13)
+    numpy.testing.assert_allclose(
+        numpy_impl.grad_weight(x, gy, (1, 1), (1, 1), (0, 0)),
+        _chainer_grad_weight(x, gy, (1, 1), (1, 1), (0, 0)),
+        rtol=1e-13, atol=1e-13)
+    monkeypatch.setattr(numpy_impl, 'ONE_BY_ONE_BATCH_CELLS', 1)
+    numpy.testing.assert_allclose(
+        numpy_impl.forward(x, W, None, (1, 1), (0, 0)),
+        F.convolution_2d(x, W).array, rtol=1e-13, atol=1e-13)
