@@ -8,10 +8,11 @@ that chainer 7.8.1 works under numpy 2 and any setuptools.
 Imported before numpy, it sets ``OPENBLAS_THREAD_TIMEOUT=4`` unless the
 environment already has a value: OpenBLAS's idle threads then sleep after a
 few cycles instead of spinning through a yield loop between calls, which
-took a third of all CPU time of the CPU demo (23 s of system time in a 33 s
-run, ``sched_yield``) and left less of the second core for the work on it.
-It changes no result: only how the BLAS's threads wait, not how a product
-is split (docs/performance.md, "The BLAS's idle threads").
+took a third of all CPU time of the CPU demo's training (24.9 s of system
+time in a 40.9 s run, ``sched_yield``) and left less of the second core
+for the work on it. It changes no result: only how the BLAS's threads
+wait, not how a product is split (docs/performance.md, "CPU speed,
+2026-12-06").
 """
 
 import os
