@@ -191,7 +191,7 @@ def forward(x, rois, roi_indices, outh, outw, spatial_scale):
     # from a one-cell window at the image's first cell, and overwritten:
     # so every block writes whole RoIs of y and argmax straight from its
     # chunks. (Gathering the full bins alone and transposing them into y
-    # at the end took two thirds of a forward of 300 RoIs to 14 x 14 at
+    # at the end took most of a forward of 300 RoIs to 14 x 14 at
     # 1024 channels, where the map's edge leaves a few bins empty.)
     if not full.any():
         return (numpy.zeros((r, c, outh, outw), dtype=x.dtype),
