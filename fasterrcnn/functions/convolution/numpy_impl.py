@@ -169,7 +169,7 @@ def forward(x, W, b, stride, pad, winograd='auto'):
         # BLAS's own threads), or, for many small images, each batch of
         # images (below).
         x_flat = numpy.ascontiguousarray(x).reshape(n, c, h * w)
-        if n > 1 and h * w < ONE_BY_ONE_BATCH_CELLS:
+        if _batched_one_by_one(n, h * w):
             _one_by_one_batched(w2, x_flat, y_flat)
         else:
             for i in range(n):
@@ -193,6 +193,24 @@ def forward(x, W, b, stride, pad, winograd='auto'):
     return y
 
 
+def _batched_one_by_one(n, cells):
+    """Whether a 1 x 1 stride-1 convolution of ``n`` images of ``cells``
+    cells each runs one GEMM per batch of images (many small images)."""
+    return n > 1 and cells < ONE_BY_ONE_BATCH_CELLS
+
+
+def _image_batches(a):
+    """``(i0, i1, columns)`` for each batch of images of ``a`` ``(N, C,
+    cells)``: ``columns`` is ``(C, (i1 - i0) * cells)``, its images side
+    by side, about :data:`ONE_BY_ONE_BATCH_COLUMNS` columns."""
+    n, c, cells = a.shape
+    per_batch = max(1, ONE_BY_ONE_BATCH_COLUMNS // cells)
+    for i0 in range(0, n, per_batch):
+        i1 = min(i0 + per_batch, n)
+        yield i0, i1, numpy.ascontiguousarray(
+            a[i0:i1].transpose(1, 0, 2)).reshape(c, -1)
+
+
 def _one_by_one_batched(w2, x_flat, y_flat):
     """``y_flat[i] = w2 @ x_flat[i]`` for every image ``i``, a batch of
     images per GEMM: ``(O, C) @ (C, images * cells)``.
@@ -202,12 +220,8 @@ def _one_by_one_batched(w2, x_flat, y_flat):
         x_flat (numpy.ndarray): ``(N, C, cells)`` C-contiguous input.
         y_flat (numpy.ndarray): ``(N, O, cells)`` output, written.
     """
-    n, c, cells = x_flat.shape
-    per_batch = max(1, ONE_BY_ONE_BATCH_COLUMNS // cells)
-    for i0 in range(0, n, per_batch):
-        i1 = min(i0 + per_batch, n)
-        columns = numpy.ascontiguousarray(
-            x_flat[i0:i1].transpose(1, 0, 2)).reshape(c, -1)
+    cells = x_flat.shape[2]
+    for i0, i1, columns in _image_batches(x_flat):
         product = numpy.matmul(w2, columns)
         y_flat[i0:i1] = product.reshape(-1, i1 - i0, cells).transpose(
             1, 0, 2)
@@ -216,7 +230,7 @@ def _one_by_one_batched(w2, x_flat, y_flat):
 def _one_by_one_grad_weight_batched(x, gy):
     """``gW`` of a 1 x 1 stride-1 convolution of many small images:
     ``sum_i gy_i @ x_i^T`` as one GEMM ``(O, images * cells) @ (images *
-    cells, C)`` per batch of images (:func:`_one_by_one_batched`).
+    cells, C)`` per batch of images (:func:`_image_batches`).
 
     Args:
         x (numpy.ndarray): ``(N, C, H, W)`` input of the forward.
@@ -227,17 +241,11 @@ def _one_by_one_grad_weight_batched(x, gy):
     """
     n, c, h, w = x.shape
     c_out = gy.shape[1]
-    cells = h * w
-    per_batch = max(1, ONE_BY_ONE_BATCH_COLUMNS // cells)
     gW = numpy.zeros((c_out, c), dtype=x.dtype)
-    for i0 in range(0, n, per_batch):
-        i1 = min(i0 + per_batch, n)
-        x_cols = numpy.ascontiguousarray(
-            x[i0:i1].reshape(i1 - i0, c, cells).transpose(1, 0, 2))
-        gy_cols = numpy.ascontiguousarray(
-            gy[i0:i1].reshape(i1 - i0, c_out, cells).transpose(1, 0, 2))
-        gW += numpy.matmul(gy_cols.reshape(c_out, -1),
-                           x_cols.reshape(c, -1).T)
+    gy_batches = _image_batches(gy.reshape(n, c_out, h * w))
+    for (_, _, x_cols), (_, _, gy_cols) in zip(
+            _image_batches(x.reshape(n, c, h * w)), gy_batches):
+        gW += numpy.matmul(gy_cols, x_cols.T)
     return gW.reshape(c_out, c, 1, 1)
 
 
@@ -261,8 +269,8 @@ def grad_weight(x, gy, kernel, stride, pad, winograd='auto'):
         return winograd_impl.grad_weight(x, gy, pad)
     kh, kw = kernel
     k = c * kh * kw
-    if (kh, kw, stride, pad) == (1, 1, (1, 1), (0, 0)) and n > 1 and \
-            out_h * out_w < ONE_BY_ONE_BATCH_CELLS:
+    if (kh, kw, stride, pad) == (1, 1, (1, 1), (0, 0)) and \
+            _batched_one_by_one(n, out_h * out_w):
         return _one_by_one_grad_weight_batched(x, gy)
     if stride == (1, 1) and k * out_h * out_w * x.itemsize > TILE_BYTES:
         # (A small layer's whole im2col fits in one tile: one GEMM, as
