@@ -5,6 +5,9 @@ own functions and torch's, in one run.
     python bench/conv.py --winograd [--size H W] [--repeat 3] [--layers ...]
     python bench/conv.py --error [--size 600 800] [--layers ...]
 
+``--channels 8 16 32 64 64`` gives the blocks the demo's widths
+(configs/shapes.yaml; with ``--size 192 256``).
+
 For each convolution (at the resolution it runs at for a ``--size`` input):
 forward, and forward with both gradients (``gx`` and ``gW``, what a
 trainable layer costs), in milliseconds and GFLOP/s, for
@@ -48,19 +51,20 @@ from fasterrcnn.links.backbones.vgg16 import VGG16_CHANNELS, VGG16_DEPTHS
 from timing import median_time
 
 
-def layers(size):
+def layers(size, channels=VGG16_CHANNELS):
     """``[(name, kind, C_in, C_out, H, W)]`` of the VGG16 extractor for an
-    input of ``size``: convolutions, poolings and ReLUs in order."""
+    input of ``size``, its blocks ``channels`` wide: convolutions, poolings
+    and ReLUs in order."""
     h, w = size
     c_in = 3
     out = []
     for b, depth in enumerate(VGG16_DEPTHS):
         for k in range(depth):
             name = 'conv{}_{}'.format(b + 1, k + 1)
-            out.append((name, 'conv', c_in, VGG16_CHANNELS[b], h, w))
-            out.append(('relu' + name[4:], 'relu', VGG16_CHANNELS[b],
-                        VGG16_CHANNELS[b], h, w))
-            c_in = VGG16_CHANNELS[b]
+            out.append((name, 'conv', c_in, channels[b], h, w))
+            out.append(('relu' + name[4:], 'relu', channels[b],
+                        channels[b], h, w))
+            c_in = channels[b]
         if b < 4:
             out.append(('pool{}'.format(b + 1), 'pool', c_in, c_in, h, w))
             h, w = h // 2, w // 2
@@ -245,6 +249,13 @@ def measure_winograd(layer, repeat, rng):
     return row
 
 
+def _milli(seconds):
+    """Milliseconds, three significant digits below 100 (the demo's
+    layers take a few)."""
+    ms = seconds * 1e3
+    return '{:.0f}'.format(ms) if ms >= 100 else '{:.3g}'.format(ms)
+
+
 def format_winograd(rows):
     """Markdown: ms (median; fastest) per step and path, the ratio
     Winograd / im2col, the rule's pick; then the totals of medians."""
@@ -258,8 +269,8 @@ def format_winograd(rows):
         out = []
         for step in steps:
             a, b = row[step, 'never'], row[step, 'always']
-            out += ['{:.0f} ({:.0f})'.format(a[0] * 1e3, a[1] * 1e3),
-                    '{:.0f} ({:.0f})'.format(b[0] * 1e3, b[1] * 1e3),
+            out += ['{} ({})'.format(_milli(a[0]), _milli(a[1])),
+                    '{} ({})'.format(_milli(b[0]), _milli(b[1])),
                     '{:.2f}'.format(b[0] / a[0])]
         return out
     for row in rows:
@@ -272,9 +283,9 @@ def format_winograd(rows):
         b = sum(row[step, 'always'][0] for row in rows)
         r = sum(row[step, 'always' if row['rule'] == 'winograd' else
                     'never'][0] for row in rows)
-        total += ['{:.0f}'.format(a * 1e3), '{:.0f}'.format(b * 1e3),
+        total += [_milli(a), _milli(b),
                   '{:.2f}'.format(b / a)]
-        picked += ['', '{:.0f}'.format(r * 1e3), '{:.2f}'.format(r / a)]
+        picked += ['', _milli(r), '{:.2f}'.format(r / a)]
     lines.append('| ' + ' | '.join(total) + ' |')
     lines.append('| ' + ' | '.join(picked) + ' |')
     return '\n'.join(lines)
@@ -351,11 +362,16 @@ def main(argv=None):
                         help='--error: F(4x4, 3x3) too')
     parser.add_argument('--resnet', action='store_true',
                         help="--winograd: ResNet's 3 x 3 layers, not VGG16's")
+    parser.add_argument('--channels', type=int, nargs=5,
+                        default=VGG16_CHANNELS, metavar='C',
+                        help="the five blocks' widths (the demo's: 8 16 32 "
+                        "64 64)")
     args = parser.parse_args(argv)
     keep_freed_memory()
     if args.winograd or args.error:
-        convs = [layer for layer in (resnet_layers(args.size) if
-                                     args.resnet else layers(args.size))
+        every = (resnet_layers(args.size) if args.resnet else
+                 layers(args.size, args.channels))
+        convs = [layer for layer in every
                  if layer[1] == 'conv' and
                  (not args.layers or layer[0] in args.layers)]
         rng = numpy.random.RandomState(0)
@@ -376,7 +392,7 @@ def main(argv=None):
     torch = None if args.no_torch else _load_torch()
     rng = numpy.random.RandomState(0)
     rows, chosen = [], []
-    for layer in layers(args.size):
+    for layer in layers(args.size, args.channels):
         if args.layers and layer[0] not in args.layers:
             continue
         chosen.append(layer)

@@ -10,12 +10,11 @@ built a few output rows at a time into a buffer of about
 tiles run on every core (:mod:`fasterrcnn.functions.cpu_threads`).
 
 * :func:`forward`: ``y = W * x + b`` for any stride and zero padding.
-* :func:`grad_weight`: ``gW``. With stride 1 there is no im2col at all:
-  in the padded input flattened row by row, the input cells that kernel
-  offset ``(a, b)`` meets form one contiguous slice starting ``a`` rows
-  and ``b`` cells in, so ``gW[:, :, a, b]`` is one GEMM of the output
-  gradient (widened to the padded width, with zeros in the extra
-  columns) with a strided view of the input. Other strides use the tiles.
+* :func:`grad_weight`: ``gW``, the same tiles, one GEMM of the output
+  gradient with each tile's im2col, a sum per thread. (One GEMM per
+  kernel offset over the whole image, with no im2col, measured slower at
+  every stride-1 layer tried, 1.3 to 5.9 times: its long, thin products
+  run on one core; ``bench/conv.py``, Zen, Haswell and Sandybridge kernels.)
 * The input gradient is itself a convolution (of the output gradient with
   the flipped, transposed kernel); the FunctionNode computes it with
   :func:`forward`.
@@ -272,11 +271,6 @@ def grad_weight(x, gy, kernel, stride, pad, winograd='auto'):
     if (kh, kw, stride, pad) == (1, 1, (1, 1), (0, 0)) and \
             _batched_one_by_one(n, out_h * out_w):
         return _one_by_one_grad_weight_batched(x, gy)
-    if stride == (1, 1) and k * out_h * out_w * x.itemsize > TILE_BYTES:
-        # (A small layer's whole im2col fits in one tile: one GEMM, as
-        # below, beats nine small ones: 0.4 against 1.1 ms for 64 channels
-        # at 12 x 16, bench/conv.py --size 192 256.)
-        return _grad_weight_stride1(x, gy, kernel, pad)
     xp = padded(x, pad[0], pad[1])
     gy_flat = numpy.ascontiguousarray(gy).reshape(n, c_out, out_h * out_w)
     tiles = _row_tiles(n, out_h, out_w, k, x.itemsize)
@@ -297,33 +291,3 @@ def grad_weight(x, gy, kernel, stride, pad, winograd='auto'):
 
     _for_each_tile(tiles, (k, tiles[0][2] * out_w), x.dtype, work)
     return sums.sum(axis=0).reshape(c_out, c, kh, kw)
-
-
-def _grad_weight_stride1(x, gy, kernel, pad):
-    """``gW`` for stride 1 by one GEMM per kernel offset (module doc)."""
-    n, c, h, w = x.shape
-    _, c_out, out_h, out_w = gy.shape
-    kh, kw = kernel
-    # One extra zero row: the last offset's slice runs kw - 1 cells past
-    # the padded image (into columns whose output gradient is zero).
-    xp = padded(x, pad[0], pad[1], extra_rows=1)
-    wide = xp.shape[3]
-    x_flat = xp.reshape(n, c, -1)
-    gy_wide = numpy.zeros((n, c_out, out_h, wide), dtype=gy.dtype)
-    gy_wide[..., :out_w] = gy
-    gy_flat = gy_wide.reshape(n, c_out, out_h * wide)
-    cells = out_h * wide
-    # (kh, kw, C_out, C): each offset's GEMM writes one contiguous block.
-    g = numpy.zeros((kh, kw, c_out, c), dtype=x.dtype)
-    scratch = numpy.empty((c_out, c), dtype=x.dtype) if n > 1 else None
-    for i in range(n):
-        for a in range(kh):
-            for b in range(kw):
-                start = a * wide + b
-                view = x_flat[i, :, start:start + cells].T
-                if i == 0:
-                    numpy.matmul(gy_flat[i], view, out=g[a, b])
-                else:
-                    numpy.matmul(gy_flat[i], view, out=scratch)
-                    g[a, b] += scratch
-    return numpy.ascontiguousarray(g.transpose(2, 3, 0, 1))
