@@ -7,6 +7,9 @@ runs after one warm-up:
 
 * RoI pooling forward+backward, ``(1, 512, 38, 50)`` float32 map (a
   600 x 800 image at stride 16), 7 x 7 bins at 1/16, R = 128 and R = 300;
+  then the forward alone with no graph (``predict``: no arg-max kept) at
+  R = 300, and at R = 300 on the demo's ``(1, 64, 12, 16)`` map (a 192 x
+  256 image);
 * NMS of 12000 random boxes at IoU 0.7 (the training-time proposal NMS).
 
 The process runs with :func:`fasterrcnn.backend.keep_freed_memory`, as the
@@ -38,9 +41,11 @@ from timing import median_time
 
 
 def make_rois(rng, r, size=(608, 800)):
-    """Random RoIs inside the image, 16 to 500 pixels a side."""
-    h = rng.uniform(16, 500, r)
-    w = rng.uniform(16, 500, r)
+    """Random RoIs inside the image, 16 to 500 pixels a side (at most
+    0.9 of the image's shorter side)."""
+    longest = min(500, 0.9 * min(size))
+    h = rng.uniform(16, longest, r)
+    w = rng.uniform(16, longest, r)
     y0 = rng.uniform(0, size[0] - h)
     x0 = rng.uniform(0, size[1] - w)
     return numpy.stack([y0, x0, y0 + h, x0 + w], axis=1).astype(numpy.float32)
@@ -66,6 +71,26 @@ def ours_roi_pool(xp, x, rois, roi_indices):
         y.grad = gy
         y.backward()
         return y.array
+    return run
+
+
+def ours_roi_pool_forward(x, rois, roi_indices):
+    """The forward alone, as ``predict`` runs it (no graph)."""
+    def run():
+        with chainer.no_backprop_mode():
+            return roi_pooling_2d(x, rois, roi_indices, 7, 1 / 16).array
+    return run
+
+
+def torch_roi_pool_forward(torch, ops, x, rois, roi_indices):
+    xt = torch.tensor(x)
+    boxes = torch.tensor(numpy.concatenate(
+        [roi_indices[:, None].astype(numpy.float32), rois[:, [1, 0, 3, 2]]],
+        axis=1))
+
+    def run():
+        with torch.no_grad():
+            return ops.roi_pool(xt, boxes, (7, 7), 1 / 16).numpy()
     return run
 
 
@@ -182,6 +207,24 @@ def measure(gpu=-1, repeat=7, builtin=True):
                 row['tv_gpu'] = median_time(tv_gpu, repeat,
                                             torch.cuda.synchronize)
         row['agree'] = ', '.join(agree)
+        rows.append(row)
+
+    for shape, size in (((1, 512, 38, 50), (608, 800)),
+                        ((1, 64, 12, 16), (192, 256))):
+        fx = x if shape == x.shape else rng.randn(*shape).astype(
+            numpy.float32)
+        rois = make_rois(rng, 300, size)
+        roi_indices = numpy.zeros(300, numpy.int32)
+        ours = ours_roi_pool_forward(fx, rois, roi_indices)
+        row = {'op': 'RoI pool fwd, no graph, R=300, C={} {}x{}'.format(
+            *shape[1:]), 'numpy': median_time(ours, repeat)}
+        if torch is not None:
+            tv = torch_roi_pool_forward(torch, ops, fx, rois, roi_indices)
+            row['tv_cpu'] = median_time(tv, repeat)
+            row['agree'] = 'cpu max|d| {:.1e}'.format(
+                numpy.abs(ours() - tv()).max())
+        else:
+            row['agree'] = ''
         rows.append(row)
 
     bbox, score = make_boxes(rng, 12000)

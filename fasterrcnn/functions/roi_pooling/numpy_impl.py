@@ -156,7 +156,8 @@ def _split_key(key):
             (key & 0xFFFFFFFF).astype(numpy.int32))
 
 
-def forward(x, rois, roi_indices, outh, outw, spatial_scale):
+def forward(x, rois, roi_indices, outh, outw, spatial_scale,
+            argmax=True):
     """RoI max pooling on the CPU.
 
     Args:
@@ -168,17 +169,23 @@ def forward(x, rois, roi_indices, outh, outw, spatial_scale):
         outh (int): bins per RoI vertically.
         outw (int): bins per RoI horizontally.
         spatial_scale (float): feature-map cells per image pixel.
+        argmax (bool): also find the arg-max cells (for a backward).
+            False (``predict``) compares the values themselves instead of
+            int64 keys of value and cell (:func:`_fill_order_key`): half
+            the memory traffic, the same ``y`` (a block holding a -0.0
+            still goes through the keys, which give its sign back).
 
     Returns:
         tuple: ``y`` ``(R, C, outh, outw)`` dtype of ``x``, and the arg-max
         cells ``(R, C, outh, outw)`` int32, flat ``h * W + w`` or -1 for
-        none (the layout of the CUDA kernels).
+        none (the layout of the CUDA kernels); None with ``argmax=False``.
     """
     n, c, height, width = x.shape
     r = len(rois)
     if r == 0:
         return (numpy.zeros((0, c, outh, outw), dtype=x.dtype),
-                numpy.zeros((0, c, outh, outw), dtype=numpy.int32))
+                numpy.zeros((0, c, outh, outw), dtype=numpy.int32)
+                if argmax else None)
     hstart, hend, wstart, wend = _bins(
         rois, outh, outw, spatial_scale, height, width, numpy)
     # (R, outh, outw) bin geometry, then only the bins that hold a cell.
@@ -195,10 +202,12 @@ def forward(x, rois, roi_indices, outh, outw, spatial_scale):
     # 1024 channels, where the map's edge leaves a few bins empty.)
     if not full.any():
         return (numpy.zeros((r, c, outh, outw), dtype=x.dtype),
-                numpy.full((r, c, outh, outw), -1, dtype=numpy.int32))
+                numpy.full((r, c, outh, outw), -1, dtype=numpy.int32)
+                if argmax else None)
     empty = None if full.all() else ~full.ravel()
     y = numpy.empty((r, c, outh, outw), dtype=x.dtype)
-    argmax = numpy.empty((r, c, outh, outw), dtype=numpy.int32)
+    cells = numpy.empty((r, c, outh, outw), dtype=numpy.int32) \
+        if argmax else None
     nb = numpy.broadcast_to(roi_indices[:, None, None], full.shape)
     hs, he, ws, we, nb = (a.ravel() for a in (hs, he, ws, we, nb))
     if empty is not None:
@@ -225,10 +234,10 @@ def forward(x, rois, roi_indices, outh, outw, spatial_scale):
     def work(part, block):
         c0, c1 = blocks[block]
         _pool_block(x, c0, c1, part, (n_kh, n_kw), rows, nb, k, chunk,
-                    (y, argmax), empty)
+                    (y, cells), empty)
 
     run_blocks(work, len(blocks), k * c)
-    return y, argmax
+    return y, cells
 
 
 #: Channels computed together. The forward and backward run on blocks of
@@ -261,8 +270,9 @@ def _pool_block(x, c0, c1, part, levels, rows, nb, k, chunk, out, empty):
         k (int): bins ``K``.
         chunk (int): bins gathered at a time, whole RoIs.
         out (tuple): the forward's ``y`` ``(R, C, outh, outw)`` and
-            ``argmax`` (int32, same shape); bin ``i`` is bin ``i % (outh *
-            outw)`` of RoI ``i // (outh * outw)``.
+            ``argmax`` (int32, same shape, or None: values alone); bin
+            ``i`` is bin ``i % (outh * outw)`` of RoI ``i // (outh *
+            outw)``.
         empty (numpy.ndarray or None): ``(K,)`` bool, the bins that hold
             no cell (their rows point at a valid one-cell window), or None
             for none.
@@ -281,12 +291,19 @@ def _pool_block(x, c0, c1, part, levels, rows, nb, k, chunk, out, empty):
     nan = numpy.isnan(val)
     if nan.any():
         val[nan] = -numpy.inf
-    # table[i, j, n, h, w]: the key of the 2^i x 2^j window whose top-left
-    # cell is (h, w). Windows that would cross the map's edge keep a smaller
-    # window's key; they are never read.
+    # Values alone where no arg-max is asked for and no -0.0 needs its
+    # sign from it: equal maxima are then equal bits, whichever cell wins.
+    keys = out[1] is not None or negative_zero
+    kind = numpy.int64 if keys else x.dtype
+    # table[i, j, n, h, w]: the key (or value) of the 2^i x 2^j window
+    # whose top-left cell is (h, w). Windows that would cross the map's
+    # edge keep a smaller window's; they are never read.
     table = workspace.get('table%d' % part,
-                          (n_kh, n_kw, n, height, width, cb), numpy.int64)
-    decode = _fill_order_key(val, table[0, 0])
+                          (n_kh, n_kw, n, height, width, cb), kind)
+    if keys:
+        decode = _fill_order_key(val, table[0, 0])
+    else:
+        table[0, 0] = val
     for i in range(n_kh):
         if i:
             step = 1 << (i - 1)
@@ -301,8 +318,8 @@ def _pool_block(x, c0, c1, part, levels, rows, nb, k, chunk, out, empty):
                           out=table[i, j, :, :, :-step])
             table[i, j, :, :, -step:] = prev[:, :, -step:]
     table = table.reshape(-1, cb)
-    key_buf = workspace.get('key%d' % part, (chunk, cb), numpy.int64)
-    other_buf = workspace.get('other%d' % part, (chunk, cb), numpy.int64)
+    key_buf = workspace.get('key%d' % part, (chunk, cb), kind)
+    other_buf = workspace.get('other%d' % part, (chunk, cb), kind)
     best_buf = workspace.get('best%d' % part, (chunk, cb), x.dtype)
     cell_buf = workspace.get('cell%d' % part, (chunk, cb), numpy.int32)
     x_block = x[:, c0:c1]
@@ -318,9 +335,12 @@ def _pool_block(x, c0, c1, part, levels, rows, nb, k, chunk, out, empty):
                        out=key if corner == 0 else other, mode='clip')
             if corner:
                 numpy.maximum(key, other, out=key)
-        high, low = _split_key(key)
-        decode(high, best)
-        numpy.subtract(numpy.int32(0x7FFFFFFF), low, out=cell)
+        if keys:
+            high, low = _split_key(key)
+            decode(high, best)
+            numpy.subtract(numpy.int32(0x7FFFFFFF), low, out=cell)
+        else:
+            best = key
         # torchvision starts each bin's maximum at the lowest finite value
         # and replaces it only with a strictly greater cell.
         if best.min() <= lowest:
@@ -337,8 +357,9 @@ def _pool_block(x, c0, c1, part, levels, rows, nb, k, chunk, out, empty):
         r0, r1 = k0 // (outh * outw), k1 // (outh * outw)
         y[r0:r1, c0:c1] = best.reshape(
             r1 - r0, outh, outw, cb).transpose(0, 3, 1, 2)
-        argmax[r0:r1, c0:c1] = cell.reshape(
-            r1 - r0, outh, outw, cb).transpose(0, 3, 1, 2)
+        if argmax is not None:
+            argmax[r0:r1, c0:c1] = cell.reshape(
+                r1 - r0, outh, outw, cb).transpose(0, 3, 1, 2)
 
 
 def _has_negative_zero(val):

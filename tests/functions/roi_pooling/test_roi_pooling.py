@@ -130,3 +130,48 @@ def test_check_double_backward_float64():
     gradient_check.check_double_backward(f, x, gy, ggx, eps=1e-3,
                                          atol=1e-6, rtol=1e-6,
                                          dtype=numpy.float64)
+
+
+def _predict_cases():
+    """Each of CASES, and maps with ties, NaN, -inf, -0.0 and empty
+    bins: ``(x, rois, roi_indices, outsize, scale)``."""
+    for n, c, h, w, outsize, scale, r, dtype, halves in CASES:
+        rng = numpy.random.RandomState(r)
+        x = rng.randn(n, c, h, w).astype(dtype)
+        rois = random_rois(rng, r, (h / scale, w / scale), dtype, halves)
+        yield (x, rois, rng.randint(0, n, r).astype(numpy.int32), outsize,
+               scale)
+    for dtype in (numpy.float32, numpy.float64):
+        for negative_zero in (False, True):
+            rng = numpy.random.RandomState(7)
+            # Small integers: many equal maxima; then the special values.
+            x = rng.randint(-2, 3, (2, 5, 6, 7)).astype(dtype)
+            x[0, 0, :3] = numpy.nan
+            x[0, 1] = -numpy.inf
+            x[1, 3] = numpy.abs(x[1, 3]) * 0.0   # zeros, none of them -0.0
+            if negative_zero:
+                x[1, 2, 2:4, 1:5] = -0.0
+            assert numpy.signbit(x[x == 0]).any() == negative_zero
+            rois = numpy.concatenate([
+                random_rois(rng, 30, (6 * 16, 7 * 16), dtype, True),
+                numpy.array([[200, 200, 300, 300]], dtype)])  # all empty
+            yield (x, rois, rng.randint(0, 2, 31).astype(numpy.int32),
+                   (3, 4), 1 / 16)
+
+
+@pytest.mark.parametrize('case', list(range(len(CASES) + 4)))
+def test_without_a_graph_the_values_alone_are_the_same(case):
+    # predict runs with enable_backprop off: the NumPy twin then compares
+    # values instead of (value, cell) keys and keeps no arg-max; y must be
+    # the reference's bit for bit (a block holding -0.0 takes the keys).
+    x, rois, roi_indices, outsize, scale = list(_predict_cases())[case]
+    ref_y, _ = roi_pool_reference(x, rois, roi_indices, outsize[0],
+                                  outsize[1], scale)
+    fn = module.RoIPooling2D(outsize[0], outsize[1], scale)
+    with chainer.no_backprop_mode():
+        y, = fn.apply((x, rois, roi_indices))
+    assert fn.argmax is None
+    assert y.array.tobytes() == ref_y.astype(x.dtype).tobytes()
+    with_graph, = module.RoIPooling2D(outsize[0], outsize[1], scale).apply(
+        (chainer.Variable(x), rois, roi_indices))
+    assert with_graph.array.tobytes() == y.array.tobytes()
