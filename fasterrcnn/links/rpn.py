@@ -115,7 +115,7 @@ class RegionProposalNetwork(chainer.Chain):
         anchor = enumerate_shifted_anchor(self.anchor_base, self.feat_stride,
                                           hh, ww, xp)
         n_anchor = len(self.anchor_base)
-        h = F.relu(self.conv1(x))
+        h = self.conv1(x, relu=True)
         rpn_locs = F.reshape(F.transpose(self.loc(h), (0, 2, 3, 1)),
                              (n, -1, 4))
         rpn_scores = F.transpose(self.score(h), (0, 2, 3, 1))

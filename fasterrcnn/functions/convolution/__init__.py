@@ -28,6 +28,7 @@ import chainer
 import chainer.functions as F
 import numpy
 from chainer import function_node
+from chainer.functions.activation.relu import ReLUGrad2
 
 from fasterrcnn.functions.convolution import numpy_impl
 from fasterrcnn.functions.cpu_threads import kernels_enabled
@@ -87,27 +88,40 @@ def supported(x, W, stride=1, pad=0, cover_all=False, dilate=1, groups=1):
 
 
 class Convolution2D(function_node.FunctionNode):
-    """``y = W * x + b`` on the CPU (``numpy_impl.forward``).
+    """``y = W * x + b`` on the CPU (``numpy_impl.forward``), and with
+    ``relu`` ``max(y, 0)``.
 
     Inputs ``x`` ``(N, C, H, W)``, ``W`` ``(C_out, C, kh, kw)`` and
     optionally ``b`` ``(C_out,)``, float32 or float64 NumPy arrays; output
     ``(N, C_out, H', W')``.
+
+    With ``relu`` the node is ``F.relu`` of the convolution, bit for bit
+    in both directions: the forward applies the ReLU to each tile while it
+    is in cache (no second pass over the output, no second node), and the
+    backward first masks ``gy`` with Chainer's own ``ReLUGrad2``, as
+    ``F.relu``'s backward does.
     """
 
-    def __init__(self, stride=1, pad=0):
+    def __init__(self, stride=1, pad=0, relu=False):
         self.stride = _pair(stride)
         self.pad = _pair(pad)
+        self.relu = relu
 
     def forward(self, inputs):
         self.retain_inputs((0, 1))
         x, W = inputs[:2]
         b = inputs[2] if len(inputs) == 3 else None
+        if self.relu:
+            self.retain_outputs((0,))
         return numpy_impl.forward(x, W, b, self.stride, self.pad,
-                                  winograd_mode()),
+                                  winograd_mode(), relu=self.relu),
 
     def backward(self, indexes, grad_outputs):
         x, W = self.get_retained_inputs()
         gy, = grad_outputs
+        if self.relu:
+            y, = self.get_retained_outputs()
+            gy, = ReLUGrad2(y.raw_array).apply((gy,))
         grads = []
         if 0 in indexes:
             grads.append(grad_input(gy, W, x.shape[2:], self.stride,
@@ -192,7 +206,7 @@ def grad_input(gy, W, size, stride, pad):
 
 
 def convolution_2d(x, W, b=None, stride=1, pad=0, cover_all=False,
-                   dilate=1, groups=1):
+                   dilate=1, groups=1, relu=False):
     """``chainer.functions.convolution_2d`` with the tiled CPU path.
 
     Args:
@@ -200,6 +214,8 @@ def convolution_2d(x, W, b=None, stride=1, pad=0, cover_all=False,
         W (chainer.Variable or array): ``(C_out, C / groups, kh, kw)``.
         b (chainer.Variable or array or None): ``(C_out,)`` bias.
         stride, pad, cover_all, dilate, groups: as in Chainer.
+        relu (bool): return ``F.relu`` of the convolution (in the same
+            node on the tiled path, see :class:`Convolution2D`).
 
     Returns:
         chainer.Variable: ``(N, C_out, H', W')``.
@@ -207,9 +223,10 @@ def convolution_2d(x, W, b=None, stride=1, pad=0, cover_all=False,
     if not supported(x, W, stride, pad, cover_all, dilate, groups) or (
             b is not None and getattr(b, 'dtype', None) !=
             getattr(x, 'dtype', None)):
-        return F.convolution_2d(x, W, b, stride, pad, cover_all=cover_all,
-                                dilate=dilate, groups=groups)
-    node = Convolution2D(stride, pad)
+        y = F.convolution_2d(x, W, b, stride, pad, cover_all=cover_all,
+                             dilate=dilate, groups=groups)
+        return F.relu(y) if relu else y
+    node = Convolution2D(stride, pad, relu)
     inputs = (x, W) if b is None else (x, W, b)
     y, = node.apply(inputs)
     return y

@@ -136,8 +136,8 @@ def use_winograd(mode, n, c_in, c_out, out_size, kernel, stride):
                                                   *out_size)
 
 
-def forward(x, W, b, stride, pad, winograd='auto'):
-    """The convolution.
+def forward(x, W, b, stride, pad, winograd='auto', relu=False):
+    """The convolution, and with ``relu`` the ReLU of it.
 
     Args:
         x (numpy.ndarray): ``(N, C, H, W)`` float input.
@@ -146,6 +146,9 @@ def forward(x, W, b, stride, pad, winograd='auto'):
         stride (tuple): ``(sy, sx)``.
         pad (tuple): ``(ph, pw)`` zero padding on each side.
         winograd (str): one of :data:`WINOGRAD_MODES` (module doc).
+        relu (bool): ``max(y, 0)`` (``numpy.maximum``, as Chainer's ReLU
+            computes it, so the same bits), on each tile while it is in
+            cache rather than in another pass over ``y``.
 
     Returns:
         numpy.ndarray: ``(N, C_out, H', W')``.
@@ -156,7 +159,10 @@ def forward(x, W, b, stride, pad, winograd='auto'):
     out_w = output_size(w, kw, stride[1], pad[1])
     if use_winograd(winograd, n, c, c_out, (out_h, out_w), (kh, kw),
                     stride):
-        return winograd_impl.forward(x, W, b, pad)
+        y = winograd_impl.forward(x, W, b, pad)
+        if relu:
+            numpy.maximum(y, 0, out=y)
+        return y
     y = numpy.empty((n, c_out, out_h, out_w), dtype=x.dtype)
     if y.size == 0:
         return y
@@ -173,9 +179,15 @@ def forward(x, W, b, stride, pad, winograd='auto'):
         else:
             for i in range(n):
                 numpy.matmul(w2, x_flat[i], out=y_flat[i])
+        if b is not None:
+            y += b.reshape(1, c_out, 1, 1)
+        if relu:
+            numpy.maximum(y, 0, out=y)
     else:
         xp = padded(x, pad[0], pad[1])
         tiles = _row_tiles(n, out_h, out_w, k, x.itemsize)
+
+        bias = None if b is None else b.reshape(c_out, 1)
 
         def work(tile, col, part):
             i, r0, rows = tile
@@ -183,12 +195,15 @@ def forward(x, W, b, stride, pad, winograd='auto'):
             block = col[:k * cells].reshape(c, kh, kw, rows, out_w)
             numpy.copyto(block, _im2col_view(xp, i, r0, rows, out_w,
                                              (kh, kw), stride))
-            numpy.matmul(w2, block.reshape(k, cells),
-                         out=y_flat[i, :, r0 * out_w:r0 * out_w + cells])
+            out = y_flat[i, :, r0 * out_w:r0 * out_w + cells]
+            numpy.matmul(w2, block.reshape(k, cells), out=out)
+            # The bias and the ReLU while the tile is in cache.
+            if bias is not None:
+                out += bias
+            if relu:
+                numpy.maximum(out, 0, out=out)
 
         _for_each_tile(tiles, (k, tiles[0][2] * out_w), x.dtype, work)
-    if b is not None:
-        y += b.reshape(1, c_out, 1, 1)
     return y
 
 

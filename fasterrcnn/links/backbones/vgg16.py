@@ -46,7 +46,7 @@ class Conv2DActiv(chainer.Chain):
             self.conv = Convolution2D(*args, **kwargs)
 
     def forward(self, x):
-        return F.relu(self.conv(x))
+        return self.conv(x, relu=True)
 
 
 class VGG16(chainer.Chain):
@@ -127,7 +127,7 @@ class VGG16(chainer.Chain):
             mask = region_mask(h, sizes)
         for k in range(VGG16_DEPTHS[b]):
             conv = self.conv('conv{}_{}'.format(b + 1, k + 1))
-            h = apply_mask(F.relu(conv(h)), mask)
+            h = apply_mask(conv(h, relu=True), mask)
         if b < 4:
             h = max_pooling_2d(h, 2, 2, cover_all=self.cover_all)
             sizes = self.pooled_sizes(sizes)

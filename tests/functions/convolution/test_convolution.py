@@ -153,3 +153,58 @@ def test_gpu_arrays_go_to_cudnn():
     numpy.testing.assert_allclose(cupy.asnumpy(y.array),
                                   convolution_2d(x, W, b, 1, 1).array,
                                   atol=1e-4)
+
+
+@pytest.mark.parametrize('winograd', ['never', 'always'])
+@pytest.mark.parametrize('case', CASES + [((5, 3, 4, 4), 6, 1, 1, 0)])
+def test_fused_relu_is_relu_of_the_convolution_bit_for_bit(case, winograd):
+    # relu=True must be F.relu(convolution_2d(...)) exactly, forward and
+    # every gradient: the same maximum, the same ReLUGrad2 mask, so that
+    # a model's weights do not change with the fusion.
+    x, W, b = _inputs(case, numpy.float32, seed=3)
+    stride, pad = case[3], case[4]
+    fused = [chainer.Variable(a.copy()) for a in (x, W, b)]
+    apart = [chainer.Variable(a.copy()) for a in (x, W, b)]
+    with chainer.using_config('fasterrcnn_winograd', winograd):
+        y = convolution_2d(*fused, stride=stride, pad=pad, relu=True)
+        ref = F.relu(convolution_2d(*apart, stride=stride, pad=pad))
+        assert isinstance(y.creator, Convolution2D) and y.creator.relu
+        assert (y.array < 0).sum() == 0
+        assert y.array.tobytes() == ref.array.tobytes()
+        gy = numpy.random.RandomState(4).uniform(-1, 1, y.shape).astype(
+            numpy.float32)
+        y.grad, ref.grad = gy, gy.copy()
+        y.backward()
+        ref.backward()
+    for a, r in zip(fused, apart):
+        assert a.grad.tobytes() == r.grad.tobytes()
+
+
+@pytest.mark.parametrize('case', CASES[:4] + CASES[9:10])
+def test_fused_relu_check_backward_float64(case):
+    x, W, b = _inputs(case, numpy.float64, seed=5)
+    stride, pad = case[3], case[4]
+    # The finite differences must not cross the ReLU's kink.
+    pre = convolution_2d(x, W, b, stride, pad).array
+    assert numpy.abs(pre).min() > 1e-4
+    rng = numpy.random.RandomState(6)
+    gy = rng.uniform(-1, 1, pre.shape)
+
+    def f(x, W, b):
+        return convolution_2d(x, W, b, stride, pad, relu=True)
+    gradient_check.check_backward(f, (x, W, b), gy, dtype=numpy.float64,
+                                  eps=1e-6, atol=1e-7, rtol=1e-7)
+    gradient_check.check_double_backward(
+        f, (x, W, b), gy, tuple(rng.uniform(-1, 1, a.shape)
+                                for a in (x, W, b)),
+        dtype=numpy.float64, eps=1e-6, atol=1e-7, rtol=1e-7)
+
+
+def test_fused_relu_off_the_tiled_path_is_chainers_relu():
+    # float16 goes to Chainer's convolution: relu=True is then F.relu.
+    x, W, b = (a.astype(numpy.float16) for a in _inputs(CASES[0],
+                                                         numpy.float32))
+    y = convolution_2d(x, W, b, 1, 1, relu=True)
+    assert y.creator.label == 'ReLU'
+    ref = F.relu(F.convolution_2d(x, W, b, 1, 1))
+    assert y.array.tobytes() == ref.array.tobytes()
