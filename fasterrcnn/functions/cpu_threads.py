@@ -85,9 +85,9 @@ if hasattr(os, 'register_at_fork'):
 
 def _controller():
     """threadpoolctl's controllers of the loaded BLAS libraries (a list,
-    found once: asking threadpoolctl again on every call cost about 35 us
-    of the 85 that a call of :func:`run_parallel` with ``blas`` took), or
-    None."""
+    found once: the convolution calls :func:`run_parallel` with ``blas``
+    about 30 times an iteration, and asking threadpoolctl each time was a
+    large share of each call's fixed cost), or None."""
     global _blas_controller
     if _blas_controller is None:
         try:
@@ -150,9 +150,9 @@ def run_parallel(work, n_parts, blas=None):
         # Every part on the pool, none on the calling thread: what a part
         # allocates (an im2col tile, Winograd's scratch) then comes from
         # the pool threads' own malloc arenas. Part 0 on the main thread
-        # saved about 20 us a call but put those buffers among the model's
+        # saved a hand-over a call but put those buffers among the model's
         # arrays in the main arena: VGG16's peak memory in training rose
-        # from 2425 to 2658 MiB (fragmentation).
+        # from 2956 to 3186 MiB (bench/train_step.py --sides ours).
         pool = _pool()
         futures = [pool.submit(work, part) for part in range(n_parts)]
         for future in futures:

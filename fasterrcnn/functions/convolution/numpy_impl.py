@@ -11,10 +11,12 @@ tiles run on every core (:mod:`fasterrcnn.functions.cpu_threads`).
 
 * :func:`forward`: ``y = W * x + b`` for any stride and zero padding.
 * :func:`grad_weight`: ``gW``, the same tiles, one GEMM of the output
-  gradient with each tile's im2col, a sum per thread. (One GEMM per
-  kernel offset over the whole image, with no im2col, measured slower at
-  every stride-1 layer tried, 1.3 to 5.9 times: its long, thin products
-  run on one core; ``bench/conv.py``, Zen, Haswell and Sandybridge kernels.)
+  gradient with each tile's im2col, a sum per thread. (Before 2026-12-06
+  stride 1 skipped the im2col: one GEMM per kernel offset over the whole
+  image, long and thin products that ran on one core. The demo's 13
+  layers' gW took 20.1 ms that way and take 13.4 on the tiles,
+  ``bench/conv.py --winograd --size 192 256 --channels 8 16 32 64 64``;
+  docs/performance.md.)
 * The input gradient is itself a convolution (of the output gradient with
   the flipped, transposed kernel); the FunctionNode computes it with
   :func:`forward`.

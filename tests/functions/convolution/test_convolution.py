@@ -202,8 +202,8 @@ def test_fused_relu_check_backward_float64(case):
 
 def test_fused_relu_off_the_tiled_path_is_chainers_relu():
     # float16 goes to Chainer's convolution: relu=True is then F.relu.
-    x, W, b = (a.astype(numpy.float16) for a in _inputs(CASES[0],
-                                                         numpy.float32))
+    x, W, b = (a.astype(numpy.float16)
+               for a in _inputs(CASES[0], numpy.float32))
     y = convolution_2d(x, W, b, 1, 1, relu=True)
     assert y.creator.label == 'ReLU'
     ref = F.relu(F.convolution_2d(x, W, b, 1, 1))
