@@ -64,15 +64,14 @@ def output_size(size, kernel, stride, pad):
     return (size + 2 * pad - kernel) // stride + 1
 
 
-def padded(x, pad_h, pad_w, extra_rows=0):
-    """``(N, C, H + 2 pad_h + extra_rows, W + 2 pad_w)`` C-contiguous copy
-    of ``x`` with zeros around it (``extra_rows`` more zero rows at the
-    bottom); ``x`` itself when nothing is added and it is contiguous."""
+def padded(x, pad_h, pad_w):
+    """``(N, C, H + 2 pad_h, W + 2 pad_w)`` C-contiguous copy of ``x``
+    with zeros around it; ``x`` itself when nothing is added and it is
+    contiguous."""
     n, c, h, w = x.shape
-    if pad_h == pad_w == extra_rows == 0:
+    if pad_h == pad_w == 0:
         return numpy.ascontiguousarray(x)
-    out = numpy.zeros((n, c, h + 2 * pad_h + extra_rows, w + 2 * pad_w),
-                      dtype=x.dtype)
+    out = numpy.zeros((n, c, h + 2 * pad_h, w + 2 * pad_w), dtype=x.dtype)
     out[:, :, pad_h:pad_h + h, pad_w:pad_w + w] = x
     return out
 
