@@ -161,8 +161,7 @@ def forward(x, W, b, stride, pad, winograd='auto', relu=False):
     if use_winograd(winograd, n, c, c_out, (out_h, out_w), (kh, kw),
                     stride):
         y = winograd_impl.forward(x, W, b, pad)
-        if relu:
-            numpy.maximum(y, 0, out=y)
+        _finish(y, None, relu)   # the transforms added the bias
         return y
     y = numpy.empty((n, c_out, out_h, out_w), dtype=x.dtype)
     if y.size == 0:
@@ -170,6 +169,7 @@ def forward(x, W, b, stride, pad, winograd='auto', relu=False):
     k = c * kh * kw
     w2 = numpy.ascontiguousarray(W).reshape(c_out, k)
     y_flat = y.reshape(n, c_out, out_h * out_w)
+    bias = None if b is None else b.reshape(c_out, 1)
     if (kh, kw, stride, pad) == (1, 1, (1, 1), (0, 0)):
         # A 1 x 1 kernel needs no im2col: each image is one GEMM (on the
         # BLAS's own threads), or, for many small images, each batch of
@@ -180,15 +180,10 @@ def forward(x, W, b, stride, pad, winograd='auto', relu=False):
         else:
             for i in range(n):
                 numpy.matmul(w2, x_flat[i], out=y_flat[i])
-        if b is not None:
-            y += b.reshape(1, c_out, 1, 1)
-        if relu:
-            numpy.maximum(y, 0, out=y)
+        _finish(y_flat, bias, relu)
     else:
         xp = padded(x, pad[0], pad[1])
         tiles = _row_tiles(n, out_h, out_w, k, x.itemsize)
-
-        bias = None if b is None else b.reshape(c_out, 1)
 
         def work(tile, col, part):
             i, r0, rows = tile
@@ -198,14 +193,20 @@ def forward(x, W, b, stride, pad, winograd='auto', relu=False):
                                              (kh, kw), stride))
             out = y_flat[i, :, r0 * out_w:r0 * out_w + cells]
             numpy.matmul(w2, block.reshape(k, cells), out=out)
-            # The bias and the ReLU while the tile is in cache.
-            if bias is not None:
-                out += bias
-            if relu:
-                numpy.maximum(out, 0, out=out)
+            _finish(out, bias, relu)   # while the tile is in cache
 
         _for_each_tile(tiles, (k, tiles[0][2] * out_w), x.dtype, work)
     return y
+
+
+def _finish(out, bias, relu):
+    """Add ``bias`` ``(C_out, 1)`` (or None) to ``out`` ``(..., C_out,
+    cells)`` in place, then with ``relu`` take ``max(out, 0)``
+    (``numpy.maximum``, as Chainer's ReLU: the same bits)."""
+    if bias is not None:
+        out += bias
+    if relu:
+        numpy.maximum(out, 0, out=out)
 
 
 def _batched_one_by_one(n, cells):
