@@ -34,6 +34,7 @@ from fasterrcnn.training.best_model import KeepBestModel
 from fasterrcnn.training.extensions import LearningRateShift
 from fasterrcnn.training.guard import GuardedUpdater
 from fasterrcnn.training.iterator import ShardedIterator
+from fasterrcnn.training.momentum_sgd import MomentumSGD
 from fasterrcnn.training.monitor import add_monitoring
 from fasterrcnn.training.plots import PlotReport
 from fasterrcnn.training.snapshot import AtomicSnapshot
@@ -131,9 +132,11 @@ def setup_optimizer(chain, lr, momentum=0.9, weight_decay=5e-4,
                     bias_lr_x2=True, comm=None):
     """The PyTorch version's optimizer for a train chain.
 
-    MomentumSGD; weight decay on the weights; biases at twice the learning
-    rate and without decay (``bias_lr_x2``); the extractor's frozen links
-    (conv1_1 .. conv2_2 by default) not updated.
+    MomentumSGD (:class:`~fasterrcnn.training.momentum_sgd.MomentumSGD`:
+    Chainer's, with the weight decay in the same pass); weight decay on
+    the weights; biases at twice the learning rate and without decay
+    (``bias_lr_x2``); the extractor's frozen links (conv1_1 .. conv2_2 by
+    default) not updated.
 
     Args:
         chain (FasterRCNNTrainChain): the chain (its ``faster_rcnn``).
@@ -151,7 +154,7 @@ def setup_optimizer(chain, lr, momentum=0.9, weight_decay=5e-4,
         :class:`~fasterrcnn.training.extensions.LearningRateShift`, and is
         already applied.
     """
-    optimizer = chainer.optimizers.MomentumSGD(lr=lr, momentum=momentum)
+    optimizer = MomentumSGD(lr=lr, momentum=momentum)
     if comm is not None:
         import chainermn
         optimizer = chainermn.create_multi_node_optimizer(optimizer, comm)
@@ -171,8 +174,8 @@ def setup_optimizer(chain, lr, momentum=0.9, weight_decay=5e-4,
             multipliers[name] = 2.
             param.update_rule.hyperparam.lr = lr * 2.
         elif weight_decay > 0:
-            param.update_rule.add_hook(
-                chainer.optimizer_hooks.WeightDecay(weight_decay))
+            # WeightDecay's g += rate * p, in the rule's own pass.
+            param.update_rule.decay = weight_decay
     return optimizer, multipliers
 
 
