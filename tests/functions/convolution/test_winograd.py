@@ -113,6 +113,31 @@ def test_bands_and_threads_change_no_result(monkeypatch, band_bytes,
                                   rtol=1e-13, atol=1e-13)
 
 
+@pytest.mark.parametrize('cores', [1, 2, 3])
+def test_phases_are_the_padded_input_split_by_phase(monkeypatch, cores):
+    # Every pad, input smaller than a tile, rows and columns past the
+    # input (zeros), on one core and split by channels (a tiny part
+    # size so that these small inputs split).
+    monkeypatch.setattr(winograd, 'cpu_threads', lambda: cores)
+    rng = numpy.random.RandomState(0)
+    for (n, c, h, w), pad, m in [((1, 3, 5, 7), (1, 1), 2),
+                                 ((2, 4, 1, 1), (2, 2), 2),
+                                 ((1, 5, 2, 3), (0, 2), 4),
+                                 ((1, 7, 9, 6), (2, 1), 4),
+                                 ((2, 300, 30, 31), (1, 1), 2)]:
+        x = rng.uniform(-1, 1, (n, c, h, w)).astype(numpy.float32)
+        x[0, 0, 0, 0] = -0.
+        rows = -(-(h + 2 * pad[0] - 2) // m) + 1
+        cols = -(-(w + 2 * pad[1] - 2) // m) + 1
+        full = numpy.zeros((n, c, m * rows + m, m * cols + m), x.dtype)
+        full[:, :, pad[0]:pad[0] + h, pad[1]:pad[1] + w] = x
+        expected = full[:, :, :m * rows, :m * cols].reshape(
+            n, c, rows, m, cols, m).transpose(0, 1, 3, 2, 5, 4)
+        out = winograd._phases(x, pad, rows, cols, m)
+        assert out.shape == expected.shape
+        assert out.tobytes() == numpy.ascontiguousarray(expected).tobytes()
+
+
 def test_bands_cover_every_tile_once():
     for n, th, tw, per_tile, parts in [(1, 37, 50, 1 << 15, 2),
                                        (1, 300, 400, 1 << 12, 2),
