@@ -84,9 +84,10 @@ MATRICES = {
 #: fewer products still, but its float32 error against a float64 truth
 #: is up to 40 times the im2col path's at VGG16's layers at 600 x 800
 #: (3e-6 to 2e-5 of the largest value, against 3e-7 to 2e-6), where
-#: F(2x2)'s is 0.45 to 1.95 times it, at most 8e-7 (bench/conv.py --error
-#: --f4; F(2x2) also under the OpenBLAS kernels Haswell, Zen and
-#: Sandybridge, 1 and 2 threads).
+#: F(2x2)'s is 0.45 to 1.95 times it (its weight gradient up to 3.0
+#: times, see :data:`GRAD_WEIGHT_MIN_TILES`), at most 8e-7
+#: (bench/conv.py --error --f4; F(2x2) also under the OpenBLAS kernels
+#: Haswell, Zen and Sandybridge, 1 and 2 threads).
 TILE = 2
 
 #: Bytes of one part's buffers for a band (a row of input tiles before
@@ -99,6 +100,17 @@ BAND_BYTES = 4 << 20
 #: columns runs at half the BLAS's speed (16 products of 256 x 256 by
 #: 256 x 128: 34 GFLOP/s on one core, against 67 with 512 columns).
 BAND_MIN_TILES = 128
+#: The weight gradient's bands have at least this many tiles: its GEMMs
+#: run over the tiles (``(O x P) @ (P x C)``), so a band's tiles are the
+#: product's inner dimension and each band adds a whole ``O x C`` product
+#: into ``gU``. The weight gradient at 128 and at 1024 tiles, VGG16 at
+#: 600 x 800 (``bench/conv.py --winograd``, 2-core development machine):
+#: conv3_2 202 -> 190 ms, conv4_2 188 -> 145, conv5_2 52 -> 43; 2048
+#: measured within noise of 1024. Longer sums inside each GEMM: its
+#: float32 error against a float64 truth rose from 1.2-1.9 to 1.7-3.0
+#: times the im2col path's at conv3_1 .. conv5_3 (at most 7.1e-7 of the
+#: largest value; ``bench/conv.py --error``, one run each).
+GRAD_WEIGHT_MIN_TILES = 1024
 
 #: The measured rule (:func:`pays`): Winograd where both channel counts
 #: are at least MIN_CHANNELS and the outputs have MIN_CELLS cells in all.
@@ -227,15 +239,16 @@ def _split(total, parts):
     return [(int(start), size) for start, size in zip(starts, sizes)]
 
 
-def _bands(n, th, tw, per_tile_bytes, parts):
+def _bands(n, th, tw, per_tile_bytes, parts, min_tiles=None):
     """``[(first image, images, first tile row, tile rows)]`` covering
     every tile of every image, in bands of about :data:`BAND_BYTES`
-    (``per_tile_bytes`` each tile) and at least :data:`BAND_MIN_TILES`
-    tiles: rows of one image when an image has that many tiles, else
-    whole images together (a batch of small ones: RoIs in a head). Their
-    count is a multiple of ``parts`` where it can be, so that the parts
-    get equal work."""
-    tiles = max(BAND_BYTES // per_tile_bytes, BAND_MIN_TILES)
+    (``per_tile_bytes`` each tile) and at least ``min_tiles`` tiles
+    (None: :data:`BAND_MIN_TILES`): rows of one image when an image has
+    that many tiles, else whole images together (a batch of small ones:
+    RoIs in a head). Their count is a multiple of ``parts`` where it can
+    be, so that the parts get equal work."""
+    tiles = max(BAND_BYTES // per_tile_bytes,
+                min_tiles or BAND_MIN_TILES)
     if th * tw >= tiles or n == 1:
         per_image = -(-th * tw // tiles)
         if n == 1 and per_image > 1 and parts > 1:
@@ -493,7 +506,7 @@ def grad_weight(x, gy, pad, tile=None):
     # Per tile, each part holds one row of input tiles before and after B
     # (T, V) and of output-gradient tiles before and after A (Zt, Z).
     per_tile = (2 * a * c + (m + a) * c_out) * x.itemsize * n_parts
-    bands = _bands(n, th, tw, per_tile, 1)
+    bands = _bands(n, th, tw, per_tile, 1, GRAD_WEIGHT_MIN_TILES)
     band_tiles = bands[0][1] * bands[0][3] * tw
     gU = numpy.zeros((a, a, c_out, c), dtype=x.dtype)
 
