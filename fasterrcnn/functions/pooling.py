@@ -20,7 +20,24 @@ import chainer.functions as F
 import numpy
 from chainer import function_node
 
-from fasterrcnn.functions.cpu_threads import kernels_enabled
+from fasterrcnn.functions.cpu_threads import (cpu_threads, kernels_enabled,
+                                              run_parallel)
+
+#: Bytes of the input a part of a call must have before the call is split
+#: over the cores (each part a slice of the channels): the passes are
+#: memory-bound strided copies, and below a few MB the hand-over to the
+#: pool costs more than the second core saves.
+PARALLEL_BYTES = 4 << 20
+
+
+def _by_channels(work, x):
+    """``work(c0, c1)`` for slices of the channels of ``x`` ``(N, C, H,
+    W)``, on every core when ``x`` is large. Every value is computed by the
+    same operations whatever the slices, so the split changes no bit."""
+    c = x.shape[1]
+    parts = max(1, min(cpu_threads(), c, x.nbytes // PARALLEL_BYTES))
+    bounds = numpy.linspace(0, c, parts + 1).astype(int)
+    run_parallel(lambda k: work(bounds[k], bounds[k + 1]), parts)
 
 
 def supported(x, ksize, stride, pad):
@@ -50,16 +67,21 @@ def _window_views(a, k):
 def _first_max_index(x_full, y, ksize):
     """``int8`` window position (row by row) of the cell that gets each
     output's gradient: the first equal to the maximum, or the first NaN."""
-    views = _window_views(x_full, ksize)
-    index = numpy.full(y.shape, len(views) - 1, dtype=numpy.int8)
-    hit = numpy.empty(y.shape, dtype=bool)
-    has_nan = bool(numpy.isnan(y).any())
-    # Mark from the last cell to the first, so that the first wins.
-    for i in range(len(views) - 2, -1, -1):
-        numpy.equal(views[i], y, out=hit)
-        if has_nan:
-            hit |= numpy.isnan(views[i])
-        numpy.copyto(index, i, where=hit)
+    index = numpy.empty(y.shape, dtype=numpy.int8)
+
+    def work(c0, c1):
+        views = _window_views(x_full[:, c0:c1], ksize)
+        out, ys = index[:, c0:c1], y[:, c0:c1]
+        out.fill(len(views) - 1)
+        hit = numpy.empty(ys.shape, dtype=bool)
+        has_nan = bool(numpy.isnan(ys).any())
+        # Mark from the last cell to the first, so that the first wins.
+        for i in range(len(views) - 2, -1, -1):
+            numpy.equal(views[i], ys, out=hit)
+            if has_nan:
+                hit |= numpy.isnan(views[i])
+            numpy.copyto(out, i, where=hit)
+    _by_channels(work, x_full)
     return index
 
 
@@ -108,10 +130,17 @@ class MaxPooling2D(function_node.FunctionNode):
         self.retain_inputs((0,))
         self.retain_outputs((0,))
         full = _full(x, shape, -numpy.inf)
-        views = _window_views(full, self.ksize)
-        y = numpy.array(views[0])
-        for view in views[1:]:
-            numpy.maximum(y, view, out=y)
+        kh, kw = self.ksize
+        y = numpy.empty(x.shape[:2] + (shape[0] // kh, shape[1] // kw),
+                        dtype=x.dtype)
+
+        def work(c0, c1):
+            views = _window_views(full[:, c0:c1], self.ksize)
+            out = y[:, c0:c1]
+            numpy.copyto(out, views[0])
+            for view in views[1:]:
+                numpy.maximum(out, view, out=out)
+        _by_channels(work, full)
         return y,
 
     def backward(self, indexes, grad_outputs):
@@ -136,10 +165,14 @@ class MaxPooling2DGrad(function_node.FunctionNode):
         kh, kw = self.ksize
         full = numpy.empty(gy.shape[:2] + (out_h * kh, out_w * kw),
                            dtype=gy.dtype)
-        hit = numpy.empty(gy.shape, dtype=bool)
-        for i, view in enumerate(_window_views(full, self.ksize)):
-            numpy.equal(self.index, i, out=hit)
-            numpy.multiply(gy, hit, out=view)
+
+        def work(c0, c1):
+            hit = numpy.empty(gy[:, c0:c1].shape, dtype=bool)
+            views = _window_views(full[:, c0:c1], self.ksize)
+            for i, view in enumerate(views):
+                numpy.equal(self.index[:, c0:c1], i, out=hit)
+                numpy.multiply(gy[:, c0:c1], hit, out=view)
+        _by_channels(work, full)
         return _full(full, self.in_shape[2:], 0),
 
     def backward(self, indexes, grad_outputs):

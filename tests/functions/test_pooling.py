@@ -8,6 +8,7 @@ import numpy
 import pytest
 from chainer import gradient_check
 
+from fasterrcnn.functions import pooling
 from fasterrcnn.functions.pooling import MaxPooling2D, max_pooling_2d
 
 CASES = [((2, 3, 6, 8), 2, False), ((1, 2, 5, 7), 2, False),
@@ -41,6 +42,31 @@ def test_values_and_gradients_equal_chainers(shape, k, cover_all):
     numpy.testing.assert_array_equal(y.array, ref.array)
     if y.size:
         numpy.testing.assert_array_equal(g, g_ref)
+
+
+@pytest.mark.parametrize('cores', [2, 3])
+def test_split_over_the_cores_the_same_bits(monkeypatch, cores):
+    # Every call split into slices of the channels (a part of any size),
+    # with ties, NaN and -0.0: the output, the gradient and the gradient's
+    # gradient are those of one part.
+    x = numpy.random.RandomState(1).randn(2, 5, 7, 9).astype(numpy.float32)
+    x[:, 1, :2] = 0.
+    x[0, 2, 3, 3] = numpy.nan
+    x[1, 4, 0, :4] = -0.
+    gy = numpy.random.RandomState(2).randn(2, 5, 4, 5).astype(
+        numpy.float32)
+
+    def run():
+        v, g = chainer.Variable(x.copy()), chainer.Variable(gy.copy())
+        y = max_pooling_2d(v, 2)
+        gx, = chainer.grad([y], [v], grad_outputs=[g],
+                           enable_double_backprop=True)
+        ggy, = chainer.grad([gx], [g], grad_outputs=[numpy.ones_like(x)])
+        return [a.array.tobytes() for a in (y, gx, ggy)]
+    one = run()
+    monkeypatch.setattr(pooling, 'PARALLEL_BYTES', 1)
+    monkeypatch.setattr(pooling, 'cpu_threads', lambda: cores)
+    assert run() == one
 
 
 def test_nan_is_the_maximum_and_gets_the_gradient():
