@@ -4,6 +4,7 @@ own functions and torch's, in one run.
     python bench/conv.py [--size 600 800] [--repeat 3] [--layers conv1_2 ...]
     python bench/conv.py --winograd [--size H W] [--repeat 3] [--layers ...]
     python bench/conv.py --error [--size 600 800] [--layers ...]
+    python bench/conv.py --transforms [--size 600 800] [--layers ...]
 
 ``--channels 8 16 32 64 64`` gives the blocks the demo's widths
 (configs/shapes.yaml; with ``--size 192 256``).
@@ -31,6 +32,10 @@ difference over the largest absolute value of the truth, for the forward,
 ``--f4``). The inputs look like the network's: ReLU outputs,
 He-initialised kernels. Run it under each ``OPENBLAS_CORETYPE`` and
 ``OPENBLAS_NUM_THREADS``.
+
+``--transforms``: Winograd's forward by F(2x2, 3x3) and by F(4x4, 3x3),
+and F(2x2)'s 16 GEMMs alone (the same shapes, one ``matmul`` on the
+BLAS's own threads): what is left of F(2x2)'s time is its transforms.
 """
 
 import argparse
@@ -291,6 +296,39 @@ def format_winograd(rows):
     return '\n'.join(lines)
 
 
+def measure_transforms(layer, repeat, rng):
+    """One row of ``--transforms``: ms of Winograd's forward with F(2x2)
+    and F(4x4), and of F(2x2)'s GEMMs alone (the same 16 products, one
+    call, on the BLAS's own threads): the rest is the transforms."""
+    name, kind, c_in, c_out, h, w = layer[:6]
+    x = rng.uniform(-1, 1, (1, c_in, h, w)).astype(numpy.float32)
+    W = rng.normal(0, 0.05, (c_out, c_in, 3, 3)).astype(numpy.float32)
+    tiles = -(-h // 2) * -(-w // 2)
+    U = rng.normal(0, 1, (16, c_out, c_in)).astype(numpy.float32)
+    V = rng.normal(0, 1, (16, c_in, tiles)).astype(numpy.float32)
+    M = numpy.empty((16, c_out, tiles), dtype=numpy.float32)
+    return {'layer': name, 'shape': '{}x{}x{}'.format(c_in, h, w),
+            'F2': _timed(lambda: winograd.forward(x, W, None, (1, 1), 2),
+                         repeat),
+            'F4': _timed(lambda: winograd.forward(x, W, None, (1, 1), 4),
+                         repeat),
+            'gemm': _timed(lambda: numpy.matmul(U, V, out=M), repeat)}
+
+
+def format_transforms(rows):
+    """Markdown: ms (median; fastest) per path, the GEMMs' share."""
+    lines = ['| layer | input | F(2x2) | its GEMMs alone | GEMM share | '
+             'F(4x4) |', '|---|---|---|---|---|---|']
+    for row in rows:
+        lines.append('| {} | {} | {} | {} | {:.2f} | {} |'.format(
+            row['layer'], row['shape'],
+            *['{} ({})'.format(_milli(row[k][0]), _milli(row[k][1]))
+              for k in ('F2', 'gemm')],
+            row['gemm'][0] / row['F2'][0],
+            '{} ({})'.format(_milli(row['F4'][0]), _milli(row['F4'][1]))))
+    return '\n'.join(lines)
+
+
 def _relative_error(value, truth):
     return float(numpy.abs(value - truth).max() / numpy.abs(truth).max())
 
@@ -356,6 +394,9 @@ def main(argv=None):
     parser.add_argument('--no-torch', action='store_true')
     parser.add_argument('--winograd', action='store_true',
                         help='time im2col against Winograd, per step')
+    parser.add_argument('--transforms', action='store_true',
+                        help="Winograd's forward, F(2x2) and F(4x4), "
+                        "against F(2x2)'s GEMMs alone")
     parser.add_argument('--error', action='store_true',
                         help='float32 error of each path, float64 truth')
     parser.add_argument('--f4', action='store_true',
@@ -368,7 +409,7 @@ def main(argv=None):
                         "64 64)")
     args = parser.parse_args(argv)
     keep_freed_memory()
-    if args.winograd or args.error:
+    if args.winograd or args.error or args.transforms:
         every = (resnet_layers(args.size) if args.resnet else
                  layers(args.size, args.channels))
         convs = [layer for layer in every
@@ -378,7 +419,11 @@ def main(argv=None):
         tiles = (2, 4) if args.f4 else (2,)
         rows = []
         for layer in convs:
-            if args.winograd:
+            if args.transforms:
+                rows.append(measure_transforms(layer, args.repeat, rng))
+                print(format_transforms(rows[-1:]).splitlines()[2],
+                      file=sys.stderr)
+            elif args.winograd:
                 rows.append(measure_winograd(layer, args.repeat, rng))
                 print(format_winograd(rows[-1:]).splitlines()[2],
                       file=sys.stderr)
@@ -386,7 +431,8 @@ def main(argv=None):
                 rows.append(measure_error(layer, rng, tiles))
                 print(format_error(rows[-1:], tiles).splitlines()[2],
                       file=sys.stderr)
-        print(format_winograd(rows) if args.winograd else
+        print(format_transforms(rows) if args.transforms else
+              format_winograd(rows) if args.winograd else
               format_error(rows, tiles))
         return 0
     torch = None if args.no_torch else _load_torch()
