@@ -111,6 +111,10 @@ BAND_MIN_TILES = 128
 #: times the im2col path's at conv3_1 .. conv5_3 (at most 7.1e-7 of the
 #: largest value; ``bench/conv.py --error``, one run each).
 GRAD_WEIGHT_MIN_TILES = 1024
+#: ... but no more tiles than fit in this many bytes of band buffers
+#: (both parts together; never fewer than :data:`BAND_MIN_TILES`): 58 MB
+#: at 512 channels, and a 2048-channel layer would need 235 MB.
+GRAD_WEIGHT_MAX_BYTES = 64 << 20
 
 #: The measured rule (:func:`pays`): Winograd where both channel counts
 #: are at least MIN_CHANNELS and the outputs have MIN_CELLS cells in all.
@@ -465,6 +469,14 @@ def forward(x, W, b, pad, tile=None):
     return y
 
 
+def _grad_weight_tiles(per_tile_bytes):
+    """The fewest tiles of a weight-gradient band (``per_tile_bytes`` of
+    buffers each): :data:`GRAD_WEIGHT_MIN_TILES` within
+    :data:`GRAD_WEIGHT_MAX_BYTES`, at least :data:`BAND_MIN_TILES`."""
+    return max(BAND_MIN_TILES, min(GRAD_WEIGHT_MIN_TILES,
+                                   GRAD_WEIGHT_MAX_BYTES // per_tile_bytes))
+
+
 def grad_weight(x, gy, pad, tile=None):
     """``gW`` of the 3 x 3, stride-1 convolution.
 
@@ -506,7 +518,7 @@ def grad_weight(x, gy, pad, tile=None):
     # Per tile, each part holds one row of input tiles before and after B
     # (T, V) and of output-gradient tiles before and after A (Zt, Z).
     per_tile = (2 * a * c + (m + a) * c_out) * x.itemsize * n_parts
-    bands = _bands(n, th, tw, per_tile, 1, GRAD_WEIGHT_MIN_TILES)
+    bands = _bands(n, th, tw, per_tile, 1, _grad_weight_tiles(per_tile))
     band_tiles = bands[0][1] * bands[0][3] * tw
     gU = numpy.zeros((a, a, c_out, c), dtype=x.dtype)
 

@@ -138,6 +138,18 @@ def test_phases_are_the_padded_input_split_by_phase(monkeypatch, cores):
         assert out.tobytes() == numpy.ascontiguousarray(expected).tobytes()
 
 
+def test_weight_gradient_bands_within_their_bytes():
+    # VGG16's 256 and 512 channels (float32, two parts): 1024 tiles; wider
+    # layers fewer, never below BAND_MIN_TILES.
+    for c, expected in [(256, 1024), (512, 1024), (2048, 292),
+                        (1 << 20, winograd.BAND_MIN_TILES)]:
+        per_tile = (2 * 4 * c + 6 * c) * 4 * 2
+        tiles = winograd._grad_weight_tiles(per_tile)
+        assert tiles == expected
+        assert tiles == winograd.BAND_MIN_TILES or \
+            tiles * per_tile <= winograd.GRAD_WEIGHT_MAX_BYTES
+
+
 def test_bands_cover_every_tile_once():
     for n, th, tw, per_tile, parts in [(1, 37, 50, 1 << 15, 2),
                                        (1, 300, 400, 1 << 12, 2),
