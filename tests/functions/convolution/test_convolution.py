@@ -180,6 +180,44 @@ def test_fused_relu_is_relu_of_the_convolution_bit_for_bit(case, winograd):
         assert a.grad.tobytes() == r.grad.tobytes()
 
 
+@pytest.mark.parametrize('winograd', ['never', 'always'])
+@pytest.mark.parametrize('relu', [False, True])
+@pytest.mark.parametrize('case', CASES + [((5, 3, 4, 4), 6, 1, 1, 0)])
+def test_a_backward_without_a_graph_gives_the_graphs_bits(
+        monkeypatch, case, relu, winograd):
+    # A training step's backward builds no graph of the gradients and
+    # computes them on the arrays; with a graph (double backprop) the
+    # same computations run as nodes. The bits must be the same, with
+    # and without the bias, the input's gradient or the fused ReLU, on
+    # every path (strides, few input channels, 1 x 1, Winograd).
+    x, W, b = _inputs(case, numpy.float32, seed=5)
+    stride, pad = case[3], case[4]
+    calls = []
+    arrays = Convolution2D._backward_arrays
+    monkeypatch.setattr(Convolution2D, '_backward_arrays',
+                        lambda *args: calls.append(1) or arrays(*args))
+    gy = None
+    results = []
+    for graph in (False, True):
+        for bias, x_grad in ((True, True), (False, False)):
+            xs = chainer.Variable(x.copy(), requires_grad=x_grad)
+            Ws = chainer.Variable(W.copy())
+            bs = chainer.Variable(b.copy()) if bias else None
+            with chainer.using_config('fasterrcnn_winograd', winograd):
+                y = convolution_2d(xs, Ws, bs, stride=stride, pad=pad,
+                                   relu=relu)
+                if gy is None:
+                    gy = numpy.random.RandomState(6).uniform(
+                        -1, 1, y.shape).astype(numpy.float32)
+                y.grad = gy.copy()
+                y.backward(enable_double_backprop=graph)
+            results.append([None if v is None or v.grad is None else
+                            v.grad.tobytes() for v in (xs, Ws, bs)])
+    assert results[0] == results[2] and results[1] == results[3]
+    assert results[0][0] is not None and results[1][0] is None
+    assert len(calls) == 2      # the two runs without a graph
+
+
 @pytest.mark.parametrize('case', CASES[:4] + CASES[9:10])
 def test_fused_relu_check_backward_float64(case):
     x, W, b = _inputs(case, numpy.float64, seed=5)
