@@ -8,6 +8,8 @@ child where its threads do not exist) and the BLAS's own thread count while
 they run:
 
 * :func:`run_parallel` runs ``work(part)`` for every part, in the pool;
+  :func:`run_slices` runs ``work(start, stop)`` for near-equal slices of
+  a range (of channels, say) the same way;
 * with ``blas_threads=1`` the BLAS computes each part's GEMM on the calling
   thread only, so that ``T`` threads each running a GEMM use ``T`` cores
   and not ``T`` times the BLAS's threads (2 x 2 on 2 cores measured 5 to
@@ -157,6 +159,16 @@ def run_parallel(work, n_parts, blas=None):
         futures = [pool.submit(work, part) for part in range(n_parts)]
         for future in futures:
             future.result()
+
+
+def run_slices(work, total, n_parts, blas=None):
+    """Run ``work(start, stop)`` over ``n_parts`` near-equal slices of
+    ``range(total)`` with :func:`run_parallel` (a slice of the channels,
+    say). For work whose every value is computed the same way whatever
+    the slices, so that the split changes no result."""
+    def part(k):
+        work(total * k // n_parts, total * (k + 1) // n_parts)
+    run_parallel(part, n_parts, blas)
 
 
 def kernels_enabled():

@@ -21,7 +21,7 @@ import numpy
 from chainer import function_node
 
 from fasterrcnn.functions.cpu_threads import (cpu_threads, kernels_enabled,
-                                              run_parallel)
+                                              run_slices)
 
 #: Bytes of the input a part of a call must have before the call is split
 #: over the cores (each part a slice of the channels): the passes are
@@ -35,9 +35,8 @@ def _by_channels(work, x):
     W)``, on every core when ``x`` is large. Every value is computed by the
     same operations whatever the slices, so the split changes no bit."""
     c = x.shape[1]
-    parts = max(1, min(cpu_threads(), c, x.nbytes // PARALLEL_BYTES))
-    bounds = numpy.linspace(0, c, parts + 1).astype(int)
-    run_parallel(lambda k: work(bounds[k], bounds[k + 1]), parts)
+    run_slices(work, c, max(1, min(cpu_threads(), c,
+                                   x.nbytes // PARALLEL_BYTES)))
 
 
 def supported(x, ksize, stride, pad):

@@ -29,6 +29,17 @@ def test_every_part_runs_once():
     assert sorted(seen) == list(range(7))
 
 
+@pytest.mark.parametrize('total,parts', [(7, 3), (2, 2), (64, 1), (5, 5)])
+def test_slices_cover_the_range_once(total, parts):
+    seen = []
+    cpu_threads.run_slices(lambda a, b: seen.append((a, b)), total, parts)
+    seen.sort()
+    assert len(seen) == parts and seen[0][0] == 0 and seen[-1][1] == total
+    assert all(a[1] == b[0] for a, b in zip(seen, seen[1:]))
+    sizes = [b - a for a, b in seen]
+    assert max(sizes) - min(sizes) <= 1
+
+
 def test_errors_reach_the_caller():
     def work(part):
         if part == 2:

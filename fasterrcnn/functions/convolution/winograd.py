@@ -46,7 +46,8 @@ output cells than the im2col path's 3 x 3 neighbourhood, never fewer.
 
 import numpy
 
-from fasterrcnn.functions.cpu_threads import cpu_threads, run_parallel
+from fasterrcnn.functions.cpu_threads import (cpu_threads, run_parallel,
+                                              run_slices)
 
 #: ``(B^T, G, A^T)`` of F(m x m, 3 x 3) by ``m``, with the interpolation
 #: points of Lavin & Gray 2016 (section 4.1 for m = 2 with points 0, 1,
@@ -229,9 +230,7 @@ def _phases(x, pad, rows, cols, m):
                 o[:, :, r0:r1, s0:s1] = x[:, c0:c1, y0:y0 + m * (r1 - r0):m,
                                           x0:x0 + m * (s1 - s0):m]
     # Parts of at least 1 MB: a small input is copied on one core.
-    parts = max(1, min(cpu_threads(), c, out.nbytes >> 20))
-    bounds = numpy.linspace(0, c, parts + 1).astype(int)
-    run_parallel(lambda k: work(bounds[k], bounds[k + 1]), parts)
+    run_slices(work, c, max(1, min(cpu_threads(), c, out.nbytes >> 20)))
     return out
 
 
@@ -327,9 +326,7 @@ def _quiet(work):
 def _by_output_channels(work, c_out):
     """Run ``work(o0, o1)`` over slices of the output channels, on every
     core (the filter transforms: 4 M values for 512 x 512 channels)."""
-    parts = min(cpu_threads(), max(1, c_out // 64))
-    bounds = numpy.linspace(0, c_out, parts + 1).astype(int)
-    run_parallel(_quiet(lambda p: work(bounds[p], bounds[p + 1])), parts)
+    run_slices(_quiet(work), c_out, min(cpu_threads(), max(1, c_out // 64)))
 
 
 def _filter_transform(W, m):
