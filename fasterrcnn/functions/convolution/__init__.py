@@ -194,22 +194,41 @@ class Convolution2DGradW(function_node.FunctionNode):
         return grads
 
 
+def _few_input_channels(W_shape):
+    """Whether :func:`grad_input` takes Chainer's deconvolution for a
+    kernel of ``W_shape`` ``(C_out, C, kh, kw)`` (see there)."""
+    return W_shape[1] * 4 <= W_shape[0]
+
+
+def _rest(gy_shape, kernel, size, stride, pad):
+    """``(rows, columns)`` of the forward's input past its last window
+    (the forward floors them away; they get no gradient)."""
+    return tuple(size[a] - ((gy_shape[2 + a] - 1) * stride[a] + kernel[a] -
+                            2 * pad[a]) for a in (0, 1))
+
+
+def _stride_one_pad(gy_shape, kernel, size, stride, pad):
+    """The padding of the one stride-1 convolution of ``gy`` with the
+    flipped kernel that is the input gradient; None where it takes more
+    (a stride, or rows past the last window)."""
+    if tuple(stride) != (1, 1) or \
+            _rest(gy_shape, kernel, size, stride, pad) != (0, 0):
+        return None
+    return kernel[0] - 1 - pad[0], kernel[1] - 1 - pad[1]
+
+
 def _grad_input_array(gy, W, size, stride, pad):
     """:func:`grad_input` on arrays where it is one stride-1 convolution
     on this project's path (the same call, so the same bits); None where
-    it is not (a stride, rows past the last window, few input channels, or
+    it is not (few input channels, a stride, rows past the last window, or
     a call :func:`supported` hands to Chainer)."""
-    kh, kw = W.shape[2:]
-    ph, pw = pad
-    if stride != (1, 1) or W.shape[1] * 4 <= W.shape[0] or \
-            size != (gy.shape[2] + kh - 1 - 2 * ph,
-                     gy.shape[3] + kw - 1 - 2 * pw):
+    if _few_input_channels(W.shape):
         return None
+    one = _stride_one_pad(gy.shape, W.shape[2:], size, stride, pad)
     flipped = W[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)
-    new_pad = (kh - 1 - ph, kw - 1 - pw)
-    if not supported(gy, flipped, 1, new_pad):
+    if one is None or not supported(gy, flipped, 1, one):
         return None
-    return numpy_impl.forward(gy, flipped, None, (1, 1), new_pad,
+    return numpy_impl.forward(gy, flipped, None, (1, 1), one,
                               winograd_mode())
 
 
@@ -229,10 +248,7 @@ def grad_input(gy, W, size, stride, pad):
     kh, kw = W.shape[2:]
     sy, sx = stride
     ph, pw = pad
-    # Input rows past the last window (the forward floors) get no gradient.
-    rest_h = size[0] - ((out_h - 1) * sy + kh - 2 * ph)
-    rest_w = size[1] - ((out_w - 1) * sx + kw - 2 * pw)
-    if W.shape[1] * 4 <= W.shape[0]:
+    if _few_input_channels(W.shape):
         # Few input channels (conv1_1's 3): the convolution below would
         # build the im2col of the wide gy, C_out * kh * kw values per cell,
         # where Chainer's deconvolution (one product, then col2im) writes
@@ -240,9 +256,11 @@ def grad_input(gy, W, size, stride, pad):
         # (bench/conv.py).
         return F.deconvolution_2d(gy, W, None, stride, pad, outsize=size)
     flipped = F.transpose(F.flip(F.flip(W, 2), 3), (1, 0, 2, 3))
-    if (sy, sx) == (1, 1) and rest_h == rest_w == 0:
-        return convolution_2d(gy, flipped, None, 1, (kh - 1 - ph,
-                                                     kw - 1 - pw))
+    one = _stride_one_pad(gy.shape, (kh, kw), size, stride, pad)
+    if one is not None:
+        return convolution_2d(gy, flipped, None, 1, one)
+    # Input rows past the last window (the forward floors) get no gradient.
+    rest_h, rest_w = _rest(gy.shape, (kh, kw), size, stride, pad)
     # Stride s: the gradient spreads from every s-th cell; put s - 1 zeros
     # between the cells of gy, pad it on each side, convolve with stride 1.
     spread = F.pad(F.reshape(gy, (n, c_out, out_h, 1, out_w, 1)),
