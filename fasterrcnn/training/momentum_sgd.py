@@ -19,7 +19,7 @@ state (``v``) and the snapshots are Chainer's.
 import chainer
 import numpy
 
-from fasterrcnn.functions.cpu_threads import cpu_threads, run_parallel
+from fasterrcnn.functions.cpu_threads import cpu_threads, run_slices
 
 #: Values per slice: 64 K float32 values are 256 KB, so the slices of p,
 #: g, v and one temporary fit in a 512 KB L2 cache.
@@ -55,16 +55,12 @@ def update(p, g, v, lr, momentum, rate=None):
     """
     p, g, v = p.reshape(-1), g.reshape(-1), v.reshape(-1)
     n = p.size
-    parts = min(cpu_threads(), -(-n // PARALLEL_MIN))
-    if parts <= 1:
-        _update_slices(p, g, v, lr, momentum, rate, 0, n)
-        return
     # Parts on whole slices, so each value's expressions are the same
-    # whatever the number of cores.
-    chunks = -(-n // CHUNK)
-    bounds = [CHUNK * (chunks * k // parts) for k in range(parts)] + [n]
-    run_parallel(lambda k: _update_slices(p, g, v, lr, momentum, rate,
-                                          bounds[k], bounds[k + 1]), parts)
+    # whatever the number of cores; a small array is one part, on the
+    # calling thread.
+    run_slices(lambda c0, c1: _update_slices(
+        p, g, v, lr, momentum, rate, c0 * CHUNK, min(c1 * CHUNK, n)),
+        -(-n // CHUNK), max(1, min(cpu_threads(), -(-n // PARALLEL_MIN))))
 
 
 def _fusable(param, state):
