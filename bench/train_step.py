@@ -563,7 +563,7 @@ def blas_info():
 def environment():
     """The versions, the BLAS, its kernel and the thread counts of this
     process."""
-    from fasterrcnn.functions.cpu_threads import cpu_threads
+    from fasterrcnn.cpu_threads import cpu_threads
     return {'python': platform.python_version(),
             'numpy': numpy.__version__, 'chainer': chainer.__version__,
             'OPENBLAS_CORETYPE': os.environ.get('OPENBLAS_CORETYPE'),
@@ -750,7 +750,7 @@ def machine():
     """The CPU (``/proc/cpuinfo``'s model name and the vector
     instructions that choose kernels), the cores this process may use,
     the system."""
-    from fasterrcnn.functions.cpu_threads import cpu_threads
+    from fasterrcnn.cpu_threads import cpu_threads
     model, flags = None, set()
     try:
         with open('/proc/cpuinfo') as f:

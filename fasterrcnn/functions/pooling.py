@@ -20,8 +20,7 @@ import chainer.functions as F
 import numpy
 from chainer import function_node
 
-from fasterrcnn.functions.cpu_threads import (cpu_threads, kernels_enabled,
-                                              run_slices)
+from fasterrcnn.cpu_threads import cpu_threads, kernels_enabled, run_slices
 
 #: Bytes of the input a part of a call must have before the call is split
 #: over the cores (each part a slice of the channels): the passes are

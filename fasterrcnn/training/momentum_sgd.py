@@ -19,7 +19,7 @@ state (``v``) and the snapshots are Chainer's.
 import chainer
 import numpy
 
-from fasterrcnn.functions.cpu_threads import cpu_threads, run_slices
+from fasterrcnn.cpu_threads import cpu_threads, run_slices
 
 #: Values per slice: 64 K float32 values are 256 KB, so the slices of p,
 #: g, v and one temporary fit in a 512 KB L2 cache.

@@ -30,8 +30,8 @@ import numpy
 from chainer import function_node, utils
 from chainer.functions.activation.relu import ReLUGrad2
 
+from fasterrcnn.cpu_threads import kernels_enabled
 from fasterrcnn.functions.convolution import numpy_impl
-from fasterrcnn.functions.cpu_threads import kernels_enabled
 
 
 def _pair(value):

@@ -7,7 +7,7 @@ layers of VGG16 run at a fraction of the BLAS's speed (27 GFLOP/s for
 conv1_2 here, where the BLAS gives about 130). Here the same matrix is
 built a few output rows at a time into a buffer of about
 :data:`TILE_BYTES`, which stays in cache while its GEMM reads it, and the
-tiles run on every core (:mod:`fasterrcnn.functions.cpu_threads`).
+tiles run on every core (:mod:`fasterrcnn.cpu_threads`).
 
 * :func:`forward`: ``y = W * x + b`` for any stride and zero padding.
 * :func:`grad_weight`: ``gW``, the same tiles, one GEMM of the output
@@ -32,8 +32,8 @@ Arrays are NCHW, ``W`` is ``(C_out, C_in, kh, kw)``, as in Chainer.
 import numpy
 from numpy.lib.stride_tricks import as_strided
 
+from fasterrcnn.cpu_threads import cpu_threads, run_parallel
 from fasterrcnn.functions.convolution import winograd as winograd_impl
-from fasterrcnn.functions.cpu_threads import cpu_threads, run_parallel
 
 #: The values of the ``winograd`` argument (module doc).
 WINOGRAD_MODES = ('auto', 'always', 'never')

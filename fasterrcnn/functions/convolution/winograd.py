@@ -46,8 +46,7 @@ output cells than the im2col path's 3 x 3 neighbourhood, never fewer.
 
 import numpy
 
-from fasterrcnn.functions.cpu_threads import (cpu_threads, run_parallel,
-                                              run_slices)
+from fasterrcnn.cpu_threads import cpu_threads, run_parallel, run_slices
 
 #: ``(B^T, G, A^T)`` of F(m x m, 3 x 3) by ``m``, with the interpolation
 #: points of Lavin & Gray 2016 (section 4.1 for m = 2 with points 0, 1,

@@ -34,7 +34,7 @@ bin of that RoI's channel (``0 * inf``), where torchvision confines it to
 the bins that sample it: non-finite either way (features are finite in a
 sane network, and the training guard catches a non-finite loss).
 
-Threads (:mod:`fasterrcnn.functions.cpu_threads`): the forward splits the
+Threads (:mod:`fasterrcnn.cpu_threads`): the forward splits the
 RoIs (each writes its own output); the backward splits the channels into
 fixed blocks of :data:`CHANNEL_BLOCK` (each block adds its RoIs into its
 own slice of ``gx`` in RoI order). Neither split depends on the thread
@@ -47,8 +47,7 @@ neither the thread count nor the size of the work changes a result.
 
 import numpy
 
-from fasterrcnn.functions.cpu_threads import (blas_threads, cpu_threads,
-                                              run_parallel)
+from fasterrcnn.cpu_threads import blas_threads, cpu_threads, run_parallel
 
 #: Channels per part of the backward. Fixed (not derived from the thread
 #: count), so that the GEMM shapes, and with them every rounding, are the

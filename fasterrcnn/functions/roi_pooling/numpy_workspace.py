@@ -8,7 +8,7 @@ rather than each making its own:
   seen and are reused (:func:`release_workspace` frees them);
 * :func:`run_blocks`: the forward and backward split into blocks (of
   channels) writing disjoint slices, on :func:`_threads` threads of the
-  shared CPU pool (:mod:`fasterrcnn.functions.cpu_threads`).
+  shared CPU pool (:mod:`fasterrcnn.cpu_threads`).
 
 Neither knows anything of RoIs; they hold no state that changes a result.
 """
@@ -17,8 +17,8 @@ import itertools
 
 import numpy
 
-from fasterrcnn.functions import cpu_threads as cpu_threads_module
-from fasterrcnn.functions.cpu_threads import cpu_threads
+from fasterrcnn import cpu_threads as cpu_threads_module
+from fasterrcnn.cpu_threads import cpu_threads
 
 
 class _Workspace(object):

@@ -6,7 +6,7 @@ import numpy
 import pytest
 from chainer.functions.connection import convolution_2d as chainer_conv
 
-from fasterrcnn.functions import cpu_threads
+from fasterrcnn import cpu_threads
 from fasterrcnn.functions.convolution import numpy_impl
 
 

@@ -1,4 +1,4 @@
-"""The shared CPU threads (functions/cpu_threads.py): parts run, errors
+"""The shared CPU threads (cpu_threads.py): parts run, errors
 come back, the BLAS's thread count is restored, a forked child works, the
 core count is read once (again in a forked child)."""
 
@@ -10,7 +10,7 @@ import numpy
 import pytest
 import threadpoolctl
 
-from fasterrcnn.functions import cpu_threads
+from fasterrcnn import cpu_threads
 
 
 def _blas_counts():
