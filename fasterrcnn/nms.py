@@ -16,11 +16,17 @@ comparison and its float kernel do). Nothing else changes.
 import numpy
 
 from fasterrcnn.backend import get_array_module
+from fasterrcnn.cpu_threads import cpu_threads, run_slices
 
 #: Boxes resolved together by the NumPy twin: the IoU of a block against
 #: itself is one ``(B, B)`` matrix. 256 was the fastest of 64..1024 for
-#: 12000 boxes on 2 cores (bench/ops.py).
+#: 12000 boxes on 2 cores (bench/ops.py), and again of 128..384 with the
+#: matrix on both cores (2026-12-06).
 _BLOCK = 256
+
+#: Pairs of boxes below which an overlap matrix is computed on the calling
+#: thread: handing a part to the pool costs about 0.1 ms.
+_PARALLEL_PAIRS = 32768
 
 
 def _threshold_below(thresh, dtype):
@@ -44,9 +50,11 @@ def _threshold(thresh, dtype, inclusive):
     return _threshold_below(thresh, dtype)
 
 
-def _overlaps(iou, t, inclusive):
-    """Where ``iou`` suppresses: ``iou >= t`` (inclusive) or ``iou > t``."""
-    return iou >= t if inclusive else iou > t
+def _overlaps(iou, t, inclusive, out=None):
+    """Where ``iou`` suppresses: ``iou >= t`` (inclusive) or ``iou > t``
+    (into ``out`` when given)."""
+    return (numpy.greater_equal if inclusive else numpy.greater)(
+        iou, t, out=out)
 
 
 def descending_order(score):
@@ -68,59 +76,98 @@ def _order(score, n, xp):
     return xp.arange(n) if score is None else descending_order(score)
 
 
-def _pairwise_iou(bbox_a, area_a, bbox_b, area_b):
-    """IoU of ``(P, 4)`` against ``(Q, 4)`` boxes, torchvision's expression."""
-    y0 = numpy.maximum(bbox_a[:, None, 0], bbox_b[None, :, 0])
-    x0 = numpy.maximum(bbox_a[:, None, 1], bbox_b[None, :, 1])
-    y1 = numpy.minimum(bbox_a[:, None, 2], bbox_b[None, :, 2])
-    x1 = numpy.minimum(bbox_a[:, None, 3], bbox_b[None, :, 3])
-    zero = bbox_a.dtype.type(0)
-    inter = numpy.maximum(zero, y1 - y0) * numpy.maximum(zero, x1 - x0)
+def _overlap_rows(bbox, area, columns, column_area, t, inclusive, out):
+    """``out[i, j]``: box ``i`` of ``bbox`` suppresses box ``j`` of the
+    columns, IoU in torchvision's expression and order of operations.
+
+    Args:
+        bbox (numpy.ndarray): ``(P, 4)`` boxes ``(y_min, x_min, y_max,
+            x_max)``.
+        area (numpy.ndarray): ``(P,)`` their areas.
+        columns (numpy.ndarray): ``(4, Q)`` the other boxes, one row per
+            coordinate (so that the broadcast passes read them
+            contiguously: 10-18 % faster than ``(Q, 4)``, bench/ops.py).
+        column_area (numpy.ndarray): ``(Q,)`` their areas.
+        t: the threshold in the boxes' dtype (:func:`_threshold`).
+        out (numpy.ndarray): ``(P, Q)`` bool, written.
+    """
+    y0, x0, y1, x1 = columns
+    h = numpy.minimum(bbox[:, 2:3], y1)
+    h -= numpy.maximum(bbox[:, 0:1], y0)
+    w = numpy.minimum(bbox[:, 3:4], x1)
+    w -= numpy.maximum(bbox[:, 1:2], x0)
+    zero = bbox.dtype.type(0)
+    numpy.maximum(h, zero, out=h)
+    numpy.maximum(w, zero, out=w)
+    inter = numpy.multiply(h, w, out=h)
+    union = numpy.add(area[:, None], column_area, out=w)
+    union -= inter
     with numpy.errstate(invalid='ignore', divide='ignore'):
         # 0 / 0 (two empty boxes) gives NaN, which suppresses nothing, as in
         # torchvision.
-        return inter / (area_a[:, None] + area_b[None, :] - inter)
+        iou = numpy.divide(inter, union, out=inter)
+    _overlaps(iou, t, inclusive, out=out)
+
+
+def _overlap_matrix(bbox, area, columns, column_area, t, inclusive):
+    """:func:`_overlap_rows` of all of ``bbox`` (``(P, 4)``) against the
+    columns, its rows split over the cores when the matrix is large: every
+    value is computed the same way whatever the split."""
+    out = numpy.empty((len(bbox), column_area.shape[0]), dtype=bool)
+
+    def work(start, stop):
+        _overlap_rows(bbox[start:stop], area[start:stop], columns,
+                      column_area, t, inclusive, out[start:stop])
+
+    parts = cpu_threads() if out.size >= _PARALLEL_PAIRS else 1
+    run_slices(work, len(bbox), parts)
+    return out
 
 
 def _nms_numpy(bbox, thresh, limit, inclusive=False):
     """Greedy NMS on boxes already in score order; returns kept positions.
 
     The boxes are resolved in blocks of :data:`_BLOCK`: a block is first
-    cleared of the boxes that overlap a box kept in an earlier block (one
-    matrix product), then resolved within itself. Within a block, "kept" is
-    the fixed point of ``keep[i] = not any(keep[j] and over[j, i], j < i)``,
-    reached by iterating from all-kept; the iteration is exact and ends after
-    at most as many rounds as the longest chain of suppressions, usually a few.
+    cleared of the boxes that overlap a box kept in an earlier block, then
+    resolved within itself; both from one matrix of the kept boxes and the
+    block's own against the block, computed on every core. Within a block,
+    "kept" is the fixed point of ``keep[i] = not any(keep[j] and over[j, i],
+    j < i)``, reached by iterating from all-kept; the iteration is exact and
+    ends after at most as many rounds as the longest chain of suppressions,
+    usually a few.
     """
     n = len(bbox)
     area = (bbox[:, 2] - bbox[:, 0]) * (bbox[:, 3] - bbox[:, 1])
     t = _threshold(thresh, bbox.dtype, inclusive)
+    # rows[:n_kept]: the boxes kept so far; the block under way after them.
+    rows = numpy.empty_like(bbox)
+    rows_area = numpy.empty_like(area)
+    n_kept = 0
     kept = []
-    kept_bbox = bbox[:0]
-    kept_area = area[:0]
     for start in range(0, n, _BLOCK):
         stop = min(start + _BLOCK, n)
-        block = bbox[start:stop]
-        block_area = area[start:stop]
-        alive = numpy.ones(stop - start, dtype=bool)
-        if len(kept_bbox):
-            iou = _pairwise_iou(kept_bbox, kept_area, block, block_area)
-            alive &= ~_overlaps(iou, t, inclusive).any(axis=0)
+        size = stop - start
+        rows[n_kept:n_kept + size] = bbox[start:stop]
+        rows_area[n_kept:n_kept + size] = area[start:stop]
+        over = _overlap_matrix(
+            rows[:n_kept + size], rows_area[:n_kept + size],
+            numpy.ascontiguousarray(bbox[start:stop].T), area[start:stop],
+            t, inclusive)
+        alive = ~over[:n_kept].any(axis=0)
         # over[j, i]: box j of the block (before i) would suppress box i.
-        over = _overlaps(_pairwise_iou(block, block_area, block, block_area),
-                         t, inclusive)
-        over = numpy.triu(over, k=1) & alive[:, None]
+        over = numpy.triu(over[n_kept:], k=1) & alive[:, None]
         keep = alive.copy()
         while True:
             new = alive & ~(over & keep[:, None]).any(axis=0)
             if numpy.array_equal(new, keep):
                 break
             keep = new
-        index = numpy.flatnonzero(keep)
-        kept.append(index + start)
-        kept_bbox = numpy.concatenate((kept_bbox, block[index]))
-        kept_area = numpy.concatenate((kept_area, block_area[index]))
-        if limit is not None and len(kept_bbox) >= limit:
+        index = numpy.flatnonzero(keep) + start
+        kept.append(index)
+        rows[n_kept:n_kept + len(index)] = bbox[index]
+        rows_area[n_kept:n_kept + len(index)] = area[index]
+        n_kept += len(index)
+        if limit is not None and n_kept >= limit:
             break
     kept = numpy.concatenate(kept) if kept else numpy.zeros(0, numpy.int64)
     if limit is not None:

@@ -185,3 +185,30 @@ def test_integer_boxes_keep_what_float_boxes_keep(dtype):
     assert expected.tolist() == [0, 1, 3]
     assert non_maximum_suppression(bbox.astype(dtype),
                                    0.5).tolist() == [0, 1, 3]
+
+
+@pytest.mark.parametrize('cores', [2, 3])
+@pytest.mark.parametrize('inclusive', [False, True])
+@pytest.mark.parametrize('dtype', [numpy.float32, numpy.float64])
+def test_overlaps_on_several_cores_are_the_same_bits(monkeypatch, cores,
+                                                     inclusive, dtype):
+    # The rows of every overlap matrix split over the cores (the least
+    # matrix too) keep what one core keeps (which test_matches_naive_
+    # reference checks), with ties at the threshold, empty boxes and a
+    # limit.
+    rng = numpy.random.RandomState(7)
+    bbox = numpy.round(random_boxes(rng, 700) / 4) * 4
+    bbox[5] = bbox[6] = [10, 10, 10, 10]
+    bbox = bbox.astype(dtype)
+    score = numpy.round(rng.uniform(size=700), 2).astype(dtype)
+    for thresh in (0.25, 0.5, 0.7):
+        for limit in (None, 300):
+            monkeypatch.setattr(nms_module, 'cpu_threads', lambda: 1)
+            expected = non_maximum_suppression(
+                bbox, thresh, score, limit=limit, inclusive=inclusive)
+            with monkeypatch.context() as patch:
+                patch.setattr(nms_module, 'cpu_threads', lambda: cores)
+                patch.setattr(nms_module, '_PARALLEL_PAIRS', 1)
+                got = non_maximum_suppression(
+                    bbox, thresh, score, limit=limit, inclusive=inclusive)
+            numpy.testing.assert_array_equal(got, expected)
