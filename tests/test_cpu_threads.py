@@ -69,6 +69,63 @@ def test_blas_threads_set_from_the_main_thread_and_restored():
     assert _blas_counts() == before
 
 
+def test_jobs_side_by_side_each_on_a_thread_of_its_own():
+    before = _blas_counts()
+    seen = {}
+
+    def job(name):
+        def run():
+            seen[name] = [threading.get_ident(), _blas_counts()]
+            # Its parts run one after the other on the job's own thread.
+            threads = []
+            cpu_threads.run_parallel(
+                lambda part: threads.append(threading.get_ident()), 3,
+                blas=1)
+            seen[name].append(threads)
+            seen[name].append(cpu_threads.side_by_side_pays(2))
+            return name
+        return run
+    results = cpu_threads.run_side_by_side(job('here'), job('a'), job('b'))
+    assert results == ['here', 'a', 'b']
+    assert seen['here'][0] == threading.get_ident()
+    assert len({seen[name][0] for name in seen}) == 3
+    for ident, counts, threads, nested in seen.values():
+        assert counts == [1] * len(before)       # the BLAS at one thread
+        assert threads == [ident] * 3
+        assert nested is False                   # no job inside a job
+    assert _blas_counts() == before
+    assert cpu_threads.run_side_by_side(None, lambda: 5) == [None, 5]
+
+
+def test_a_failing_job_is_raised_once_every_job_has_ended():
+    ended = threading.Event()
+
+    def slow():
+        ended.wait(0.2)
+        ended.set()
+
+    def fail():
+        raise ValueError('here')
+    with pytest.raises(ValueError, match='here'):
+        cpu_threads.run_side_by_side(fail, slow)
+    assert ended.is_set()
+    with pytest.raises(ZeroDivisionError):
+        cpu_threads.run_side_by_side(None, lambda: 1 / 0, slow)
+    assert cpu_threads._blas_users == 0
+
+
+def test_side_by_side_pays_only_on_the_main_thread(monkeypatch):
+    monkeypatch.setattr(cpu_threads, 'cpu_threads', lambda: 2)
+    assert cpu_threads.side_by_side_pays(2)
+    assert not cpu_threads.side_by_side_pays(3)
+    elsewhere = []
+    thread = threading.Thread(
+        target=lambda: elsewhere.append(cpu_threads.side_by_side_pays(2)))
+    thread.start()
+    thread.join()
+    assert elsewhere == [False]
+
+
 def _child(queue):
     # Work handed to the parent's pool would wait forever here.
     out = numpy.zeros(4)

@@ -8,8 +8,10 @@ import numpy
 import pytest
 from chainer import gradient_check
 
+import fasterrcnn.functions.convolution as conv_module
+from fasterrcnn import cpu_threads
 from fasterrcnn.functions.convolution import (Convolution2D, convolution_2d,
-                                              supported)
+                                              numpy_impl, supported)
 
 #: (N, C, H, W), C_out, kernel, stride, pad: square and not, strides 1-3,
 #: padding 0 to k - 1, images no larger than the kernel, a 1 x 1 kernel.
@@ -190,6 +192,9 @@ def test_a_backward_without_a_graph_gives_the_graphs_bits(
     # same computations run as nodes. The bits must be the same, with
     # and without the bias, the input's gradient or the fused ReLU, on
     # every path (strides, few input channels, 1 x 1, Winograd).
+    # (Side by side, the BLAS at one thread gives other bits: the test
+    # below.)
+    monkeypatch.setattr(conv_module, 'side_by_side_pays', lambda n: False)
     x, W, b = _inputs(case, numpy.float32, seed=5)
     stride, pad = case[3], case[4]
     calls = []
@@ -216,6 +221,49 @@ def test_a_backward_without_a_graph_gives_the_graphs_bits(
     assert results[0] == results[2] and results[1] == results[3]
     assert results[0][0] is not None and results[1][0] is None
     assert len(calls) == 2      # the two runs without a graph
+
+
+def _one_after_the_other(here, *elsewhere):
+    # run_side_by_side's jobs on this thread in turn, each as it runs
+    # there: the BLAS at one thread, its parts one after the other.
+    with cpu_threads.blas_threads(1):
+        return [None if job is None else cpu_threads._serially(job)()
+                for job in (here,) + elsewhere]
+
+
+@pytest.mark.parametrize('winograd', ['never', 'always'])
+@pytest.mark.parametrize('case', [
+    ((1, 8, 14, 12), 8, 3, 1, 1),    # several tiles on each side
+    ((1, 2, 6, 5), 9, 3, 1, 1),      # few input channels: Chainer's gx
+    ((2, 3, 7, 9), 4, 3, 2, 1)])     # a stride: Chainer's gx
+def test_gradients_side_by_side_have_the_bits_of_each_alone(
+        monkeypatch, case, winograd):
+    # The input and weight gradients of a small layer run at once on 2
+    # cores (on the calling thread and the pool): each the bits it has
+    # computed alone with the BLAS at one thread, whatever ran beside it.
+    monkeypatch.setattr(cpu_threads, 'cpu_threads', lambda: 2)
+    monkeypatch.setattr(numpy_impl, 'TILE_BYTES', 256)
+    monkeypatch.setattr(numpy_impl, 'TILE_MIN_CELLS', 16)
+    x, W, b = _inputs(case, numpy.float32, seed=5)
+    stride, pad = case[3], case[4]
+    gy = None
+    results = []
+    calls = []
+    for runner in (cpu_threads.run_side_by_side, _one_after_the_other):
+        monkeypatch.setattr(
+            conv_module, 'run_side_by_side',
+            lambda *jobs, run=runner: calls.append(1) or run(*jobs))
+        xs, Ws, bs = (chainer.Variable(a.copy()) for a in (x, W, b))
+        with chainer.using_config('fasterrcnn_winograd', winograd):
+            y = convolution_2d(xs, Ws, bs, stride=stride, pad=pad,
+                               relu=True)
+            if gy is None:
+                gy = numpy.random.RandomState(6).uniform(
+                    -1, 1, y.shape).astype(numpy.float32)
+            y.grad = gy.copy()
+            y.backward()
+        results.append([v.grad.tobytes() for v in (xs, Ws, bs)])
+    assert len(calls) == 2 and results[0] == results[1]
 
 
 @pytest.mark.parametrize('case', CASES[:4] + CASES[9:10])
