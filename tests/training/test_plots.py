@@ -12,6 +12,7 @@ from chainer.training import extensions
 
 from fasterrcnn import safe_npz
 from fasterrcnn.cli import train as train_cli
+from fasterrcnn.training import plots
 from fasterrcnn.training.plots import STATE_FORMAT, PlotReport
 from tests.support.tiny_run import (Crash, args, crash_at_iteration,
                                     write_config)
@@ -143,3 +144,35 @@ def test_state_round_trip_and_a_snapshot_of_chainers_plot_report(tmp_path):
     _save_and_load(chainer.Link(), empty, str(tmp_path / 'none.npz'))
     assert empty.points == {'main/loss': [], 'main/other': []}
     assert STATE_FORMAT == 1
+
+
+def test_pictures_at_most_every_picture_seconds_and_at_the_end(
+        tmp_path, monkeypatch):
+    # Every trigger adds a point; a picture only when PICTURE_SECONDS have
+    # passed since the last one, and the last one when the run ends.
+    now = [100.]
+    monkeypatch.setattr(plots.time, 'monotonic', lambda: now[0])
+    drawn = []
+    save = matplotlib.figure.Figure.savefig
+
+    def savefig(fig, *a, **k):
+        drawn.append(len(fig.axes[0].lines[0].get_xdata()))
+        return save(fig, *a, **k)
+
+    monkeypatch.setattr(matplotlib.figure.Figure, 'savefig', savefig)
+    plot = PlotReport(['main/loss'], 'iteration', trigger=(1, 'iteration'),
+                      filename='loss.png', picture_seconds=10)
+    trainer = _fake_trainer(str(tmp_path))
+    for iteration, seconds in ((1, 0), (2, 4), (3, 9), (4, 11), (5, 12)):
+        now[0] = 100. + seconds
+        trainer.updater.iteration = iteration
+        trainer.observation = {'main/loss': numpy.float32(iteration)}
+        plot(trainer)
+    assert drawn == [1, 4]          # at 0 s and at 11 s
+    assert [x for x, _ in plot.points['main/loss']] == [1, 2, 3, 4, 5]
+    plot.finalize()
+    assert drawn == [1, 4, 5]       # the points since, when the run ends
+    plot.finalize()
+    assert drawn == [1, 4, 5]       # nothing new: no picture
+    assert os.path.isfile(str(tmp_path / 'loss.png'))
+    assert os.listdir(str(tmp_path)) == ['loss.png']   # no temporary left
