@@ -141,15 +141,22 @@ def blas_threads(n):
                     lib.set_num_threads(saved)
 
 
-def run_parallel(work, n_parts, blas=None):
+def run_parallel(work, n_parts, blas=None, here=False):
     """Run ``work(part)`` for ``part`` in ``range(n_parts)`` on the pool.
 
     Args:
         work (callable): computes part ``part``; parts must write disjoint
-            memory. Its exceptions are raised here (the first part's first).
+            memory. Its exceptions are raised here (the first part's first)
+            once every part has ended.
         n_parts (int): parts; 1 runs ``work(0)`` on the calling thread.
         blas (int or None): BLAS threads while the parts run (see
             :func:`blas_threads`); None leaves the BLAS alone.
+        here (bool): part 0 runs on the calling thread, the others on the
+            pool: one hand-over fewer (about 0.1 ms once the pool has gone
+            idle; the demo's training iteration took 3.9 to 6.6 ms less,
+            200 alternating iterations). For parts whose scratch is small:
+            what part 0 allocates then comes from the calling thread's
+            malloc arena, among the model's arrays.
     """
     if n_parts <= 1 or getattr(_local, 'serial', False):
         for part in range(n_parts):
@@ -157,14 +164,21 @@ def run_parallel(work, n_parts, blas=None):
         return
     context = blas_threads(blas) if blas else contextlib.nullcontext()
     with context:
-        # Every part on the pool, none on the calling thread: what a part
-        # allocates (an im2col tile, Winograd's scratch) then comes from
-        # the pool threads' own malloc arenas. Part 0 on the main thread
-        # saved a hand-over a call but put those buffers among the model's
-        # arrays in the main arena: VGG16's peak memory in training rose
-        # from 2956 to 3186 MiB (bench/train_step.py --sides ours).
+        # Without ``here``, every part on the pool: what a part allocates
+        # (Winograd's scratch, tens of MB) comes from the pool threads' own
+        # malloc arenas. Part 0 of every call on the main thread put those
+        # buffers among the model's arrays in the main arena: VGG16's peak
+        # memory in training rose from 2956 to 3186 MiB
+        # (bench/train_step.py --sides ours).
         pool = _pool()
-        futures = [pool.submit(work, part) for part in range(n_parts)]
+        first = 1 if here else 0
+        futures = [pool.submit(work, part) for part in range(first, n_parts)]
+        try:
+            if here:
+                work(0)
+        finally:
+            # No part may still write after this returns or raises.
+            concurrent.futures.wait(futures)
         for future in futures:
             future.result()
 
@@ -225,14 +239,15 @@ def run_side_by_side(here, *elsewhere):
         return [first] + [future.result() for future in futures]
 
 
-def run_slices(work, total, n_parts, blas=None):
+def run_slices(work, total, n_parts, blas=None, here=False):
     """Run ``work(start, stop)`` over ``n_parts`` near-equal slices of
     ``range(total)`` with :func:`run_parallel` (a slice of the channels,
-    say). For work whose every value is computed the same way whatever
-    the slices, so that the split changes no result."""
+    say; ``blas`` and ``here`` as there). For work whose every value is
+    computed the same way whatever the slices, so that the split changes
+    no result."""
     def part(k):
         work(total * k // n_parts, total * (k + 1) // n_parts)
-    run_parallel(part, n_parts, blas)
+    run_parallel(part, n_parts, blas, here)
 
 
 def kernels_enabled():

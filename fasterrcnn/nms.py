@@ -120,7 +120,7 @@ def _overlap_matrix(bbox, area, columns, column_area, t, inclusive):
                       column_area, t, inclusive, out[start:stop])
 
     parts = cpu_threads() if out.size >= _PARALLEL_PAIRS else 1
-    run_slices(work, len(bbox), parts)
+    run_slices(work, len(bbox), parts, here=True)
     return out
 
 

@@ -40,6 +40,28 @@ def test_slices_cover_the_range_once(total, parts):
     assert max(sizes) - min(sizes) <= 1
 
 
+def test_part_zero_here_the_rest_on_the_pool():
+    threads = {}
+
+    def work(part):
+        threads[part] = threading.get_ident()
+    cpu_threads.run_parallel(work, 3, blas=1, here=True)
+    assert sorted(threads) == [0, 1, 2]
+    assert threads[0] == threading.get_ident()
+    assert threading.get_ident() not in (threads[1], threads[2])
+    ended = threading.Event()
+
+    def fail_here(part):
+        if part == 0:
+            raise ValueError('part 0')
+        ended.wait(0.2)
+        ended.set()
+    with pytest.raises(ValueError, match='part 0'):
+        cpu_threads.run_parallel(fail_here, 2, blas=1, here=True)
+    assert ended.is_set()       # the other part ended first
+    assert cpu_threads._blas_users == 0
+
+
 def test_errors_reach_the_caller():
     def work(part):
         if part == 2:

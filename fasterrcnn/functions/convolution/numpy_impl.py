@@ -121,8 +121,9 @@ def _for_each_tile(tiles, col_shape, dtype, work):
         col = numpy.empty(col_shape[0] * col_shape[1], dtype=dtype)
         for tile in tiles[p::n_parts]:
             work(tile, col, p)
-    # One BLAS thread per part: the parts already use every core.
-    run_parallel(part, n_parts, blas=1 if n_parts > 1 else None)
+    # One BLAS thread per part: the parts already use every core. Part 0
+    # on the calling thread: its scratch is one tile of TILE_BYTES.
+    run_parallel(part, n_parts, blas=1 if n_parts > 1 else None, here=True)
 
 
 def use_winograd(mode, n, c_in, c_out, out_size, kernel, stride):
