@@ -80,6 +80,14 @@ def resize(img, size):
         raise ValueError('resize: output size must be >= 1, got {}'.format(
             (out_h, out_w)))
     _, in_h, in_w = img.shape
+    if (out_h, out_w) == (in_h, in_w):
+        # Every output pixel reads its own input pixel with weight 1 (and
+        # its neighbour with 0): the image itself, which the arithmetic
+        # below took 3 ms to give for the demo's 192 x 256 images (once a
+        # training iteration, in the data thread, and once an image in
+        # evaluation). Not the same for an infinite pixel (inf * 0 is NaN
+        # there) or a -0.0 one (-0.0 + 0.0 is 0.0), kept here.
+        return img.astype(numpy.float32)
     img = img.astype(numpy.float64, copy=False)
     # Separable: interpolate rows, then columns (bilinear = linear x linear).
     lo, hi, w = (xp.asarray(a) for a in _linear_weights(in_h, out_h))

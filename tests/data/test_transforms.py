@@ -63,6 +63,22 @@ def test_resize_identity_constant_and_dtype():
         resize(img, (0, 4))
 
 
+@pytest.mark.parametrize('dtype', [numpy.uint8, numpy.float32,
+                                   numpy.float64])
+def test_resize_to_the_same_size_is_a_float32_copy(dtype):
+    # What the weights 1 and 0 of the interpolation give, as a new array.
+    rng = numpy.random.RandomState(1)
+    img = rng.uniform(0, 255, size=(3, 6, 5)).astype(dtype)
+    out = resize(img, (6, 5))
+    assert out.dtype == numpy.float32 and out is not img
+    lo, hi = numpy.arange(6), numpy.minimum(numpy.arange(6) + 1, 5)
+    weighted = img.astype(numpy.float64)[:, lo] * 1. + \
+        img.astype(numpy.float64)[:, hi] * 0.
+    numpy.testing.assert_array_equal(out, weighted.astype(numpy.float32))
+    out[...] = -1
+    assert img.min() >= 0
+
+
 def test_resize_keeps_box_on_object():
     img, bbox = bright_rectangle()
     for out_size in ((90, 120), (30, 40), (60, 100)):
