@@ -214,9 +214,10 @@ def _serially(job):
 
 def run_side_by_side(here, *elsewhere):
     """Run ``here()`` on the calling thread (None: nothing) and each of
-    ``elsewhere`` on a thread of the pool, all at once, with the BLAS on
-    one thread (so the bits of a product do not depend on what runs beside
-    it). Within each job :func:`run_parallel` runs its parts one after
+    ``elsewhere`` on a thread of the pool, at once as far as the pool has
+    threads (:func:`side_by_side_pays`), with the BLAS on one thread (so
+    the bits of a product do not depend on what runs beside it). Within
+    each job :func:`run_parallel` runs its parts one after
     the other on the job's thread, so a job computes the same values as
     it would alone with the BLAS at one thread. The jobs must write
     disjoint memory; ``elsewhere`` jobs must not read ``chainer.config``

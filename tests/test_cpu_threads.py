@@ -107,10 +107,14 @@ def test_jobs_side_by_side_each_on_a_thread_of_its_own():
             seen[name].append(cpu_threads.side_by_side_pays(2))
             return name
         return run
-    results = cpu_threads.run_side_by_side(job('here'), job('a'), job('b'))
-    assert results == ['here', 'a', 'b']
-    assert seen['here'][0] == threading.get_ident()
-    assert len({seen[name][0] for name in seen}) == 3
+    assert cpu_threads.run_side_by_side(job('here'), job('a')) == \
+        ['here', 'a']
+    assert seen['here'][0] == threading.get_ident() != seen['a'][0]
+    # More jobs than the pool has threads wait for one: the results keep
+    # the jobs' order.
+    assert cpu_threads.run_side_by_side(
+        job('here'), *(job(name) for name in 'bcde')) == \
+        ['here', 'b', 'c', 'd', 'e']
     for ident, counts, threads, nested in seen.values():
         assert counts == [1] * len(before)       # the BLAS at one thread
         assert threads == [ident] * 3

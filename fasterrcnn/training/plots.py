@@ -24,6 +24,7 @@ minutes when it was drawn at each of its 60 triggers.
 import json
 import numbers
 import os
+import sys
 import time
 
 import numpy
@@ -157,9 +158,16 @@ class PlotReport(extensions.PlotReport):
 
     def finalize(self):
         """The last picture, when points were added since the one before
-        (the Trainer calls this however its loop ends)."""
+        (the Trainer calls this however its loop ends). A picture that
+        cannot be written (a full disk) is a warning here, not an error
+        that would hide the one that ended the run: its points are in the
+        log and the snapshots."""
         if self._stale and self.available():
-            self._draw()
+            try:
+                self._draw()
+            except OSError as e:
+                sys.stderr.write('warning: the plot {} was not written: {}\n'
+                                 .format(self._file_name, e))
 
     def _draw(self):
         # The object-oriented API (no pyplot): no global figure to leak

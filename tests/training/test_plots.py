@@ -176,3 +176,22 @@ def test_pictures_at_most_every_picture_seconds_and_at_the_end(
     assert drawn == [1, 4, 5]       # nothing new: no picture
     assert os.path.isfile(str(tmp_path / 'loss.png'))
     assert os.listdir(str(tmp_path)) == ['loss.png']   # no temporary left
+
+
+def test_a_last_picture_that_cannot_be_written_is_a_warning(
+        tmp_path, capsys):
+    # At the end of a run (maybe ended by another error) a full disk or a
+    # missing folder must not raise over that error: one line, naming it.
+    plot = PlotReport(['main/loss'], 'iteration', trigger=(1, 'iteration'),
+                      filename='loss.png', picture_seconds=1e9)
+    trainer = _fake_trainer(str(tmp_path))
+    for iteration in (1, 2):
+        trainer.updater.iteration = iteration
+        trainer.observation = {'main/loss': numpy.float32(iteration)}
+        plot(trainer)
+    os.remove(str(tmp_path / 'loss.png'))
+    os.rmdir(str(tmp_path))
+    plot.finalize()
+    err = capsys.readouterr().err
+    assert err.startswith('warning: the plot loss.png was not written: ')
+    assert len(err.strip().splitlines()) == 1

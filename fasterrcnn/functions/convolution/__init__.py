@@ -175,27 +175,19 @@ class Convolution2D(function_node.FunctionNode):
             return grad_input(chainer.Variable(g), W, size, self.stride,
                               self.pad)
 
-        grads = []
+        jobs = []
         if 0 in indexes:
-            # The input gradient on the arrays, or None: Chainer's.
-            array_input = _grad_input_job(g, W.array, size, self.stride,
-                                          self.pad, mode)
-            if 1 in indexes and x.array.nbytes < SIDE_BY_SIDE_BYTES and \
-                    side_by_side_pays(2):
-                # The two gradients at once, each on a core of its own
-                # (Chainer's input gradient stays on this thread).
-                if array_input is None:
-                    gx, gW = run_side_by_side(chainers_input, weight)
-                else:
-                    gx, gW = run_side_by_side(array_input, weight)
-                grads += [gx, gW]
-            else:
-                grads.append(chainers_input() if array_input is None
-                             else array_input())
-                if 1 in indexes:
-                    grads.append(weight())
-        elif 1 in indexes:
-            grads.append(weight())
+            # On the arrays where it is one convolution, else Chainer's.
+            jobs.append(_grad_input_job(g, W.array, size, self.stride,
+                                        self.pad, mode) or chainers_input)
+        if 1 in indexes:
+            jobs.append(weight)
+        if len(jobs) == 2 and x.array.nbytes < SIDE_BY_SIDE_BYTES and \
+                side_by_side_pays(2):
+            # The two gradients at once, each on a core of its own.
+            grads = run_side_by_side(*jobs)
+        else:
+            grads = [job() for job in jobs]
         if 2 in indexes:
             # chainer.functions.sum's expression.
             grads.append(numpy.asarray(g.sum(axis=(0, 2, 3))))
