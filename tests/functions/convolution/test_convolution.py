@@ -182,6 +182,24 @@ def test_fused_relu_is_relu_of_the_convolution_bit_for_bit(case, winograd):
         assert a.grad.tobytes() == r.grad.tobytes()
 
 
+def _gradient_bytes(x, W, b, case, relu, winograd, graph=False,
+                    x_grad=True):
+    """The bytes of the gradients of ``x``, ``W`` and ``b`` (None where
+    none) of :func:`convolution_2d` with ``case``'s stride and padding,
+    for the output gradient uniform(-1, 1) of seed 6."""
+    stride, pad = case[3], case[4]
+    xs = chainer.Variable(x.copy(), requires_grad=x_grad)
+    Ws = chainer.Variable(W.copy())
+    bs = None if b is None else chainer.Variable(b.copy())
+    with chainer.using_config('fasterrcnn_winograd', winograd):
+        y = convolution_2d(xs, Ws, bs, stride=stride, pad=pad, relu=relu)
+        y.grad = numpy.random.RandomState(6).uniform(
+            -1, 1, y.shape).astype(numpy.float32)
+        y.backward(enable_double_backprop=graph)
+    return [None if v is None or v.grad is None else v.grad.tobytes()
+            for v in (xs, Ws, bs)]
+
+
 @pytest.mark.parametrize('winograd', ['never', 'always'])
 @pytest.mark.parametrize('relu', [False, True])
 @pytest.mark.parametrize('case', CASES + [((5, 3, 4, 4), 6, 1, 1, 0)])
@@ -196,28 +214,14 @@ def test_a_backward_without_a_graph_gives_the_graphs_bits(
     # below.)
     monkeypatch.setattr(conv_module, 'side_by_side_pays', lambda n: False)
     x, W, b = _inputs(case, numpy.float32, seed=5)
-    stride, pad = case[3], case[4]
     calls = []
     arrays = Convolution2D._backward_arrays
     monkeypatch.setattr(Convolution2D, '_backward_arrays',
                         lambda *args: calls.append(1) or arrays(*args))
-    gy = None
-    results = []
-    for graph in (False, True):
-        for bias, x_grad in ((True, True), (False, False)):
-            xs = chainer.Variable(x.copy(), requires_grad=x_grad)
-            Ws = chainer.Variable(W.copy())
-            bs = chainer.Variable(b.copy()) if bias else None
-            with chainer.using_config('fasterrcnn_winograd', winograd):
-                y = convolution_2d(xs, Ws, bs, stride=stride, pad=pad,
-                                   relu=relu)
-                if gy is None:
-                    gy = numpy.random.RandomState(6).uniform(
-                        -1, 1, y.shape).astype(numpy.float32)
-                y.grad = gy.copy()
-                y.backward(enable_double_backprop=graph)
-            results.append([None if v is None or v.grad is None else
-                            v.grad.tobytes() for v in (xs, Ws, bs)])
+    results = [_gradient_bytes(x, W, b if bias else None, case, relu,
+                               winograd, graph=graph, x_grad=x_grad)
+               for graph in (False, True)
+               for bias, x_grad in ((True, True), (False, False))]
     assert results[0] == results[2] and results[1] == results[3]
     assert results[0][0] is not None and results[1][0] is None
     assert len(calls) == 2      # the two runs without a graph
@@ -245,24 +249,13 @@ def test_gradients_side_by_side_have_the_bits_of_each_alone(
     monkeypatch.setattr(numpy_impl, 'TILE_BYTES', 256)
     monkeypatch.setattr(numpy_impl, 'TILE_MIN_CELLS', 16)
     x, W, b = _inputs(case, numpy.float32, seed=5)
-    stride, pad = case[3], case[4]
-    gy = None
     results = []
     calls = []
     for runner in (cpu_threads.run_side_by_side, _one_after_the_other):
         monkeypatch.setattr(
             conv_module, 'run_side_by_side',
             lambda *jobs, run=runner: calls.append(1) or run(*jobs))
-        xs, Ws, bs = (chainer.Variable(a.copy()) for a in (x, W, b))
-        with chainer.using_config('fasterrcnn_winograd', winograd):
-            y = convolution_2d(xs, Ws, bs, stride=stride, pad=pad,
-                               relu=True)
-            if gy is None:
-                gy = numpy.random.RandomState(6).uniform(
-                    -1, 1, y.shape).astype(numpy.float32)
-            y.grad = gy.copy()
-            y.backward()
-        results.append([v.grad.tobytes() for v in (xs, Ws, bs)])
+        results.append(_gradient_bytes(x, W, b, case, True, winograd))
     assert len(calls) == 2 and results[0] == results[1]
 
 
