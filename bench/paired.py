@@ -42,7 +42,7 @@ from fasterrcnn import cpu_threads, nms
 from fasterrcnn.backend import keep_freed_memory
 from fasterrcnn.functions.convolution import numpy_impl
 
-from train_step import bench_example, build, feed_example
+from train_step import bench_example, build, environment, feed_example, machine
 
 
 def _every_part_on_the_pool(run):
@@ -129,6 +129,15 @@ def main(argv=None):
     print('switch {}: {} pairs of training iterations, {} x {}'.format(
         args.switch, args.pairs, *size))
     print('\n'.join(summary(off, on)))
+    cpu, env = machine(), environment()
+    blas = [lib for lib in env['blas'] or () if lib['numpy']]
+    print('CPU: {} ({} cores for this process; {}); numpy {}{}; '
+          'OPENBLAS_CORETYPE {}'.format(
+              cpu['cpu'], cpu['cores'], ', '.join(cpu['simd']), env['numpy'],
+              ''.join(', its BLAS {} {} kernel {} with {} threads'.format(
+                  lib['internal_api'], lib['version'], lib['architecture'],
+                  lib['num_threads']) for lib in blas[:1]),
+              env['OPENBLAS_CORETYPE'] or 'unset'))
     return 0
 
 

@@ -30,8 +30,9 @@ def test_a_tiny_run_of_each_switch(capsys, switch):
     out = capsys.readouterr().out.splitlines()
     assert out[0] == 'switch {}: 2 pairs of training iterations, ' \
         '64 x 96'.format(switch)
-    assert [line.split(' | ')[0] for line in out[3:]] == \
+    assert [line.split(' | ')[0] for line in out[3:6]] == \
         ['| off', '| on', '| on - off, paired']
+    assert out[6].startswith('CPU: ') and 'OPENBLAS_CORETYPE' in out[6]
     # The code is as it was: the switch is on.
     assert convolution.SIDE_BY_SIDE_BYTES == bytes_before
     assert numpy_impl.run_parallel is cpu_threads.run_parallel
