@@ -55,14 +55,16 @@ def _side_by_side(on):
     convolution.SIDE_BY_SIDE_BYTES = _SIDE_BY_SIDE if on else 0
 
 
-def _part_here(on):
-    numpy_impl.run_parallel = cpu_threads.run_parallel if on else \
-        _every_part_on_the_pool(cpu_threads.run_parallel)
-    nms.run_slices = cpu_threads.run_slices if on else \
-        _every_part_on_the_pool(cpu_threads.run_slices)
-
-
 _SIDE_BY_SIDE = convolution.SIDE_BY_SIDE_BYTES
+_POOL_ONLY = (_every_part_on_the_pool(cpu_threads.run_parallel),
+              _every_part_on_the_pool(cpu_threads.run_slices))
+
+
+def _part_here(on):
+    numpy_impl.run_parallel, nms.run_slices = (
+        (cpu_threads.run_parallel, cpu_threads.run_slices) if on
+        else _POOL_ONLY)
+
 
 #: ``name: set(on)``, each restoring the code as it is when ``on``.
 SWITCHES = {'side-by-side': _side_by_side, 'part-here': _part_here}

@@ -228,16 +228,16 @@ def run_side_by_side(here, *elsewhere):
         The first exception, ``here``'s first, is raised once every job
         has ended.
     """
-    with blas_threads(1):
-        pool = _pool()
-        futures = [pool.submit(_serially(job)) for job in elsewhere]
-        try:
-            first = None if here is None else _serially(here)()
-        finally:
-            # Every job ends before this returns or raises: none may still
-            # write into arrays the caller goes on to use or free.
-            concurrent.futures.wait(futures)
-        return [first] + [future.result() for future in futures]
+    jobs = (here,) + elsewhere
+    results = [None] * len(jobs)
+
+    def work(k):
+        if jobs[k] is not None:
+            results[k] = _serially(jobs[k])()
+    # run_parallel's own hand-over: job 0 here, the others on the pool,
+    # every one ended before this returns or raises.
+    run_parallel(work, len(jobs), blas=1, here=True)
+    return results
 
 
 def run_slices(work, total, n_parts, blas=None, here=False):
