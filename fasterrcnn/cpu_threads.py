@@ -36,7 +36,8 @@ import threading
 _executor = None
 _executor_lock = threading.Lock()
 #: ``serial``: this thread runs a job of :func:`run_side_by_side`, whose
-#: :func:`run_parallel` calls run their parts here, one after the other.
+#: :func:`run_parallel` calls run their parts here, one after the other;
+#: ``lane``: that job's place among the jobs (:func:`lane`).
 _local = threading.local()
 #: The cores this process may run on, read once (None: not yet read).
 _cpu_count = None
@@ -201,14 +202,23 @@ def side_by_side_pays(n_jobs):
             and threading.current_thread() is threading.main_thread())
 
 
-def _serially(job):
+def lane():
+    """The place of the :func:`run_side_by_side` job this thread runs among
+    its jobs (0 for the first, and outside any such job). Scratch memory
+    kept between calls is kept per lane, so that jobs running at once never
+    share it while calls one after the other still reuse it
+    (:mod:`fasterrcnn.functions.roi_pooling.numpy_workspace`)."""
+    return getattr(_local, 'lane', 0)
+
+
+def _serially(job, place):
     def run():
-        previous = getattr(_local, 'serial', False)
-        _local.serial = True
+        previous = (getattr(_local, 'serial', False), lane())
+        _local.serial, _local.lane = True, place
         try:
             return job()
         finally:
-            _local.serial = previous
+            _local.serial, _local.lane = previous
     return run
 
 
@@ -233,7 +243,7 @@ def run_side_by_side(here, *elsewhere):
 
     def work(k):
         if jobs[k] is not None:
-            results[k] = _serially(jobs[k])()
+            results[k] = _serially(jobs[k], k)()
     # run_parallel's own hand-over: job 0 here, the others on the pool,
     # every one ended before this returns or raises.
     run_parallel(work, len(jobs), blas=1, here=True)

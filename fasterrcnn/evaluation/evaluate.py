@@ -14,6 +14,7 @@ import contextlib
 import numpy
 
 from fasterrcnn.data.prefetch import read_ahead
+from fasterrcnn.evaluation import side_by_side
 from fasterrcnn.evaluation.metrics import METRICS
 from fasterrcnn.progress import Progress
 
@@ -40,7 +41,10 @@ def predict_examples(model, examples, on_image=None, batch_size=1,
         predict (callable or None): ``predict(imgs)`` of one chunk of
             images, returning ``(pred_bboxes, pred_labels, pred_scores)``
             lists; None: ``model.predict`` (another, e.g. one that splits
-            the chunk among processes, may take its place).
+            the chunk among processes, may take its place). With None, on
+            2 cores, chunks of small images are predicted two at a time,
+            each on a core of its own
+            (:mod:`fasterrcnn.evaluation.side_by_side`).
 
     Returns:
         tuple: ``(pred_bboxes, pred_labels, pred_scores)`` and
@@ -48,35 +52,55 @@ def predict_examples(model, examples, on_image=None, batch_size=1,
         image (``difficult`` all False where the example has none).
     """
     if predict is None:
-        predict = model.predict
+        # Small images two chunks at a time, side by side on 2 cores.
+        n_lanes = side_by_side.lanes(model)
+
+        def predict_group(chunks):
+            return side_by_side.predict_chunks(model, chunks)
+    else:
+        n_lanes = 1
+
+        def predict_group(chunks):
+            # A chunk of examples that were all left out needs no
+            # prediction.
+            return [predict(imgs) if imgs else ([], [], [])
+                    for imgs in chunks]
     preds = ([], [], [])
     gts = ([], [], [])
     done = 0
-    # The next chunk of images is read (decoded, resized) on a thread while
-    # this one is predicted. This is the one place that cuts the examples
-    # into batches: each chunk is one predict call.
-    for chunk in read_ahead(_chunks(examples, batch_size)):
-        imgs = [example[0] for example in chunk if example is not None]
-        # A chunk of examples that were all left out needs no prediction.
-        results = predict(imgs) if imgs else ([], [], [])
-        k = 0
-        for example in chunk:
-            if example is None:
-                # A bad example left out (fasterrcnn.data.bad_examples): no
-                # detection and no object, which changes no AP, and the
-                # lists stay aligned with the data set.
-                for out, value in zip(preds + gts, _NOTHING):
-                    out.append(value)
-                continue
-            for out, value in zip(preds, results):
-                out.append(value[k])
-            for out, value in zip(gts, ground_truth(example)):
-                out.append(value)
-            k += 1
-        done += len(chunk)
-        if on_image is not None:
-            on_image(done)
+    # The next chunks of images are read (decoded, resized) on a thread
+    # while these are predicted. This is the one place that cuts the
+    # examples into batches: each chunk is one predict call.
+    for group in read_ahead(_chunks(_chunks(examples, batch_size), n_lanes)):
+        results = predict_group([
+            [example[0] for example in chunk if example is not None]
+            for chunk in group])
+        for chunk, result in zip(group, results):
+            done += len(chunk)
+            _collect(chunk, result, preds, gts)
+            if on_image is not None:
+                on_image(done)
     return preds, gts
+
+
+def _collect(chunk, results, preds, gts):
+    """Append a chunk's predictions (``results``: ``predict``'s lists for
+    its examples that are not None) and ground truth to ``preds`` and
+    ``gts``."""
+    k = 0
+    for example in chunk:
+        if example is None:
+            # A bad example left out (fasterrcnn.data.bad_examples): no
+            # detection and no object, which changes no AP, and the
+            # lists stay aligned with the data set.
+            for out, value in zip(preds + gts, _NOTHING):
+                out.append(value)
+            continue
+        for out, value in zip(preds, results):
+            out.append(value[k])
+        for out, value in zip(gts, ground_truth(example)):
+            out.append(value)
+        k += 1
 
 
 def _chunks(items, size):

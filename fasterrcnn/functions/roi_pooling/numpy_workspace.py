@@ -37,14 +37,18 @@ class _Workspace(object):
 
     def get(self, name, shape, dtype):
         """An uninitialised C-contiguous ``shape`` array of ``dtype``: a
-        view of the buffer ``name``, whose memory later ``get(name)`` calls
-        hand out again (so one name serves one use at a time)."""
+        view of the buffer ``name`` of this thread's lane
+        (:func:`fasterrcnn.cpu_threads.lane`: jobs that run side by side,
+        e.g. two images predicted at once, have buffers of their own),
+        whose memory later ``get(name)`` calls of the lane hand out again
+        (so one name serves one use at a time)."""
         dtype = numpy.dtype(dtype)
         size = int(numpy.prod(shape)) * dtype.itemsize
-        buf = self._buffers.get(name)
+        key = (cpu_threads_module.lane(), name)
+        buf = self._buffers.get(key)
         if buf is None or buf.size < size:
             buf = numpy.empty(size, dtype=numpy.uint8)
-            self._buffers[name] = buf
+            self._buffers[key] = buf
         return buf[:size].view(dtype).reshape(shape)
 
     def clear(self):
