@@ -1,8 +1,8 @@
 """One switch of the CPU code off and on, in alternating training
 iterations of one process: the difference each pair of iterations makes.
 
-    python bench/paired.py --switch side-by-side|part-here [--vgg16]
-        [--pairs 100] [--size H W]
+    python bench/paired.py --switch side-by-side|part-here|pool-arrays
+        [--vgg16] [--pairs 100] [--size H W]
 
 The machine's speed drifts by several percent between runs of the same
 code (a whole demo moved by 5 %), more than the few ms a change to the
@@ -20,12 +20,15 @@ Switches (off: the code before the change it names):
   over the cores);
 * ``part-here``: part 0 of the convolution's tiles and NMS's overlap rows
   on the calling thread (``run_parallel(here=True)``; off: every part on
-  the pool).
+  the pool);
+* ``pool-arrays``: max pooling's training backward on the arrays
+  (``MaxPooling2D._backward_arrays``; off: the graph's node of the arg-max
+  index, as when the gradient is differentiated again).
 
 The two sides compute different last bits under ``side-by-side`` (the
 BLAS at one thread for a product of one tile), the same bits under
-``part-here``; either way the example and the weights move the same way
-for both, one step apart.
+``part-here`` and ``pool-arrays``; either way the example and the
+weights move the same way for both, one step apart.
 """
 
 import argparse
@@ -41,6 +44,7 @@ import fasterrcnn.functions.convolution as convolution
 from fasterrcnn import cpu_threads, nms
 from fasterrcnn.backend import keep_freed_memory
 from fasterrcnn.functions.convolution import numpy_impl
+from fasterrcnn.functions.pooling import MaxPooling2D
 
 from train_step import bench_example, build, environment, feed_example, machine
 
@@ -66,8 +70,17 @@ def _part_here(on):
         else _POOL_ONLY)
 
 
+_POOL_ARRAYS = MaxPooling2D._backward_arrays
+
+
+def _pool_arrays(on):
+    MaxPooling2D._backward_arrays = _POOL_ARRAYS if on else \
+        MaxPooling2D._backward_graph
+
+
 #: ``name: set(on)``, each restoring the code as it is when ``on``.
-SWITCHES = {'side-by-side': _side_by_side, 'part-here': _part_here}
+SWITCHES = {'side-by-side': _side_by_side, 'part-here': _part_here,
+            'pool-arrays': _pool_arrays}
 
 
 def paired_times(step, switch, pairs):

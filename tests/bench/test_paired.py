@@ -6,6 +6,7 @@ import pytest
 import fasterrcnn.functions.convolution as convolution
 from fasterrcnn import cpu_threads, nms
 from fasterrcnn.functions.convolution import numpy_impl
+from fasterrcnn.functions.pooling import MaxPooling2D
 from tests.bench.test_train_step import _load
 
 
@@ -21,7 +22,8 @@ def test_alternation_and_the_switch_left_on():
     assert lines[-1].startswith('| on - off, paired | 500.00 ms | 500.00 ms')
 
 
-@pytest.mark.parametrize('switch', ['side-by-side', 'part-here'])
+@pytest.mark.parametrize('switch', ['side-by-side', 'part-here',
+                                    'pool-arrays'])
 def test_a_tiny_run_of_each_switch(capsys, switch):
     paired = _load('paired')
     bytes_before = convolution.SIDE_BY_SIDE_BYTES
@@ -37,3 +39,4 @@ def test_a_tiny_run_of_each_switch(capsys, switch):
     assert convolution.SIDE_BY_SIDE_BYTES == bytes_before
     assert numpy_impl.run_parallel is cpu_threads.run_parallel
     assert nms.run_slices is cpu_threads.run_slices
+    assert MaxPooling2D._backward_arrays is not MaxPooling2D._backward_graph

@@ -69,6 +69,43 @@ def test_split_over_the_cores_the_same_bits(monkeypatch, cores):
     assert run() == one
 
 
+# inf * False is NaN, on whichever thread computes it.
+@pytest.mark.filterwarnings('ignore:invalid value:RuntimeWarning')
+@pytest.mark.parametrize('shape,k,cover_all', CASES + [
+    ((1, 2, 4, 4), 1, False)])
+@pytest.mark.parametrize('cores', [1, 2, 3])
+def test_training_backward_has_the_graphs_bits(monkeypatch, shape, k,
+                                               cover_all, cores):
+    # A training step's backward (no double backprop) computes gx on the
+    # arrays; the graph's MaxPooling2DGrad of the arg-max index gives the
+    # same bits: ties, NaN, inf, -0.0 and gradients of every sign (a
+    # negative gradient times False is -0.0), on 1 to 3 parts.
+    rng = numpy.random.RandomState(4)
+    x = rng.randn(*shape).astype(numpy.float32)
+    x[..., :1, :] = numpy.maximum(x[..., :1, :], 0)
+    flat = x.reshape(-1)
+    if flat.size > 8:
+        flat[1:3] = numpy.nan
+        flat[5] = -0.
+        flat[-1] = numpy.inf
+    y = max_pooling_2d(chainer.Variable(x), k, cover_all=cover_all)
+    if not y.size:
+        return
+    gy = rng.randn(*y.shape).astype(numpy.float32)
+    gy.reshape(-1)[-2:] = [numpy.inf, -0.][-gy.size:]
+    monkeypatch.setattr(pooling, 'PARALLEL_BYTES', 1)
+    monkeypatch.setattr(pooling, 'cpu_threads', lambda: cores)
+
+    def gx(double):
+        v = chainer.Variable(x.copy())
+        out = max_pooling_2d(v, k, cover_all=cover_all)
+        g, = chainer.grad([out], [v], grad_outputs=[chainer.Variable(gy)],
+                          enable_double_backprop=double)
+        assert (g.creator is not None) == double
+        return g.array.tobytes()
+    assert gx(False) == gx(True)
+
+
 def test_nan_is_the_maximum_and_gets_the_gradient():
     x = numpy.zeros((1, 1, 2, 4), numpy.float32)
     x[0, 0, 1, 0] = x[0, 0, 0, 3] = x[0, 0, 1, 3] = numpy.nan
