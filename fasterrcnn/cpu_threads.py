@@ -211,7 +211,7 @@ def lane():
     return getattr(_local, 'lane', 0)
 
 
-def _serially(job, place):
+def _serially(job, place=0):
     def run():
         previous = (getattr(_local, 'serial', False), lane())
         _local.serial, _local.lane = True, place
