@@ -1,7 +1,8 @@
 """One switch of the CPU code off and on, in alternating training
 iterations of one process: the difference each pair of iterations makes.
 
-    python bench/paired.py --switch side-by-side|part-here|pool-arrays
+    python bench/paired.py
+        --switch side-by-side|part-here|pool-arrays|tiles
         [--vgg16] [--pairs 100] [--size H W]
 
 The machine's speed drifts by several percent between runs of the same
@@ -23,10 +24,13 @@ Switches (off: the code before the change it names):
   the pool);
 * ``pool-arrays``: max pooling's training backward on the arrays
   (``MaxPooling2D._backward_arrays``; off: the graph's node of the arg-max
-  index, as when the gradient is differentiated again).
+  index, as when the gradient is differentiated again);
+* ``tiles``: the convolution's im2col tiles of ``numpy_impl.TILE_BYTES``
+  (off: 4 MB).
 
-The two sides compute different last bits under ``side-by-side`` (the
-BLAS at one thread for a product of one tile), the same bits under
+The two sides compute different last bits under ``side-by-side`` and
+``tiles`` (the BLAS at one thread for a product of one tile), the same
+bits under
 ``part-here`` and ``pool-arrays``; either way the example and the
 weights move the same way for both, one step apart.
 """
@@ -71,6 +75,7 @@ def _part_here(on):
 
 
 _POOL_ARRAYS = MaxPooling2D._backward_arrays
+_TILE_BYTES = numpy_impl.TILE_BYTES
 
 
 def _pool_arrays(on):
@@ -78,9 +83,13 @@ def _pool_arrays(on):
         MaxPooling2D._backward_graph
 
 
+def _tiles(on):
+    numpy_impl.TILE_BYTES = _TILE_BYTES if on else 4 << 20
+
+
 #: ``name: set(on)``, each restoring the code as it is when ``on``.
 SWITCHES = {'side-by-side': _side_by_side, 'part-here': _part_here,
-            'pool-arrays': _pool_arrays}
+            'pool-arrays': _pool_arrays, 'tiles': _tiles}
 
 
 def paired_times(step, switch, pairs):

@@ -23,10 +23,11 @@ def test_alternation_and_the_switch_left_on():
 
 
 @pytest.mark.parametrize('switch', ['side-by-side', 'part-here',
-                                    'pool-arrays'])
+                                    'pool-arrays', 'tiles'])
 def test_a_tiny_run_of_each_switch(capsys, switch):
     paired = _load('paired')
     bytes_before = convolution.SIDE_BY_SIDE_BYTES
+    tile_before = numpy_impl.TILE_BYTES
     assert paired.main(['--switch', switch, '--size', '64', '96',
                         '--pairs', '2', '--warm-up', '1']) == 0
     out = capsys.readouterr().out.splitlines()
@@ -37,6 +38,7 @@ def test_a_tiny_run_of_each_switch(capsys, switch):
     assert out[6].startswith('CPU: ') and 'OPENBLAS_CORETYPE' in out[6]
     # The code is as it was: the switch is on.
     assert convolution.SIDE_BY_SIDE_BYTES == bytes_before
+    assert numpy_impl.TILE_BYTES == tile_before
     assert numpy_impl.run_parallel is cpu_threads.run_parallel
     assert nms.run_slices is cpu_threads.run_slices
     assert MaxPooling2D._backward_arrays is not MaxPooling2D._backward_graph

@@ -44,8 +44,12 @@ WINOGRAD_MODES = ('auto', 'always', 'never')
 #: 512-channel layers: with too few columns per call the packing, not the
 #: arithmetic, takes the time. 512 to 16384 cells measured within noise of
 #: each other at every VGG16 layer on the 2-core development machine
-#: (bench/conv.py).
-TILE_BYTES = 4 << 20
+#: (bench/conv.py). 2 MB rather than 4: the demo's layers with 3.5 MB of
+#: im2col (conv2_1, conv3_2, conv3_3) are then two tiles, one a core with
+#: the BLAS at one thread, instead of one product on the BLAS's two
+#: threads: a demo training iteration 2.0 ms less (``bench/paired.py
+#: --switch tiles``; 1 MB measured the same as 2).
+TILE_BYTES = 2 << 20
 TILE_MIN_CELLS = 512
 
 
