@@ -84,10 +84,16 @@ def _row_tiles(n, out_h, out_w, k, itemsize):
     """``[(image, first output row, rows)]`` covering every output row:
     tiles of about :data:`TILE_BYTES` of im2col (``k`` values per output
     cell) and at least :data:`TILE_MIN_CELLS` cells, as many per image as
-    a multiple of the threads so that every thread gets the same work."""
+    a multiple of the threads so that every thread gets the same work.
+
+    An image's tiles do not depend on the batch it is in, so that its
+    products are those it gets alone: a gradient summed over a batch of
+    two then differs from the sum of two processes' by the order of the
+    last additions only (tests/training/test_distributed.py).
+    """
     cells = max(TILE_BYTES // (k * itemsize), TILE_MIN_CELLS)
     per_image = -(-out_h * out_w // cells)
-    if n == 1 and per_image > 1:
+    if per_image > 1:
         # One tile (a small layer) runs on the calling thread: handing it
         # to the pool costs more than it saves (about 150 us a call).
         threads = cpu_threads()
