@@ -1,5 +1,7 @@
-"""Which array module holds the data, and whether a GPU can be used."""
+"""Which array module holds the data, whether a GPU can be used, and
+Chainer's settings on another thread."""
 
+import contextlib
 import ctypes
 import ctypes.util
 import sys
@@ -24,6 +26,26 @@ def gpu_available():
         return cupy.cuda.runtime.getDeviceCount() > 0
     except Exception:
         return False
+
+
+def caller_config():
+    """The calling thread's own ``chainer.config`` entries (set with
+    ``chainer.config.x = ...`` or ``using_config``), a dict. They are
+    thread-local (Chainer 7's ``LocalConfig`` keeps them in its
+    ``_local``): a thread that works for the caller must be handed them
+    (:func:`using_settings`), or it sees the global ones only."""
+    local = getattr(chainer.config, '_local', None)
+    return dict(vars(local)) if local is not None else {}
+
+
+@contextlib.contextmanager
+def using_settings(settings):
+    """Within the block this thread's ``chainer.config`` has ``settings``
+    (a dict of :func:`caller_config`); its own come back after it."""
+    with contextlib.ExitStack() as stack:
+        for name, value in settings.items():
+            stack.enter_context(chainer.using_config(name, value))
+        yield
 
 
 def float_dtype():

@@ -22,16 +22,7 @@ thread never keeps the process from exiting.
 
 import threading
 
-import chainer
-
-
-def _caller_config():
-    """The calling thread's own ``chainer.config`` entries (set with
-    ``chainer.config.x = ...`` or ``using_config``): they are thread-local,
-    and the reading thread must see them as the caller does (a reader that
-    follows ``chainer.config.cv_read_image_backend``, say)."""
-    local = getattr(chainer.config, '_local', None)
-    return dict(vars(local)) if local is not None else {}
+from fasterrcnn.backend import caller_config, using_settings
 
 
 class _Pending(object):
@@ -41,16 +32,17 @@ class _Pending(object):
         self.key = key
         self.done = threading.Event()
         self.result = self.error = None
+        # The reading thread sees the caller's Chainer settings (a reader
+        # that follows chainer.config.cv_read_image_backend, say).
         thread = threading.Thread(target=self._run,
-                                  args=(fn, _caller_config()),
+                                  args=(fn, caller_config()),
                                   name='fasterrcnn-prefetch', daemon=True)
         thread.start()
 
     def _run(self, fn, config):
         try:
-            for name, value in config.items():
-                setattr(chainer.config, name, value)
-            self.result = fn()
+            with using_settings(config):
+                self.result = fn()
         except BaseException as error:  # handed to take(), on the caller
             self.error = error
         finally:

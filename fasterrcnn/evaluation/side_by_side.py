@@ -19,11 +19,10 @@ as the BLAS rounds a product on one thread otherwise than on two.
 ``model.predict`` alone does.
 """
 
-import contextlib
-
 import chainer
 import numpy
 
+from fasterrcnn.backend import caller_config, using_settings
 from fasterrcnn.cpu_threads import run_side_by_side, side_by_side_pays
 from fasterrcnn.data.transforms import scale_size
 
@@ -67,14 +66,11 @@ def is_small(model, imgs):
 
 def _with_callers_config(call):
     """``call`` under the calling thread's own Chainer settings: a job on
-    another thread would otherwise see only the global ones (Chainer 7's
-    ``LocalConfig`` keeps a thread's settings in its ``_local``)."""
-    settings = dict(vars(chainer.config._local))
+    another thread would otherwise see only the global ones."""
+    settings = caller_config()
 
     def run():
-        with contextlib.ExitStack() as stack:
-            for name, value in settings.items():
-                stack.enter_context(chainer.using_config(name, value))
+        with using_settings(settings):
             return call()
     return run
 
