@@ -245,8 +245,11 @@ def run_side_by_side(here, *elsewhere):
         if jobs[k] is not None:
             results[k] = _serially(jobs[k], k)()
     # run_parallel's own hand-over: job 0 here, the others on the pool,
-    # every one ended before this returns or raises.
-    run_parallel(work, len(jobs), blas=1, here=True)
+    # every one ended before this returns or raises. The BLAS at one
+    # thread around it, not through its ``blas``: a lone job (which
+    # run_parallel runs as it is) gets the bits it gets beside others.
+    with blas_threads(1):
+        run_parallel(work, len(jobs), here=True)
     return results
 
 

@@ -121,6 +121,12 @@ def test_jobs_side_by_side_each_on_a_thread_of_its_own():
         assert nested is False                   # no job inside a job
     assert _blas_counts() == before
     assert cpu_threads.run_side_by_side(None, lambda: 5) == [None, 5]
+    # A lone job too: the BLAS at one thread, its parts in turn.
+    assert cpu_threads.run_side_by_side(job('alone')) == ['alone']
+    ident, counts, threads, nested = seen['alone']
+    assert ident == threading.get_ident() and threads == [ident] * 3
+    assert counts == [1] * len(before) and nested is False
+    assert _blas_counts() == before
 
 
 def test_a_failing_job_is_raised_once_every_job_has_ended():

@@ -99,11 +99,11 @@ def predict_chunks(model, chunks):
             results[k] = model.predict(imgs)
     if not small:
         return results
-    jobs = [_with_callers_config(lambda imgs=chunks[k]: model.predict(imgs))
-            for k in small]
     # Alone, a small chunk still runs as a job, with the BLAS at one
     # thread: its detections are those it gets beside another.
-    out = run_side_by_side(*(jobs + [None] * (2 - len(jobs))))
+    out = run_side_by_side(*(
+        _with_callers_config(lambda imgs=chunks[k]: model.predict(imgs))
+        for k in small))
     for k, result in zip(small, out):
         results[k] = result
     return results

@@ -29,8 +29,7 @@ def examples(sizes, seed=0):
 def alone_on_one_core(model, img):
     """``model.predict([img])`` as a job of its own (the BLAS at one
     thread), nothing beside it."""
-    return cpu_threads.run_side_by_side(
-        lambda: model.predict([img]), None)[0]
+    return cpu_threads.run_side_by_side(lambda: model.predict([img]))[0]
 
 
 def assert_same(pred, i, expected):
