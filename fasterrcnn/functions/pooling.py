@@ -63,60 +63,62 @@ def _window_views(a, k):
     return [a[:, :, i::kh, j::kw] for i in range(kh) for j in range(kw)]
 
 
+def _first_max_cells(cells, ys):
+    """Yield ``(i, takes)`` for each window cell ``i`` (of ``cells``, the
+    strided views of :func:`_window_views`): ``takes`` is True where cell
+    ``i`` is the one that gets the output's gradient, the first equal to
+    the maximum ``ys`` or the first NaN (Chainer's and torch's rule); the
+    last cell takes what no other did, True where the window has one cell.
+    Each ``takes`` is valid until the next is yielded (the buffers are
+    reused)."""
+    has_nan = bool(numpy.isnan(ys).any())
+    hit = numpy.empty(ys.shape, dtype=bool)
+    free = numpy.empty(ys.shape, dtype=bool)   # no earlier cell took it
+    last = len(cells) - 1
+    for i in range(last):
+        numpy.equal(cells[i], ys, out=hit)
+        if has_nan:
+            hit |= numpy.isnan(cells[i])
+        if i:
+            hit &= free
+        yield i, hit
+        if i:
+            free &= ~hit
+        else:
+            numpy.logical_not(hit, out=free)
+    yield last, free if last else True
+
+
 def _first_max_index(x_full, y, ksize):
     """``int8`` window position (row by row) of the cell that gets each
-    output's gradient: the first equal to the maximum, or the first NaN."""
+    output's gradient (:func:`_first_max_cells`)."""
     index = numpy.empty(y.shape, dtype=numpy.int8)
 
     def work(c0, c1):
-        views = _window_views(x_full[:, c0:c1], ksize)
-        out, ys = index[:, c0:c1], y[:, c0:c1]
-        out.fill(len(views) - 1)
-        hit = numpy.empty(ys.shape, dtype=bool)
-        has_nan = bool(numpy.isnan(ys).any())
-        # Mark from the last cell to the first, so that the first wins.
-        for i in range(len(views) - 2, -1, -1):
-            numpy.equal(views[i], ys, out=hit)
-            if has_nan:
-                hit |= numpy.isnan(views[i])
-            numpy.copyto(out, i, where=hit)
+        cells = _window_views(x_full[:, c0:c1], ksize)
+        out = index[:, c0:c1]
+        for i, takes in _first_max_cells(cells, y[:, c0:c1]):
+            numpy.copyto(out, i, where=takes)
     _by_channels(work, x_full)
     return index
 
 
 def _first_max_grad(x_full, y, gy, ksize):
-    """``gx`` ``x_full.shape``: each output's gradient ``gy`` to the first
-    cell of its window equal to the maximum ``y`` (or the first NaN), zero
-    elsewhere; :class:`MaxPooling2DGrad` of :func:`_first_max_index`, the
-    same bits (``gy`` times a bool), without the index or a graph node.
-
-    Each window cell's share is marked in turn, with the cells not taken
-    by an earlier one: 1.4 ms for the demo's four poolings where the
-    index and its node took 4.4 (2-core development machine).
+    """``gx`` ``x_full.shape``: each output's gradient ``gy`` to the cell
+    of its window that :func:`_first_max_cells` picks, zero elsewhere;
+    :class:`MaxPooling2DGrad` of :func:`_first_max_index`, the same bits
+    (``gy`` times a bool), without the index or a graph node: 1.4 ms for
+    the demo's four poolings where the index and its node took 4.4
+    (2-core development machine).
     """
     full = numpy.empty(x_full.shape, dtype=gy.dtype)
 
     def work(c0, c1):
         cells = _window_views(x_full[:, c0:c1], ksize)
         grads = _window_views(full[:, c0:c1], ksize)
-        ys, gys = y[:, c0:c1], gy[:, c0:c1]
-        has_nan = bool(numpy.isnan(ys).any())
-        hit = numpy.empty(ys.shape, dtype=bool)
-        free = numpy.empty(ys.shape, dtype=bool)   # no earlier cell took it
-        last = len(cells) - 1
-        for i in range(last):
-            numpy.equal(cells[i], ys, out=hit)
-            if has_nan:
-                hit |= numpy.isnan(cells[i])
-            if i:
-                hit &= free
-            numpy.multiply(gys, hit, out=grads[i])
-            if i:
-                free &= ~hit
-            else:
-                numpy.logical_not(hit, out=free)
-        # The last cell takes what no other did (the index's default).
-        numpy.multiply(gys, free if last else True, out=grads[last])
+        gys = gy[:, c0:c1]
+        for i, takes in _first_max_cells(cells, y[:, c0:c1]):
+            numpy.multiply(gys, takes, out=grads[i])
     _by_channels(work, x_full)
     return full
 
