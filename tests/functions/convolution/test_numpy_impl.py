@@ -87,3 +87,25 @@ def test_one_by_one_batches_of_small_images(monkeypatch, columns):
     numpy.testing.assert_allclose(
         numpy_impl.forward(x, W, None, (1, 1), (0, 0)),
         F.convolution_2d(x, W).array, rtol=1e-13, atol=1e-13)
+
+
+@pytest.mark.parametrize('cores', [1, 3])
+@pytest.mark.parametrize('pad', [(1, 1), (0, 2), (2, 0)])
+def test_padded_is_zeros_around_the_input(monkeypatch, cores, pad):
+    # 3.2 MB: three slices of the channels when three cores are there;
+    # the buffer starts full of NaN, so a zero not written shows.
+    monkeypatch.setattr(numpy_impl, 'cpu_threads', lambda: cores)
+    real_empty = numpy.empty
+
+    def empty(*args, **kwargs):
+        out = real_empty(*args, **kwargs)
+        out.fill(numpy.nan)
+        return out
+    monkeypatch.setattr(numpy_impl.numpy, 'empty', empty)
+    x = numpy.random.RandomState(0).uniform(
+        -1, 1, (2, 4, 200, 500)).astype(numpy.float32)
+    out = numpy_impl.padded(x, *pad)
+    monkeypatch.undo()
+    expected = numpy.pad(x, ((0, 0), (0, 0), (pad[0],) * 2, (pad[1],) * 2))
+    assert out.flags.c_contiguous
+    assert out.tobytes() == expected.tobytes()

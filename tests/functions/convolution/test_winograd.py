@@ -276,3 +276,23 @@ def test_the_switch_reaches_the_computation(monkeypatch):
             y.grad = gy
             y.backward()
         assert sorted(calls) == expected, mode
+
+
+@pytest.mark.parametrize('m', TILES)
+@pytest.mark.parametrize('dtype', [numpy.float32, numpy.float64])
+def test_relu_is_the_maximum_of_the_output_bit_for_bit(monkeypatch, m,
+                                                       dtype):
+    # The bias and the ReLU go on each band's cells before they reach y:
+    # the same bits as adding and clamping over y afterwards, NaN and inf
+    # included, on several bands and parts.
+    x, W, b, _ = _inputs(((2, 6, 11, 13), 5, (1, 1)), dtype)
+    x[0, 0, 0, :3] = [numpy.nan, numpy.inf, -numpy.inf]
+    monkeypatch.setattr(winograd, 'BAND_BYTES', 1)
+    monkeypatch.setattr(winograd, 'BAND_MIN_TILES', 3)
+    monkeypatch.setattr(winograd, 'cpu_threads', lambda: 3)
+    with numpy.errstate(invalid='ignore'):
+        plain = winograd.forward(x, W, None, (1, 1), m)
+        expected = numpy.maximum(plain + b.reshape(1, -1, 1, 1), 0)
+        out = winograd.forward(x, W, b, (1, 1), m, relu=True)
+    assert numpy.isnan(out).any()
+    assert out.tobytes() == expected.tobytes()
