@@ -268,6 +268,13 @@ def _input_row(xq, band, tw, m, i, T, V, scratch):
     """Row ``i`` of the band's transformed input tiles:
     ``V[j] = (B^T d B)[i, j]`` for every ``j``.
 
+    ``(B^T d)[i]`` is computed once over the band's padded columns (their
+    ``m`` phases, ``tw + 1`` each) and each tile column ``j`` read from it
+    at its offset: neighbouring tiles share ``a - m`` columns, which the
+    row transform would otherwise compute again for each (F(2x2): 2 tw +
+    2 values a row against 4 tw). Each value is the same sum of the same
+    terms either way, so the same bits.
+
     Args:
         xq (numpy.ndarray): ``(N, C, m, th + 1, m, tw + 1)`` the padded
             input in phases (:func:`_phases`).
@@ -276,25 +283,36 @@ def _input_row(xq, band, tw, m, i, T, V, scratch):
         tw (int): tiles across.
         m (int): output cells per tile side.
         i (int): the row of the tile cells.
-        T (numpy.ndarray): ``(a, C, ni, rows, tw)`` buffer (``(B^T d)[i]``).
+        T (numpy.ndarray): flat buffer of at least :func:`_row_values`
+            values (``(B^T d)[i]`` and its scratch).
         V (numpy.ndarray): ``(a, C, ni, rows, tw)`` result.
-        scratch (numpy.ndarray): ``(ni, C, rows, tw)`` buffer.
+        scratch (numpy.ndarray): ``(C, ni, rows, tw)`` buffer.
     """
     bt = MATRICES[m][0]
     i0, ni, r0, rows = band
+    c = xq.shape[1]
+    size = ni * c * rows * m * (tw + 1)
+    t = T[:size].reshape(ni, c, rows, m, tw + 1)
 
-    def cell(k, j):
-        # Cell (k, j) of every tile in the band: (ni, C, rows, tw), the
-        # padded input's rows m (r0 + t) + k and columns m u + j.
+    def padded_row(k):
+        # Row k of every tile in the band over every padded column:
+        # (ni, C, rows, m, tw + 1), the rows m (r0 + t) + k.
         r = r0 + k // m
-        return xq[i0:i0 + ni, :, k % m, r:r + rows, j % m,
-                  j // m:j // m + tw]
+        return xq[i0:i0 + ni, :, k % m, r:r + rows]
 
-    for j in range(m + 2):
-        _transform_rows([bt[i]], lambda k: cell(k, j),
-                        [T[j].transpose(1, 0, 2, 3)], scratch)
-    _transform_rows(bt, lambda k: T[k], V,
-                    scratch.reshape(V.shape[1:]))
+    def column(j):
+        # Column j of every tile: (C, ni, rows, tw), columns m u + j.
+        return t[:, :, :, j % m, j // m:j // m + tw].transpose(1, 0, 2, 3)
+
+    _transform_rows([bt[i]], padded_row, [t],
+                    T[size:2 * size].reshape(t.shape))
+    _transform_rows(bt, column, V, scratch.reshape(V.shape[1:]))
+
+
+def _row_values(c, tile_rows, tw, m):
+    """Values of :func:`_input_row`'s ``T`` for ``tile_rows`` rows of
+    tiles (of every image of a band) of ``c`` channels."""
+    return 2 * c * tile_rows * m * (tw + 1)
 
 
 def _accumulate(out, coefficient, value, started):
@@ -423,7 +441,8 @@ def forward(x, W, b, pad, tile=None, relu=False):
 
     def part(p):
         # Each part's own buffers, reused band after band.
-        T = numpy.empty(a * c * band_tiles, dtype=x.dtype)
+        T = numpy.empty(_row_values(c, band_tiles // tw, tw, m),
+                        dtype=x.dtype)
         V = numpy.empty(a * c * band_tiles, dtype=x.dtype)
         Mi = numpy.empty(a * c_out * band_tiles, dtype=x.dtype)
         S = numpy.empty(m * a * c_out * band_tiles, dtype=x.dtype)
@@ -433,7 +452,6 @@ def forward(x, W, b, pad, tile=None, relu=False):
         for band in bands[p::n_parts]:
             i0, ni, r0, rows = band
             tiles = ni * rows * tw
-            t = T[:a * c * tiles].reshape(a, c, ni, rows, tw)
             v = V[:a * c * tiles].reshape(a, c, ni, rows, tw)
             mi = Mi[:a * c_out * tiles].reshape(a, c_out, tiles)
             s = S[:m * a * c_out * tiles].reshape(m, a, c_out, ni, rows, tw)
@@ -442,8 +460,7 @@ def forward(x, W, b, pad, tile=None, relu=False):
             # transformed tiles and products is ever held: S = A^T M,
             # summed as the rows of M come.
             for i in range(a):
-                _input_row(xq, band, tw, m, i, t, v,
-                           scratch[:c * tiles].reshape(ni, c, rows, tw))
+                _input_row(xq, band, tw, m, i, T, v, scratch[:c * tiles])
                 # The product goes straight to the first S[r] it starts
                 # (a copy saved), else to its own buffer.
                 first = [r for r in range(m)
@@ -538,7 +555,8 @@ def grad_weight(x, gy, pad, tile=None):
 
     def part(p):
         own = [(int(k) // a, int(k) % a) for k in cells[p]]
-        T = numpy.empty(a * c * band_tiles, dtype=x.dtype)
+        T = numpy.empty(_row_values(c, band_tiles // tw, tw, m),
+                        dtype=x.dtype)
         V = numpy.empty(a * c * band_tiles, dtype=x.dtype)
         Zt = numpy.empty(m * c_out * band_tiles, dtype=x.dtype)
         Z = numpy.empty(a * c_out * band_tiles, dtype=x.dtype)
@@ -547,7 +565,6 @@ def grad_weight(x, gy, pad, tile=None):
         for band in bands:
             i0, ni, r0, rows = band
             tiles = ni * rows * tw
-            t = T[:a * c * tiles].reshape(a, c, ni, rows, tw)
             v = V[:a * c * tiles].reshape(a, c, ni, rows, tw)
             zt = Zt[:m * c_out * tiles].reshape(m, c_out, ni, rows, tw)
             z = Z[:a * c_out * tiles].reshape(a, c_out, ni, rows, tw)
@@ -558,8 +575,7 @@ def grad_weight(x, gy, pad, tile=None):
                 # (ni, O, rows, tw).
                 return gyq[i0:i0 + ni, :, u, r0:r0 + rows, j, :]
             for i in sorted({i for i, _ in own}):
-                _input_row(xq, band, tw, m, i, t, v,
-                           scratch[:c * tiles].reshape(ni, c, rows, tw))
+                _input_row(xq, band, tw, m, i, T, v, scratch[:c * tiles])
                 # Z = (A gy A^T)[i]
                 for j in range(m):
                     _transform_rows([a_rows[i]], lambda u: cell(u, j),
