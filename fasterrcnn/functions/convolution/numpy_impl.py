@@ -75,8 +75,8 @@ def padded(x, pad_h, pad_w):
 
     Zeros are written around ``x`` only, by slices of the channels on
     every core (parts of at least 1 MB): conv1_2's input at 600 x 800
-    (123 MB) took 49 ms as zeros then a copy on one core, 14-18 ms so,
-    on the 2-core development machine.
+    (123 MB) took 49 ms as zeros over the whole, then a copy, on one
+    core, and takes 14 to 18 ms this way (2-core development machine).
     """
     n, c, h, w = x.shape
     if pad_h == pad_w == 0:

@@ -286,7 +286,8 @@ def _input_row(xq, band, tw, m, i, T, V, scratch):
         T (numpy.ndarray): flat buffer of at least :func:`_row_values`
             values (``(B^T d)[i]`` and its scratch).
         V (numpy.ndarray): ``(a, C, ni, rows, tw)`` result.
-        scratch (numpy.ndarray): ``(C, ni, rows, tw)`` buffer.
+        scratch (numpy.ndarray): flat buffer of at least ``C * ni * rows *
+            tw`` values.
     """
     bt = MATRICES[m][0]
     i0, ni, r0, rows = band
@@ -438,6 +439,7 @@ def forward(x, W, b, pad, tile=None, relu=False):
     bands = _bands(n, th, tw, per_tile, threads)
     n_parts = min(threads, len(bands))
     band_tiles = bands[0][1] * bands[0][3] * tw
+    bias = None if b is None else b.reshape(1, c_out, 1, 1)
 
     def part(p):
         # Each part's own buffers, reused band after band.
@@ -495,7 +497,6 @@ def forward(x, W, b, pad, tile=None, relu=False):
                     if relu:
                         numpy.maximum(cell, 0, out=cell)
                     out[...] = cell
-    bias = None if b is None else b.reshape(1, c_out, 1, 1)
     run_parallel(_quiet(part), n_parts, blas=1 if n_parts > 1 else None)
     return y
 
