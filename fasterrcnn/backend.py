@@ -48,6 +48,18 @@ def using_settings(settings):
         yield
 
 
+def with_caller_settings(call):
+    """``call`` (no arguments) as a function that runs it, on whichever
+    thread, under the settings of the thread that wraps it here
+    (:func:`caller_config`, read now)."""
+    settings = caller_config()
+
+    def run():
+        with using_settings(settings):
+            return call()
+    return run
+
+
 def float_dtype():
     """The float dtype the creators and box decoding compute in.
 

@@ -264,6 +264,15 @@ def run_slices(work, total, n_parts, blas=None, here=False):
     run_parallel(part, n_parts, blas, here)
 
 
+def run_slices_by_size(work, total, nbytes, part_bytes):
+    """:func:`run_slices` of ``range(total)`` (the channels of an array
+    of ``nbytes``, say) in parts of at least ``part_bytes`` of it, one a
+    core at most: a small array is one part, on the calling thread, where
+    handing it to the pool would cost more than a second core saves."""
+    run_slices(work, total,
+               max(1, min(cpu_threads(), total, nbytes // part_bytes)))
+
+
 def kernels_enabled():
     """Whether this project's CPU convolution and max pooling run (they do
     unless ``chainer.config.fasterrcnn_cpu_kernels`` is False, which hands

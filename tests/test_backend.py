@@ -4,7 +4,8 @@ import threading
 
 import chainer
 
-from fasterrcnn.backend import caller_config, using_settings
+from fasterrcnn.backend import (caller_config, using_settings,
+                                with_caller_settings)
 
 
 def test_a_thread_works_under_the_callers_settings_and_keeps_none():
@@ -25,3 +26,17 @@ def test_a_thread_works_under_the_callers_settings_and_keeps_none():
     thread.start()
     thread.join()
     assert seen == [None, 'caller', 'own', None]
+
+
+def test_a_wrapped_call_runs_under_the_wrappers_settings_anywhere():
+    with chainer.using_config('fasterrcnn_test_entry', 'wrapper'):
+        run = with_caller_settings(
+            lambda: chainer.config.fasterrcnn_test_entry)
+    seen = []
+    thread = threading.Thread(target=lambda: seen.append(
+        (run(), getattr(chainer.config, 'fasterrcnn_test_entry', None))))
+    thread.start()
+    thread.join()
+    assert seen == [('wrapper', None)]
+    assert run() == 'wrapper'
+    assert getattr(chainer.config, 'fasterrcnn_test_entry', None) is None

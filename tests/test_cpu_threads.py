@@ -237,3 +237,15 @@ def test_kernels_switch():
     assert cpu_threads.kernels_enabled()
     with chainer.using_config('fasterrcnn_cpu_kernels', False):
         assert not cpu_threads.kernels_enabled()
+
+
+@pytest.mark.parametrize('nbytes,expected', [(0, 1), (999, 1), (2000, 2),
+                                             (10 ** 6, 3)])
+def test_slices_by_size_take_a_part_per_part_bytes_up_to_the_cores(
+        monkeypatch, nbytes, expected):
+    monkeypatch.setattr(cpu_threads, 'cpu_threads', lambda: 3)
+    seen = []
+    cpu_threads.run_slices_by_size(lambda a, b: seen.append((a, b)), 64,
+                                   nbytes, 1000)
+    assert len(seen) == expected
+    assert sorted(seen)[0][0] == 0 and sorted(seen)[-1][1] == 64

@@ -22,7 +22,7 @@ thread never keeps the process from exiting.
 
 import threading
 
-from fasterrcnn.backend import caller_config, using_settings
+from fasterrcnn.backend import with_caller_settings
 
 
 class _Pending(object):
@@ -35,14 +35,13 @@ class _Pending(object):
         # The reading thread sees the caller's Chainer settings (a reader
         # that follows chainer.config.cv_read_image_backend, say).
         thread = threading.Thread(target=self._run,
-                                  args=(fn, caller_config()),
+                                  args=(with_caller_settings(fn),),
                                   name='fasterrcnn-prefetch', daemon=True)
         thread.start()
 
-    def _run(self, fn, config):
+    def _run(self, fn):
         try:
-            with using_settings(config):
-                self.result = fn()
+            self.result = fn()
         except BaseException as error:  # handed to take(), on the caller
             self.error = error
         finally:

@@ -22,7 +22,7 @@ as the BLAS rounds a product on one thread otherwise than on two.
 import chainer
 import numpy
 
-from fasterrcnn.backend import caller_config, using_settings
+from fasterrcnn.backend import with_caller_settings
 from fasterrcnn.cpu_threads import run_side_by_side, side_by_side_pays
 from fasterrcnn.data.transforms import scale_size
 
@@ -64,17 +64,6 @@ def is_small(model, imgs):
     return True
 
 
-def _with_callers_config(call):
-    """``call`` under the calling thread's own Chainer settings: a job on
-    another thread would otherwise see only the global ones."""
-    settings = caller_config()
-
-    def run():
-        with using_settings(settings):
-            return call()
-    return run
-
-
 def predict_chunks(model, chunks):
     """``model.predict`` of each chunk of images, the small ones side by
     side.
@@ -101,8 +90,9 @@ def predict_chunks(model, chunks):
         return results
     # Alone, a small chunk still runs as a job, with the BLAS at one
     # thread: its detections are those it gets beside another.
+    # A job on another thread sees the caller's Chainer settings.
     out = run_side_by_side(*(
-        _with_callers_config(lambda imgs=chunks[k]: model.predict(imgs))
+        with_caller_settings(lambda imgs=chunks[k]: model.predict(imgs))
         for k in small))
     for k, result in zip(small, out):
         results[k] = result

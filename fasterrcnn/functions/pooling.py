@@ -21,7 +21,7 @@ import chainer.functions as F
 import numpy
 from chainer import function_node
 
-from fasterrcnn.cpu_threads import cpu_threads, kernels_enabled, run_slices
+from fasterrcnn.cpu_threads import kernels_enabled, run_slices_by_size
 
 #: Bytes of the input a part of a call must have before the call is split
 #: over the cores (each part a slice of the channels): the passes are
@@ -34,9 +34,7 @@ def _by_channels(work, x):
     """``work(c0, c1)`` for slices of the channels of ``x`` ``(N, C, H,
     W)``, on every core when ``x`` is large. Every value is computed by the
     same operations whatever the slices, so the split changes no bit."""
-    c = x.shape[1]
-    run_slices(work, c, max(1, min(cpu_threads(), c,
-                                   x.nbytes // PARALLEL_BYTES)))
+    run_slices_by_size(work, x.shape[1], x.nbytes, PARALLEL_BYTES)
 
 
 def supported(x, ksize, stride, pad):

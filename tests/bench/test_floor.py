@@ -4,14 +4,10 @@ with the shapes ours gives them, and its table on a tiny input."""
 from tests.bench.test_train_step import _load
 
 
-def _by_label(rows):
-    return dict(rows)
-
-
 def test_predict_products_at_600_by_800():
     floor = _load('floor')
     rows = floor.products((600, 800), training=False)
-    shapes = _by_label(rows)
+    shapes = dict(rows)
     assert len(rows) == len(shapes) == 13 + 2 + 3
     # conv1_2 and conv2_1 on im2col, the wide layers by Winograd's 16.
     assert shapes['conv1_2 forward'] == (1, 64, 576, 600 * 800)

@@ -8,6 +8,7 @@ import numpy
 import pytest
 from chainer import gradient_check
 
+from fasterrcnn import cpu_threads
 from fasterrcnn.functions import pooling
 from fasterrcnn.functions.pooling import MaxPooling2D, max_pooling_2d
 
@@ -65,7 +66,7 @@ def test_split_over_the_cores_the_same_bits(monkeypatch, cores):
         return [a.array.tobytes() for a in (y, gx, ggy)]
     one = run()
     monkeypatch.setattr(pooling, 'PARALLEL_BYTES', 1)
-    monkeypatch.setattr(pooling, 'cpu_threads', lambda: cores)
+    monkeypatch.setattr(cpu_threads, 'cpu_threads', lambda: cores)
     assert run() == one
 
 
@@ -94,7 +95,7 @@ def test_training_backward_has_the_graphs_bits(monkeypatch, shape, k,
     gy = rng.randn(*y.shape).astype(numpy.float32)
     gy.reshape(-1)[-2:] = [numpy.inf, -0.][-gy.size:]
     monkeypatch.setattr(pooling, 'PARALLEL_BYTES', 1)
-    monkeypatch.setattr(pooling, 'cpu_threads', lambda: cores)
+    monkeypatch.setattr(cpu_threads, 'cpu_threads', lambda: cores)
 
     def gx(double):
         v = chainer.Variable(x.copy())

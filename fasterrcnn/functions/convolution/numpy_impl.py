@@ -32,7 +32,8 @@ Arrays are NCHW, ``W`` is ``(C_out, C_in, kh, kw)``, as in Chainer.
 import numpy
 from numpy.lib.stride_tricks import as_strided
 
-from fasterrcnn.cpu_threads import cpu_threads, run_parallel, run_slices
+from fasterrcnn.cpu_threads import (cpu_threads, run_parallel,
+                                    run_slices_by_size)
 from fasterrcnn.functions.convolution import winograd as winograd_impl
 
 #: The values of the ``winograd`` argument (module doc).
@@ -90,7 +91,7 @@ def padded(x, pad_h, pad_w):
         o[:, :, pad_h:pad_h + h, :pad_w] = 0
         o[:, :, pad_h:pad_h + h, pad_w + w:] = 0
         o[:, :, pad_h:pad_h + h, pad_w:pad_w + w] = x[:, c0:c1]
-    run_slices(work, c, max(1, min(cpu_threads(), c, out.nbytes >> 20)))
+    run_slices_by_size(work, c, out.nbytes, 1 << 20)
     return out
 
 

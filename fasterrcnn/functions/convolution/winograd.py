@@ -46,7 +46,8 @@ output cells than the im2col path's 3 x 3 neighbourhood, never fewer.
 
 import numpy
 
-from fasterrcnn.cpu_threads import cpu_threads, run_parallel, run_slices
+from fasterrcnn.cpu_threads import (cpu_threads, run_parallel, run_slices,
+                                    run_slices_by_size)
 
 #: ``(B^T, G, A^T)`` of F(m x m, 3 x 3) by ``m``, with the interpolation
 #: points of Lavin & Gray 2016 (section 4.1 for m = 2 with points 0, 1,
@@ -229,7 +230,7 @@ def _phases(x, pad, rows, cols, m):
                 o[:, :, r0:r1, s0:s1] = x[:, c0:c1, y0:y0 + m * (r1 - r0):m,
                                           x0:x0 + m * (s1 - s0):m]
     # Parts of at least 1 MB: a small input is copied on one core.
-    run_slices(work, c, max(1, min(cpu_threads(), c, out.nbytes >> 20)))
+    run_slices_by_size(work, c, out.nbytes, 1 << 20)
     return out
 
 

@@ -94,7 +94,7 @@ def test_one_by_one_batches_of_small_images(monkeypatch, columns):
 def test_padded_is_zeros_around_the_input(monkeypatch, cores, pad):
     # 3.2 MB: three slices of the channels when three cores are there;
     # the buffer starts full of NaN, so a zero not written shows.
-    monkeypatch.setattr(numpy_impl, 'cpu_threads', lambda: cores)
+    monkeypatch.setattr(cpu_threads, 'cpu_threads', lambda: cores)
     real_empty = numpy.empty
 
     def empty(*args, **kwargs):

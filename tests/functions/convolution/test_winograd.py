@@ -9,6 +9,7 @@ import numpy
 import pytest
 from chainer import gradient_check
 
+from fasterrcnn import cpu_threads
 from fasterrcnn.functions import convolution
 from fasterrcnn.functions.convolution import (Convolution2D, convolution_2d,
                                               numpy_impl, winograd)
@@ -118,7 +119,7 @@ def test_phases_are_the_padded_input_split_by_phase(monkeypatch, cores):
     # Every pad, input smaller than a tile, rows and columns past the
     # input (zeros), on one core and split by channels (a tiny part
     # size so that these small inputs split).
-    monkeypatch.setattr(winograd, 'cpu_threads', lambda: cores)
+    monkeypatch.setattr(cpu_threads, 'cpu_threads', lambda: cores)
     rng = numpy.random.RandomState(0)
     for (n, c, h, w), pad, m in [((1, 3, 5, 7), (1, 1), 2),
                                  ((2, 4, 1, 1), (2, 2), 2),
