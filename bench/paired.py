@@ -30,9 +30,8 @@ Switches (off: the code before the change it names):
 
 The two sides compute different last bits under ``side-by-side`` and
 ``tiles`` (the BLAS at one thread for a product of one tile), the same
-bits under
-``part-here`` and ``pool-arrays``; either way the example and the
-weights move the same way for both, one step apart.
+bits under ``part-here`` and ``pool-arrays``; either way the example and
+the weights move the same way for both, one step apart.
 """
 
 import argparse

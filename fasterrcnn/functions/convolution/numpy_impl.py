@@ -48,8 +48,9 @@ WINOGRAD_MODES = ('auto', 'always', 'never')
 #: (bench/conv.py). 2 MB rather than 4: the demo's layers with 3.5 MB of
 #: im2col (conv2_1, conv3_2, conv3_3) are then two tiles, one a core with
 #: the BLAS at one thread, instead of one product on the BLAS's two
-#: threads: a demo training iteration 2.0 ms less (``bench/paired.py
-#: --switch tiles``; 1 MB measured the same as 2).
+#: threads: a demo training iteration 2.4 ms less on average over 150
+#: pairs (``bench/paired.py --switch tiles``; 1 MB measured the same as
+#: 2).
 TILE_BYTES = 2 << 20
 TILE_MIN_CELLS = 512
 
