@@ -24,10 +24,8 @@ larger images side by side.
 """
 
 import argparse
-import resource
 import sys
 import tempfile
-import time
 
 import fasterrcnn  # noqa: F401  isort: skip (compat shims first)
 import chainer
@@ -38,7 +36,8 @@ from fasterrcnn.evaluation import side_by_side as side_by_side_module
 from fasterrcnn.evaluation.evaluate import predict_examples
 
 from paired import paired_times, summary
-from train_step import build, environment, machine
+from timing import run_times
+from train_step import build, environment, machine, peak_memory
 
 
 def side_by_side(on):
@@ -100,17 +99,12 @@ def main(argv=None):
         ', initial weights')
     if args.only:
         side_by_side(args.only == 'on')
-        step()
-        times = []
-        for _ in range(args.passes):
-            start = time.perf_counter()
-            step()
-            times.append(time.perf_counter() - start)
+        runs = run_times(step, args.passes)   # after a warm-up pass
         print('side by side {}: {} passes of {}'.format(
             args.only, args.passes, what))
         print('median {:.1f} ms an image; max resident {} MiB'.format(
-            sorted(times)[len(times) // 2] / len(data) * 1e3,
-            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024))
+            runs.spread()['median'] / len(data) * 1e3,
+            peak_memory(-1)[1] >> 20))
     else:
         step()
         off, on = paired_times(step, side_by_side, args.passes)
